@@ -1,0 +1,148 @@
+"""Liquidation prices and distances to liquidation.
+
+Binance's formula (FAQ "How to Calculate Liquidation Price of USDⓈ-M Futures
+Contracts"), one-way and hedge, cross and isolated:
+
+    LP = (WB − TMM1 + UPNL1 + cumB + cumL + cumS
+          − Side1BOTH×Position1BOTH×EP1BOTH − Position1LONG×EP1LONG + Position1SHORT×EP1SHORT)
+         / (Position1BOTH×MMR_B + Position1LONG×MMR_L + Position1SHORT×MMR_S
+            − Side1BOTH×Position1BOTH − Position1LONG + Position1SHORT)
+
+- cross: WB = crossWalletBalance; TMM1 / UPNL1 are the MM and uPnL of every
+  other cross symbol at its current mark; in hedge mode both legs of the
+  symbol enter together and share one price.
+- isolated: WB = the position's isolatedWallet; TMM1 = UPNL1 = 0.
+- the tier (MMR, cum) is the one at the liquidation notional; in cross hedge
+  mode each leg's tier comes from its own notional at that price.
+- a price ≤ 0 means none (the UI shows "--", the API "0").
+
+`core.solver` evaluates exactly this, segment by segment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from assistant.core.margin import MarginBook
+from assistant.core.model import ONE, ZERO, Position, PositionSide
+from assistant.core.solver import Leg, first_root, headroom
+
+
+def _pick(constant: Decimal, legs: list[Leg], mark: Decimal, net: Decimal) -> Decimal | None:
+    """The liquidation price along one symbol's mark: the root on the losing side."""
+    f_mark = headroom(constant, legs, mark)
+    if not f_mark:
+        return mark
+    if len(legs) == 1:
+        # f is monotone: rising for a long, falling for a short.
+        rising = legs[0].slope > ZERO
+        return first_root(constant, legs, mark, up=(f_mark < ZERO) == rising)
+    below = first_root(constant, legs, mark, up=False)
+    above = first_root(constant, legs, mark, up=True)
+    if below is None or above is None:
+        return below if above is None else above
+    if f_mark > ZERO and net:
+        return below if net > ZERO else above
+    return below if mark - below <= above - mark else above
+
+
+def liquidation_price(book: MarginBook, position: Position) -> Decimal | None:
+    """Mark price of `position`'s symbol at which it is liquidated, others held."""
+    if not position.amount:
+        return None
+    account = book.account
+    mark = account.marks[position.symbol]
+    table = account.brackets[position.symbol]
+    if not position.is_cross:
+        leg = Leg(position.amount, abs(position.amount), table)
+        constant = position.isolated_wallet - position.amount * position.entry_price
+        return _pick(constant, [leg], mark, position.amount)
+    group = book.cross_legs[position.symbol]
+    others_upnl, others_mm = book.others(position.symbol)
+    constant = account.wallet_balance + others_upnl - others_mm
+    legs = []
+    net = ZERO
+    for pos in group:
+        constant -= pos.amount * pos.entry_price
+        legs.append(Leg(pos.amount, abs(pos.amount), table))
+        net += pos.amount
+    return _pick(constant, legs, mark, net)
+
+
+def liquidation_prices(book: MarginBook) -> dict[tuple[str, PositionSide], Decimal | None]:
+    """Every position's liquidation price; cross hedge legs share theirs."""
+    prices: dict[tuple[str, PositionSide], Decimal | None] = {}
+    shared: dict[str, Decimal | None] = {}
+    for pos in book.account.positions:
+        if pos.is_cross and pos.amount:
+            if pos.symbol not in shared:
+                shared[pos.symbol] = liquidation_price(book, pos)
+            prices[pos.key] = shared[pos.symbol]
+        else:
+            prices[pos.key] = liquidation_price(book, pos)
+    return prices
+
+
+@dataclass(frozen=True, slots=True)
+class Distance:
+    """Smallest uniform move of every mark (as a fraction, both ≥ 0) that liquidates
+    the cross account; None where no such move exists. Per position: the signed
+    move of its own mark to its liquidation price, (LP − mark) / mark."""
+
+    down: Decimal | None
+    up: Decimal | None
+    positions: dict[tuple[str, PositionSide], Decimal | None]
+
+    @property
+    def nearest(self) -> Decimal | None:
+        """The smallest move, account-wide or of one position's own mark."""
+        moves = [m for m in (self.down, self.up) if m is not None]
+        moves += [abs(m) for m in self.positions.values() if m is not None]
+        return min(moves) if moves else None
+
+
+def uniform_distance(book: MarginBook) -> tuple[Decimal | None, Decimal | None]:
+    """(down, up): the uniform move of all marks that brings the cross account to
+    margin balance = maintenance margin. Zero when it already is liquidated."""
+    account = book.account
+    legs = []
+    constant = account.wallet_balance
+    for symbol, group in book.cross_legs.items():
+        mark = account.marks[symbol]
+        table = account.brackets[symbol]
+        for pos in group:
+            legs.append(Leg(pos.amount * mark, abs(pos.amount) * mark, table))
+            constant -= pos.amount * pos.entry_price
+    if not legs:
+        return None, None
+    if book.headroom <= ZERO:
+        return ZERO, ZERO
+    low = first_root(constant, legs, ONE, up=False)
+    high = first_root(constant, legs, ONE, up=True)
+    return (None if low is None else ONE - low), (None if high is None else high - ONE)
+
+
+def distance_lower_bound(book: MarginBook) -> Decimal | None:
+    """A cheap lower bound on every cross distance (uniform or one symbol's).
+
+    A move x of marks changes uPnL by at most |x| × gross notional and MM by at
+    most |x| × gross × (highest rate of any tier), so no move smaller than
+    headroom / (gross × (1 + max rate)) can liquidate. None: no cross exposure.
+    """
+    if not book.gross:
+        return None
+    if book.headroom <= ZERO:
+        return ZERO
+    worst = max(book.account.brackets[s].max_mmr for s in book.cross_legs)
+    return book.headroom / (book.gross * (ONE + worst))
+
+
+def distance(book: MarginBook) -> Distance:
+    down, up = uniform_distance(book)
+    marks = book.account.marks
+    per_position = {}
+    for key, price in liquidation_prices(book).items():
+        mark = marks[key[0]]
+        per_position[key] = None if price is None else (price - mark) / mark
+    return Distance(down, up, per_position)

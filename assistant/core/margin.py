@@ -1,0 +1,165 @@
+"""Margin of a single-asset USDT-M account, kept incrementally per symbol.
+
+Formulas (sources in `shared/research/margin-math.md`):
+
+- notional            = positionAmt × mark                      (signed, like the API)
+- unrealized PnL      = positionAmt × (mark − entryPrice)
+- initial margin      = |notional| / leverage
+- maintenance margin  = |notional| × mmr − cum, tier chosen by |notional| at mark
+- margin balance      = crossWalletBalance + Σ cross uPnL
+- margin ratio        = Σ cross MM / margin balance             (1 = liquidation)
+- available balance   = max(0, margin balance − Σ cross IM)
+- isolated ratio      = MM / (isolatedWallet + uPnL)
+
+Isolated positions are excluded from the cross totals (numerator and
+denominator), as Binance does.
+
+`MarginBook` holds per-symbol subtotals of the cross positions so that a mark
+price update recomputes only that symbol's positions: O(legs of one symbol),
+not O(account).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from assistant.core.model import ZERO, Account, BracketTable, Position, validate_account
+
+
+def margin_ratio(maintenance: Decimal, balance: Decimal) -> Decimal | None:
+    """MM / balance; None when the balance is not positive (ratio undefined)."""
+    if balance <= ZERO:
+        return None
+    return maintenance / balance
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolTotals:
+    """Sums over one symbol's cross legs at one mark."""
+
+    upnl: Decimal
+    mm: Decimal
+    gross: Decimal
+    im: Decimal
+    entry_value: Decimal  # Σ positionAmt × entryPrice, for the liquidation constant
+    missing_leverage: int  # open legs whose leverage is unknown (IM undefined)
+
+
+EMPTY = SymbolTotals(ZERO, ZERO, ZERO, ZERO, ZERO, 0)
+
+
+def symbol_totals(legs: Iterable[Position], mark: Decimal, table: BracketTable) -> SymbolTotals:
+    upnl = mm = gross = im = entry_value = ZERO
+    missing = 0
+    for pos in legs:
+        amount = pos.amount
+        if not amount:
+            continue
+        size = abs(amount) * mark
+        tier = table.brackets[table.index_for(size)]
+        upnl += amount * (mark - pos.entry_price)
+        mm += size * tier.mmr - tier.cum
+        gross += size
+        entry_value += amount * pos.entry_price
+        if pos.leverage is None:
+            missing += 1
+        else:
+            im += size / pos.leverage
+    return SymbolTotals(upnl, mm, gross, im, entry_value, missing)
+
+
+@dataclass(frozen=True, slots=True)
+class MarginBook:
+    """An account with its cross totals; `with_mark` updates in O(one symbol)."""
+
+    account: Account
+    cross_legs: Mapping[str, tuple[Position, ...]]
+    per_symbol: Mapping[str, SymbolTotals]
+    upnl: Decimal
+    mm: Decimal
+    gross: Decimal
+    im: Decimal
+    missing_leverage: int
+
+    @classmethod
+    def build(cls, account: Account) -> MarginBook:
+        validate_account(account)
+        legs: dict[str, list[Position]] = {}
+        for pos in account.positions:
+            if pos.is_cross and pos.amount:
+                legs.setdefault(pos.symbol, []).append(pos)
+        cross_legs = {sym: tuple(group) for sym, group in legs.items()}
+        per_symbol = {
+            sym: symbol_totals(group, account.marks[sym], account.brackets[sym])
+            for sym, group in cross_legs.items()
+        }
+        totals = per_symbol.values()
+        return cls(
+            account=account,
+            cross_legs=cross_legs,
+            per_symbol=per_symbol,
+            upnl=sum((t.upnl for t in totals), ZERO),
+            mm=sum((t.mm for t in totals), ZERO),
+            gross=sum((t.gross for t in totals), ZERO),
+            im=sum((t.im for t in totals), ZERO),
+            missing_leverage=sum(t.missing_leverage for t in totals),
+        )
+
+    def with_mark(self, symbol: str, price: Decimal) -> MarginBook:
+        """The book after one mark price update; only `symbol` is recomputed."""
+        if price <= ZERO:
+            raise ValueError(f"{symbol} mark price must be positive")
+        marks = dict(self.account.marks)
+        marks[symbol] = price
+        account = self.account.with_marks(marks)
+        legs = self.cross_legs.get(symbol)
+        if legs is None:
+            return replace(self, account=account)
+        old = self.per_symbol[symbol]
+        new = symbol_totals(legs, price, account.brackets[symbol])
+        per_symbol = dict(self.per_symbol)
+        per_symbol[symbol] = new
+        return MarginBook(
+            account=account,
+            cross_legs=self.cross_legs,
+            per_symbol=per_symbol,
+            upnl=self.upnl - old.upnl + new.upnl,
+            mm=self.mm - old.mm + new.mm,
+            gross=self.gross - old.gross + new.gross,
+            im=self.im - old.im + new.im,
+            missing_leverage=self.missing_leverage - old.missing_leverage + new.missing_leverage,
+        )
+
+    @property
+    def wallet_balance(self) -> Decimal:
+        return self.account.wallet_balance
+
+    @property
+    def margin_balance(self) -> Decimal:
+        return self.account.wallet_balance + self.upnl
+
+    @property
+    def margin_ratio(self) -> Decimal | None:
+        return margin_ratio(self.mm, self.margin_balance)
+
+    @property
+    def initial_margin(self) -> Decimal | None:
+        return None if self.missing_leverage else self.im
+
+    @property
+    def available_balance(self) -> Decimal | None:
+        if self.missing_leverage:
+            return None
+        return max(ZERO, self.margin_balance - self.im)
+
+    @property
+    def headroom(self) -> Decimal:
+        """Margin balance − maintenance margin: what losses the cross account can absorb."""
+        return self.margin_balance - self.mm
+
+    def others(self, symbol: str) -> tuple[Decimal, Decimal]:
+        """(uPnL, MM) of every cross symbol except `symbol` (TMM1/UPNL1 of Binance's formula)."""
+        own = self.per_symbol.get(symbol, EMPTY)
+        return self.upnl - own.upnl, self.mm - own.mm

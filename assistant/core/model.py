@@ -1,0 +1,164 @@
+"""Decimal value types of a Binance USDT-M futures account (single-asset mode).
+
+Everything here is immutable and validated on construction, so the math in
+`core.margin` and `core.liquidation` can trust its inputs. Money is `Decimal`;
+amounts are signed like Binance's `positionAmt` (negative for shorts, also for
+the SHORT leg in hedge mode).
+"""
+
+from __future__ import annotations
+
+import itertools
+from bisect import bisect_right
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+
+class PositionSide(StrEnum):
+    """`BOTH` in one-way mode; `LONG` / `SHORT` legs in hedge mode."""
+
+    BOTH = "BOTH"
+    LONG = "LONG"
+    SHORT = "SHORT"
+
+
+class MarginType(StrEnum):
+    CROSS = "cross"
+    ISOLATED = "isolated"
+
+
+@dataclass(frozen=True, slots=True)
+class Bracket:
+    """One tier of `GET /fapi/v1/leverageBracket`: notional in [floor, cap)."""
+
+    floor: Decimal
+    cap: Decimal
+    mmr: Decimal
+    cum: Decimal
+    initial_leverage: int
+    number: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BracketTable:
+    """A symbol's leverage brackets, sorted by floor; the first starts at 0.
+
+    Maintenance margin of a position is `|notional| × mmr − cum` of the tier
+    that holds `|notional|` (at the mark price). Beyond the last cap the last
+    tier's rate still applies, so the math stays defined for any price.
+    """
+
+    brackets: tuple[Bracket, ...]
+    floors: tuple[Decimal, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        tiers = self.brackets
+        if not tiers:
+            raise ValueError("a bracket table needs at least one bracket")
+        if tiers[0].floor != ZERO:
+            raise ValueError("the first bracket must start at notional 0")
+        for low, high in itertools.pairwise(tiers):
+            if high.floor <= low.floor:
+                raise ValueError("brackets must be sorted by strictly increasing notionalFloor")
+            if high.mmr < low.mmr:
+                raise ValueError("maintMarginRatio must not decrease from one bracket to the next")
+        for tier in tiers:
+            if not ZERO <= tier.mmr < ONE:
+                raise ValueError(f"maintMarginRatio {tier.mmr} is outside [0, 1)")
+            if tier.cum < ZERO:
+                raise ValueError(f"cum {tier.cum} is negative")
+            if tier.cap <= tier.floor:
+                raise ValueError("every bracket needs notionalCap > notionalFloor")
+        object.__setattr__(self, "floors", tuple(t.floor for t in tiers))
+
+    def index_for(self, notional_abs: Decimal) -> int:
+        """Index of the tier holding `notional_abs` (tiers are [floor, cap))."""
+        return max(bisect_right(self.floors, notional_abs) - 1, 0)
+
+    def tier_for(self, notional_abs: Decimal) -> Bracket:
+        return self.brackets[self.index_for(notional_abs)]
+
+    def maintenance_margin(self, notional_abs: Decimal) -> Decimal:
+        tier = self.brackets[self.index_for(notional_abs)]
+        return notional_abs * tier.mmr - tier.cum
+
+    @property
+    def max_mmr(self) -> Decimal:
+        return self.brackets[-1].mmr
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """One position (one leg in hedge mode)."""
+
+    symbol: str
+    side: PositionSide
+    amount: Decimal
+    entry_price: Decimal
+    margin_type: MarginType = MarginType.CROSS
+    isolated_wallet: Decimal = ZERO
+    leverage: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.symbol:
+            raise ValueError("a position needs a symbol")
+        if self.side is PositionSide.LONG and self.amount < ZERO:
+            raise ValueError(f"{self.symbol} LONG leg has a negative positionAmt")
+        if self.side is PositionSide.SHORT and self.amount > ZERO:
+            raise ValueError(f"{self.symbol} SHORT leg must have a negative positionAmt")
+        if self.entry_price < ZERO:
+            raise ValueError(f"{self.symbol} entryPrice is negative")
+        if self.leverage is not None and self.leverage < 1:
+            raise ValueError(f"{self.symbol} leverage must be at least 1")
+        if self.isolated_wallet < ZERO:
+            raise ValueError(f"{self.symbol} isolatedWallet is negative")
+
+    @property
+    def key(self) -> tuple[str, PositionSide]:
+        return (self.symbol, self.side)
+
+    @property
+    def is_cross(self) -> bool:
+        return self.margin_type is MarginType.CROSS
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A single-asset (USDT) futures account at one moment.
+
+    `wallet_balance` is Binance's `crossWalletBalance`: isolated wallets are
+    not part of it; they live in each isolated position.
+    """
+
+    wallet_balance: Decimal
+    positions: tuple[Position, ...]
+    marks: Mapping[str, Decimal]
+    brackets: Mapping[str, BracketTable]
+
+    def with_marks(self, marks: Mapping[str, Decimal]) -> Account:
+        """The same account at other mark prices (checked by `validate_account`)."""
+        return Account(self.wallet_balance, self.positions, marks, self.brackets)
+
+
+def validate_account(account: Account) -> None:
+    """Raise ValueError unless every position can be priced and is unique."""
+    seen: set[tuple[str, PositionSide]] = set()
+    sides = {pos.side is PositionSide.BOTH for pos in account.positions}
+    if len(sides) > 1:
+        raise ValueError("positions mix one-way (BOTH) and hedge (LONG/SHORT) sides")
+    for pos in account.positions:
+        if pos.key in seen:
+            raise ValueError(f"{pos.symbol} {pos.side.value} appears twice")
+        seen.add(pos.key)
+        if pos.symbol not in account.brackets:
+            raise ValueError(f"{pos.symbol} has no leverage brackets")
+        mark = account.marks.get(pos.symbol)
+        if mark is None:
+            raise ValueError(f"{pos.symbol} has no mark price")
+        if mark <= ZERO:
+            raise ValueError(f"{pos.symbol} mark price must be positive")
