@@ -136,6 +136,10 @@ def render(health: AccountHealth, down: Decimal | None, up: Decimal | None) -> d
 
 def calc(text: str) -> dict[str, Any]:
     """The whole command minus its I/O: JSON text in, the output object back."""
-    book = MarginBook.build(load_account(read_json(text)))
-    down, up = uniform_distance(book)
-    return render(book_health(book), down, up)
+    account = load_account(read_json(text))
+    try:
+        book = MarginBook.build(account)
+        down, up = uniform_distance(book)
+        return render(book_health(book), down, up)
+    except ArithmeticError as exc:  # decimal overflow on absurd (but in-range) combinations
+        raise InputError(f"numbers too large to compute exactly ({type(exc).__name__})") from None

@@ -14,6 +14,11 @@ from typing import Any
 from assistant.core.model import Bracket, BracketTable, MarginType, PositionSide
 from assistant.errors import InputError
 
+# Money, prices and quantities on Binance stay far inside these bounds; outside them a
+# value is a typo or an attack, and the exact arithmetic would overflow or crawl.
+MAX_EXPONENT = 15  # |value| < 1e15
+MIN_EXPONENT = -18  # |value| >= 1e-18
+
 
 def parse_decimal(value: Any, where: str) -> Decimal:
     """A finite decimal from a JSON number or a decimal string."""
@@ -25,6 +30,8 @@ def parse_decimal(value: Any, where: str) -> Decimal:
         raise InputError(f"{where}: not a decimal number: {_show(value)}") from None
     if not number.is_finite():
         raise InputError(f"{where}: not a finite number: {_show(value)}")
+    if number and not MIN_EXPONENT <= number.adjusted() < MAX_EXPONENT:
+        raise InputError(f"{where}: out of range: {_show(value)}")
     return number
 
 

@@ -1,0 +1,81 @@
+"""The import rules of DESIGN.md, checked by walking every module's imports."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "assistant"
+STDLIB = set(sys.stdlib_module_names)
+# What the core must never touch even though it is in the standard library.
+CORE_FORBIDDEN_STDLIB = {
+    "asyncio",
+    "sqlite3",
+    "socket",
+    "ssl",
+    "subprocess",
+    "threading",
+    "logging",
+    "time",
+    "os",
+    "io",
+    "http",
+    "urllib",
+    "selectors",
+}
+ADAPTERS = {"binance", "store", "telegram"}
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def modules(sub: str) -> list[Path]:
+    return sorted((PACKAGE / sub).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", modules("core"), ids=lambda p: p.name)
+def test_core_is_pure(path: Path) -> None:
+    for name in imports_of(path):
+        top = name.split(".")[0]
+        if top == "assistant":
+            assert name.startswith("assistant.core"), f"{path.name} imports {name}"
+        else:
+            assert top in STDLIB, f"{path.name} imports third-party {name}"
+            assert top not in CORE_FORBIDDEN_STDLIB, f"{path.name} imports {name}"
+
+
+@pytest.mark.parametrize("layer", sorted(ADAPTERS))
+def test_adapters_do_not_import_each_other_or_the_shell(layer: str) -> None:
+    for path in modules(layer):
+        for name in imports_of(path):
+            parts = name.split(".")
+            if parts[0] == "assistant" and len(parts) > 1:
+                assert parts[1] in {"core", "errors", layer}, f"{path} imports {name}"
+
+
+def test_emulator_is_an_independent_oracle() -> None:
+    for path in modules("emulator"):
+        for name in imports_of(path):
+            if name.startswith("assistant."):
+                allowed = name in {"assistant.core.model", "assistant.errors"} or name.startswith(
+                    "assistant.emulator"
+                )
+                assert allowed, f"{path} imports {name}"
+
+
+def test_nothing_imports_the_shell() -> None:
+    for sub in ("core", *ADAPTERS, "emulator"):
+        for path in modules(sub):
+            for name in imports_of(path):
+                assert not name.startswith(("assistant.app", "assistant.cli")), f"{path}: {name}"
