@@ -134,8 +134,7 @@ def distance_lower_bound(book: MarginBook) -> Decimal | None:
         return None
     if book.headroom <= ZERO:
         return ZERO
-    worst = max(book.account.brackets[s].max_mmr for s in book.cross_legs)
-    return book.headroom / (book.gross * (ONE + worst))
+    return book.headroom / (book.gross * (ONE + book.max_mmr))
 
 
 def distance(book: MarginBook) -> Distance:

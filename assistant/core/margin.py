@@ -82,6 +82,7 @@ class MarginBook:
     gross: Decimal
     im: Decimal
     missing_leverage: int
+    max_mmr: Decimal  # highest rate of any tier of any cross symbol held
 
     @classmethod
     def build(cls, account: Account) -> MarginBook:
@@ -105,6 +106,7 @@ class MarginBook:
             gross=sum((t.gross for t in totals), ZERO),
             im=sum((t.im for t in totals), ZERO),
             missing_leverage=sum(t.missing_leverage for t in totals),
+            max_mmr=max((account.brackets[s].max_mmr for s in cross_legs), default=ZERO),
         )
 
     def with_mark(self, symbol: str, price: Decimal) -> MarginBook:
@@ -130,6 +132,7 @@ class MarginBook:
             gross=self.gross - old.gross + new.gross,
             im=self.im - old.im + new.im,
             missing_leverage=self.missing_leverage - old.missing_leverage + new.missing_leverage,
+            max_mmr=self.max_mmr,
         )
 
     @property

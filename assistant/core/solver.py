@@ -65,6 +65,8 @@ def first_root(constant: Decimal, legs: Sequence[Leg], start: Decimal, up: bool)
     if not f_here:
         return here
     positive = f_here > ZERO
+    if positive and _stays_positive(constant, legs, up):
+        return None
     # Breakpoints ahead of us, nearest first: (distance key, v, leg number).
     heap: list[tuple[Decimal, Decimal, int]] = []
     for k, leg in enumerate(legs):
@@ -100,6 +102,18 @@ def first_root(constant: Decimal, legs: Sequence[Leg], start: Decimal, up: bool)
             if ahead is not None:
                 heapq.heappush(heap, (ahead if up else -ahead, ahead, k))
     raise AssertionError("breakpoint walk did not terminate")  # pragma: no cover
+
+
+def _stays_positive(constant: Decimal, legs: Sequence[Leg], up: bool) -> bool:
+    """Given f > 0 at the start, rule a direction out in O(legs) without walking it.
+
+    f is concave, so going down it stays positive if f(0) > 0 (f(0) = constant, as
+    every first tier has cum 0 and notional 0); going up it stays positive if even
+    the last segment's slope is ≥ 0 (slopes only fall as v grows).
+    """
+    if not up:
+        return constant + sum((leg.table.brackets[0].cum for leg in legs), ZERO) > ZERO
+    return sum((leg.slope - leg.scale * leg.table.max_mmr for leg in legs), ZERO) >= ZERO
 
 
 def _boundary(leg: Leg, i: int, up: bool) -> Decimal | None:

@@ -1,0 +1,5 @@
+"""Run every benchmark: `python -m bench` (what `make bench` does)."""
+
+from bench import margin
+
+margin.main()
