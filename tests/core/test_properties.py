@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from assistant.core.liquidation import liquidation_prices, uniform_distance
@@ -16,7 +16,7 @@ from assistant.core.stress import shocked
 from tests.core.strategies import accounts, decimals
 from tests.helpers import real_2024_brackets
 
-PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings()
 REL = Decimal("1e-9")
 STEP = Decimal("1e-6")  # one step of price, relative: far above Decimal rounding
 
