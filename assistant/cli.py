@@ -28,6 +28,14 @@ def _parser() -> argparse.ArgumentParser:
         description="Independent margin health of an account given as JSON (see README).",
     )
     calc.add_argument("file", nargs="?", default="-", help="JSON file, or - for stdin (default)")
+    emulator = commands.add_parser(
+        "emulator",
+        help="a local Binance USDT-M emulator (REST, websockets, control API on one port)",
+        description="Serve the emulator until SIGINT/SIGTERM; prints one JSON line with its URLs.",
+    )
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
+    emulator.add_argument("--scenario", default="calm", help="built-in name or JSON file")
     return parser
 
 
@@ -54,10 +62,27 @@ def _run_calc(path: str) -> int:
     return EXIT_OK
 
 
+def _run_emulator(host: str, port: int, scenario: str) -> int:
+    from assistant.app.emulator_cmd import run
+
+    try:
+        return run(host, port, scenario)
+    except InputError as exc:
+        print(f"assistant emulator: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(
+            f"assistant emulator: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr
+        )
+        return EXIT_FAILURE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "calc":
         return _run_calc(args.file)
+    if args.command == "emulator":
+        return _run_emulator(args.host, args.port, args.scenario)
     raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
 
 
