@@ -104,6 +104,7 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
             return _bad(f"mark needs symbol and price: {exc}")
         if symbol not in emu.engine.symbols or not price.is_finite() or price <= 0:
             return _bad("unknown symbol or a price that is not positive")
+        price = price.quantize(Decimal("0.00000001"))
         emu.pinned[symbol] = price
         marks = dict(emu.engine.marks)
         marks[symbol] = price

@@ -69,6 +69,7 @@ class Engine:
         self.history: deque[dict[str, Any]] = deque(maxlen=100_000)
         self.events: list[dict[str, Any]] = []
         self._ids = 1000
+        self.balance_time = now  # when the USDT wallet last changed (the assets' updateTime)
         self._in_margin_call = False
         for raw in scenario.positions:
             self._seed_position(raw, now)

@@ -323,6 +323,7 @@ def apply_fill(pos: Pos, signed: Decimal, price: Decimal) -> Decimal:
 def account_update(
     engine: Engine, reason: str, changed: list[Pos], balance_change: Decimal, now: int
 ) -> dict[str, Any]:
+    engine.balance_time = now
     rows = []
     for pos in changed:
         mark = engine.marks[pos.symbol]
@@ -371,7 +372,7 @@ def _order_event(
     trade_id: int = 0,
 ) -> dict[str, Any]:
     filled = execution == "TRADE"
-    return {
+    event = {
         "e": "ORDER_TRADE_UPDATE",
         "T": now,
         "o": {
@@ -390,8 +391,6 @@ def _order_event(
             "l": str(order["origQty"]) if filled else "0",
             "z": str(order["executedQty"]),
             "L": str(order["avgPrice"]) if filled else "0",
-            "n": s8(fee) if filled else "0",
-            "N": "USDT",
             "T": now,
             "t": trade_id,
             "b": "0",
@@ -411,3 +410,6 @@ def _order_event(
             "gtd": 0,
         },
     }
+    if filled:  # Binance sends the commission only on trades
+        event["o"].update(n=s8(fee), N="USDT")  # type: ignore[attr-defined]
+    return event

@@ -260,9 +260,9 @@ async def _serve(
             check_signed(params, payload, signature, emu.scenario.api_secret, emu.now_ms())
         result = route.handler(emu, params, emu.now_ms())
     except Rejected as exc:
-        emu.flush_events()
+        await emu.flush_events()
         return error_response(exc, headers)
-    emu.flush_events()
+    await emu.flush_events()
     if fault is not None:
         return emu.fault_response(fault, headers)
     return web.Response(text=json.dumps(result), content_type="application/json", headers=headers)

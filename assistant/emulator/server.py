@@ -34,6 +34,7 @@ class Emulator:
         self.host, self.port = host, port
         self._runner: web.AppRunner | None = None
         self._clock_task: asyncio.Task[None] | None = None
+        self._keeper_task: asyncio.Task[None] | None = None
         self.sockets: set[streams.Socket] = set()
         self.requests: deque[dict[str, Any]] = deque(maxlen=200_000)
         self.frames_sent = 0
@@ -107,13 +108,15 @@ class Emulator:
         assert server is not None
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self._clock_task = asyncio.create_task(self._run_clock())
+        self._keeper_task = asyncio.create_task(self._run_housekeeping())
         return self
 
     async def stop(self) -> None:
-        if self._clock_task is not None:
-            self._clock_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._clock_task
+        for task in (self._clock_task, self._keeper_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for sock in list(self.sockets):
             await sock.ws.close()
         if self._runner is not None:
@@ -142,7 +145,6 @@ class Emulator:
             ):
                 market.pay_funding(self.engine, self.now_ms())
                 await self.flush_events()
-            await self._housekeeping()
             self._tick += 1
             delay = start + self._tick * wall_interval - loop.time()
             await asyncio.sleep(max(0.0, delay))
@@ -164,6 +166,12 @@ class Emulator:
         for event in events:
             event = {"e": event["e"], "E": now, **{k: v for k, v in event.items() if k != "e"}}
             await streams.publish_user(self, event)
+
+    async def _run_housekeeping(self) -> None:
+        """Listen-key expiry and the connection age cap, checked four times a second."""
+        while True:
+            await self._housekeeping()
+            await asyncio.sleep(0.25)
 
     async def _housekeeping(self) -> None:
         now = time.monotonic()

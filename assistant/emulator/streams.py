@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
+EIGHT = Decimal("0.00000001")
+
 if TYPE_CHECKING:
     from assistant.emulator.server import Emulator
 
@@ -60,7 +62,7 @@ def route_shape(path: str, legacy_delivers: bool) -> tuple[str, bool, bool, str]
 
 
 def mark_event(symbol: str, mark: Decimal, funding_rate: str, now: int) -> dict[str, Any]:
-    price = format(mark, "f")
+    price = format(mark.quantize(EIGHT), "f")
     return {
         "e": "markPriceUpdate",
         "E": now,

@@ -137,7 +137,7 @@ def account(engine: Engine, version: int) -> dict[str, Any]:
         "crossUnPnl": s8(t["cross_upnl"]),
         "availableBalance": s8(t["available"]),
         "maxWithdrawAmount": s8(min(t["available"], t["cross_wallet"])),
-        "updateTime": 0,
+        "updateTime": engine.balance_time,
     }
     if version == 2:
         asset["marginAvailable"] = True

@@ -1,0 +1,59 @@
+"""An emulator in-process on a free loopback port, and the real ccxt client pointed at it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import ccxt.async_support as ccxt
+import pytest
+
+from assistant.emulator.scenario import load_scenario
+from assistant.emulator.server import Emulator
+
+
+def fast(name: str = "crash", **settings: Any) -> Any:
+    """A built-in scenario (as a dict) with settings changed, e.g. a faster clock."""
+    from assistant.emulator.scenario import BUILTINS
+
+    raw = BUILTINS[name]()
+    raw["settings"] = {**raw.get("settings", {}), **settings}
+    return raw
+
+
+@pytest.fixture
+async def emulator(request: pytest.FixtureRequest) -> AsyncIterator[Emulator]:
+    marker = request.node.get_closest_marker("scenario")
+    raw = marker.args[0] if marker else fast("crash", mark_interval=3600)
+    emu = await Emulator(load_scenario(raw)).start()
+    try:
+        yield emu
+    finally:
+        await emu.stop()
+
+
+def point_at(exchange: Any, base: str) -> Any:
+    """Every REST base of ccxt's binance classes rewritten to the emulator (research §5.2)."""
+    for key, value in list(exchange.urls["api"].items()):
+        if isinstance(value, str):
+            exchange.urls["api"][key] = re.sub(r"^https?://[^/]+", base, value)
+    return exchange
+
+
+@pytest.fixture
+async def client(emulator: Emulator) -> AsyncIterator[Any]:
+    exchange = ccxt.binanceusdm(
+        {
+            "apiKey": "emulator-key",
+            "secret": "emulator-secret",
+            "enableRateLimit": False,
+            "options": {"fetchCurrencies": False, "fetchOpenOrders": {"warnWithoutSymbol": False}},
+        }
+    )
+    point_at(exchange, emulator.urls["rest"])
+    exchange.timeout_on_exit = 0
+    try:
+        yield exchange
+    finally:
+        await exchange.close()
