@@ -173,7 +173,9 @@ class Engine:
 
         if liquidated(original):
             return original
-        net = sum((p.amount for p in self.open_positions() if p.symbol == pos.symbol), ZERO)
+        net = pos.amount
+        if self.is_cross(pos.symbol):
+            net = sum((p.amount for p in self.open_positions() if p.symbol == pos.symbol), ZERO)
         far = original * D("1e-9") if net > 0 else original * D("1e6")
         if not liquidated(far):
             return ZERO
