@@ -1,5 +1,6 @@
 """Run every benchmark: `python -m bench` (what `make bench` does)."""
 
-from bench import margin
+from bench import emulator, margin
 
 margin.main()
+emulator.main()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from assistant.emulator.book import ZERO, max_notional
+from assistant.emulator.book import ZERO, Pos, max_notional
 from assistant.emulator.engine import Engine, Rejected, s8
 from assistant.emulator.orders import account_update, open_orders
 
@@ -119,6 +119,9 @@ def set_margin_type(engine: Engine, params: dict[str, str], now: int) -> dict[st
     if any(p.symbol == symbol for p in engine.open_positions()) or open_orders(engine, symbol):
         raise Rejected(-4048, "Margin type cannot be changed if there exists position.")
     state.margin_type = new
+    sides = ["LONG", "SHORT"] if engine.hedge else ["BOTH"]
+    legs = [engine.positions.get((symbol, side)) or Pos(symbol, side) for side in sides]
+    engine.events.append(account_update(engine, "MARGIN_TYPE_CHANGE", legs, ZERO, now))
     return {"code": 200, "msg": "success"}
 
 

@@ -7,8 +7,8 @@ get a generic table and filters derived from their price, so a scenario can list
 
 from __future__ import annotations
 
-import itertools
 import json
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -151,29 +151,36 @@ class Scenario:
 
     def marks_at(self, t: float) -> dict[str, Decimal]:
         """Marks at scenario time t: the path interpolated linearly, per symbol."""
-        marks = {s: spec.mark for s, spec in self.symbols.items()}
-        for symbol in marks:
-            points = [(pt, prices[symbol]) for pt, prices in self.path if symbol in prices]
-            if not points:
-                continue
-            if t <= points[0][0]:
-                marks[symbol] = (
-                    points[0][1]
-                    if points[0][0] <= 0
-                    else _between((0.0, marks[symbol]), points[0], t)
-                )
-                continue
-            for a, b in itertools.pairwise(points):
-                if a[0] <= t <= b[0]:
-                    marks[symbol] = _between(a, b, t)
-                    break
-            else:
-                marks[symbol] = points[-1][1]
+        marks = {}
+        for symbol, spec in self.symbols.items():
+            points = self.tracks.get(symbol)
+            marks[symbol] = spec.mark if not points else _along(points, spec.mark, t)
         return marks
+
+    @property
+    def tracks(self) -> dict[str, list[tuple[float, Decimal]]]:
+        """Each symbol's own path points, in time order (computed once)."""
+        cached: dict[str, list[tuple[float, Decimal]]] | None = self.__dict__.get("_tracks")
+        if cached is None:
+            cached = {}
+            for t, prices in self.path:
+                for symbol, price in prices.items():
+                    cached.setdefault(symbol, []).append((t, price))
+            object.__setattr__(self, "_tracks", cached)
+        return cached
 
     @property
     def duration(self) -> float:
         return max((t for t, _ in self.path), default=0.0)
+
+
+def _along(points: list[tuple[float, Decimal]], start: Decimal, t: float) -> Decimal:
+    if t <= points[0][0]:
+        return points[0][1] if points[0][0] <= 0 else _between((0.0, start), points[0], t)
+    if t >= points[-1][0]:
+        return points[-1][1]
+    i = bisect_right([p[0] for p in points], t)
+    return _between(points[i - 1], points[i], t)
 
 
 def _between(a: tuple[float, Decimal], b: tuple[float, Decimal], t: float) -> Decimal:

@@ -111,20 +111,88 @@ async def test_bad_key_bad_signature_and_stale_timestamp(client: Any, emulator: 
     assert code_of(stale.value) == -1021
 
 
-async def test_injected_faults(client: Any, emulator: Emulator) -> None:
+async def _arm(emulator: Emulator, **fault: Any) -> None:
+    import aiohttp
+
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{emulator.urls['control']}/fault", json=fault) as response,
+    ):
+        assert response.status == 200
+
+
+@pytest.mark.parametrize(
+    ("fault", "error", "code"),
+    [
+        (
+            {"status": 429, "code": -1003, "msg": "Too many requests.", "retry_after": 7},
+            ccxt.DDoSProtection,
+            -1003,
+        ),
+        (
+            {
+                "status": 418,
+                "code": -1003,
+                "msg": "Way too many requests; IP banned.",
+                "retry_after": 60,
+            },
+            ccxt.DDoSProtection,
+            -1003,
+        ),
+        (
+            {
+                "status": 400,
+                "code": -1021,
+                "msg": "Timestamp for this request is outside of the recvWindow.",
+            },
+            ccxt.InvalidNonce,
+            -1021,
+        ),
+        (
+            {
+                "status": 503,
+                "code": -1001,
+                "msg": "Internal error; unable to process your request.",
+            },
+            ccxt.BaseError,
+            -1001,
+        ),
+    ],
+)
+async def test_injected_faults_come_back_as_binance_errors(
+    client: Any, emulator: Emulator, fault: dict[str, Any], error: type[Exception], code: int
+) -> None:
     await client.load_markets()
-    emulator.faults.append(_fault("/fapi/v3/positionRisk", 503, None, "Service Unavailable."))
+    await _arm(emulator, path="/fapi/v3/positionRisk", method="GET", **fault)
+    with pytest.raises(error) as failure:
+        await client.fetch_positions()
+    assert code_of(failure.value) == code
+    if "retry_after" in fault:
+        assert client.last_response_headers["Retry-After"] == str(fault["retry_after"])
+    assert len(await client.fetch_positions()) == 2  # count 1: the next call is served
+
+
+async def test_a_plain_503_and_a_slow_answer(client: Any, emulator: Emulator) -> None:
+    await client.load_markets()
+    await _arm(emulator, path="/fapi/v3/positionRisk", status=503, msg="Service Unavailable.")
     with pytest.raises(ccxt.ExchangeNotAvailable):
         await client.fetch_positions()
-    # A 5xx with an unknown outcome: the order executes, the client sees an error.
-    emulator.faults.append(
-        _fault(
-            "/fapi/v1/order",
-            503,
-            -1001,
-            "Internal error; unable to process your request.",
-            execute=True,
-        )
+    client.timeout = 200
+    await _arm(emulator, path="/fapi/v3/positionRisk", status=503, code=-1001, msg="x", delay=1.0)
+    with pytest.raises(ccxt.RequestTimeout):
+        await client.fetch_positions()
+
+
+async def test_a_5xx_with_unknown_outcome_executes(client: Any, emulator: Emulator) -> None:
+    await client.load_markets()
+    await _arm(
+        emulator,
+        path="/fapi/v1/order",
+        method="POST",
+        status=503,
+        code=-1001,
+        msg="Internal error; unable to process your request.",
+        execute=True,
     )
     with pytest.raises(ccxt.BaseError) as failure:
         await client.create_order(
@@ -133,9 +201,4 @@ async def test_injected_faults(client: Any, emulator: Emulator) -> None:
     assert code_of(failure.value) == -1001
     done = await client.fetch_order(None, BTC, {"origClientOrderId": "unknown-1"})
     assert done["status"] == "closed"
-
-
-def _fault(path: str, status: int, code: int | None, msg: str, execute: bool = False) -> Any:
-    from assistant.emulator.protocol import Fault
-
-    return Fault(path, None, status, code, msg, None, 0.0, execute, 1)
+    assert emulator.engine.positions[("BTCUSDT", "BOTH")].amount == Decimal("0.4")
