@@ -130,10 +130,12 @@ def _liquidate(engine: Engine, victims: list[Pos], now: int) -> None:
             "updateTime": now,
         }
         engine.orders.append(order)
-        isolated_left = pos.isolated_wallet
+        wallet_before = engine.wallet
         fill(engine, order, mark, now, liquidation=True)
         if not engine.is_cross(pos.symbol):
-            engine.wallet -= isolated_left  # an isolated position loses its whole margin
+            # An isolated position loses its whole margin and nothing more: the cross wallet
+            # gets nothing back; what is left goes to the insurance fund.
+            engine.wallet = wallet_before
             pos.isolated_wallet = ZERO
         engine.liquidations.append(
             {

@@ -165,12 +165,13 @@ def place_order(engine: Engine, params: dict[str, str], now: int) -> dict[str, A
             f"Order's notional must be no smaller than {state.min_notional}"
             " (unless you choose reduce only).",
         )
-    if not closing:
+    opening = qty if not closing else max(ZERO, qty - abs(pos.amount))  # a flip opens the rest
+    if opening:
         new_notional = abs((pos.amount + signed) * mark)
         if new_notional > max_notional(state.tiers, state.leverage):
             raise Rejected(-2027, "Exceeded the maximum allowable position at current leverage.")
         fee = qty * (price or mark) * engine.settings.taker_fee
-        if engine.available() < qty * (price or mark) / state.leverage + fee:
+        if engine.available() < opening * (price or mark) / state.leverage + fee:
             raise Rejected(-2019, "Margin is insufficient.")
     order = {
         "orderId": engine.next_id(),
@@ -192,12 +193,13 @@ def place_order(engine: Engine, params: dict[str, str], now: int) -> dict[str, A
     }
     engine.orders.append(order)
     engine.events.append(_order_event(engine, order, "NEW", now))
+    accepted = {k: v for k, v in order_view(engine, order).items() if k in ACK_KEYS}
     if kind == "MARKET":
         fill(engine, order, mark, now)
     elif (side == "BUY" and mark <= price) or (side == "SELL" and mark >= price):
         fill(engine, order, price, now)
-    if params.get("newOrderRespType", "ACK").upper() == "ACK" and "newOrderRespType" in params:
-        return {k: v for k, v in order_view(engine, order).items() if k in ACK_KEYS}
+    if params.get("newOrderRespType", "ACK").upper() == "ACK":  # Binance's default for futures
+        return accepted
     return order_view(engine, order)
 
 

@@ -129,3 +129,65 @@ async def test_transfer_history_legacy_transfer_and_spot_assets(
     with pytest.raises(ccxt.BaseError) as broke:
         await client.transfer("USDT", 1_000_000, "spot", "swap")
     assert code_of(broke.value) == -5013
+
+
+async def test_ack_answers_before_the_fill_and_result_after(client: Any) -> None:
+    await client.load_markets()
+    ack = await client.fapiPrivatePostOrder(
+        {
+            "symbol": "BTCUSDT",
+            "side": "SELL",
+            "type": "MARKET",
+            "quantity": "0.01",
+            "reduceOnly": "true",
+        }
+    )
+    assert ack["status"] == "NEW" and ack["executedQty"] == "0.000"
+    result = await client.fapiPrivatePostOrder(
+        {
+            "symbol": "BTCUSDT",
+            "side": "SELL",
+            "type": "MARKET",
+            "quantity": "0.01",
+            "reduceOnly": "true",
+            "newOrderRespType": "RESULT",
+        }
+    )
+    assert result["status"] == "FILLED" and result["executedQty"] == "0.010"
+    one = await client.fapiPrivateGetLeverageBracket({"symbol": "BTCUSDT"})
+    assert isinstance(one, dict) and one["symbol"] == "BTCUSDT"
+    assert isinstance(await client.fapiPrivateGetLeverageBracket(), list)
+
+
+ISOLATED: dict[str, Any] = {
+    "futures": {"USDT": "1000"},
+    "symbols": {"BTCUSDT": {"mark": "60000"}},
+    "positions": [
+        {
+            "symbol": "BTCUSDT",
+            "positionAmt": "0.1",
+            "entryPrice": "60000",
+            "leverage": 20,
+            "marginType": "isolated",
+            "isolatedWallet": "300",
+        }
+    ],
+    "settings": {"mark_interval": 3600},
+}
+
+
+@pytest.mark.scenario(ISOLATED)
+async def test_an_isolated_liquidation_costs_only_its_margin(
+    emulator: Emulator, client: Any
+) -> None:
+    import aiohttp
+
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{emulator.urls['control']}/mark", json={"symbol": "BTCUSDT", "price": "57000"}
+        ) as response,
+    ):
+        assert response.status == 200
+    assert [x["symbol"] for x in emulator.engine.liquidations] == ["BTCUSDT"]
+    assert emulator.engine.wallet == Decimal("1000")  # the cross wallet is untouched
