@@ -8,7 +8,8 @@ from typing import Any
 
 from assistant.emulator.book import ZERO, Pos, max_notional
 from assistant.emulator.engine import Engine, Rejected, s8
-from assistant.emulator.orders import account_update, open_orders
+from assistant.emulator.events import account_update
+from assistant.emulator.orders import open_orders
 
 D = Decimal
 TRANSFER_TYPES = {"MAIN_UMFUTURE": 1, "UMFUTURE_MAIN": 2}

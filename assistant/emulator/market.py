@@ -8,7 +8,8 @@ from typing import Any
 
 from assistant.emulator.book import ZERO, Pos
 from assistant.emulator.engine import Engine, s8
-from assistant.emulator.orders import account_update, fill, open_orders
+from assistant.emulator.events import account_update
+from assistant.emulator.orders import fill, open_orders
 
 D = Decimal
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from assistant.emulator.book import ZERO, Pos, max_notional
 from assistant.emulator.engine import Engine, Rejected, s8
+from assistant.emulator.events import account_update, order_event
 
 D = Decimal
 CLIENT_ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:/_-")
@@ -105,7 +106,7 @@ def cancel_order(engine: Engine, params: dict[str, str], now: int) -> dict[str, 
         raise Rejected(-2011, "Unknown order sent.")
     order["status"] = "CANCELED"
     order["updateTime"] = now
-    engine.events.append(_order_event(engine, order, "CANCELED", now))
+    engine.events.append(order_event(engine, order, "CANCELED", now))
     return order_view(engine, order)
 
 
@@ -192,7 +193,7 @@ def place_order(engine: Engine, params: dict[str, str], now: int) -> dict[str, A
         "updateTime": now,
     }
     engine.orders.append(order)
-    engine.events.append(_order_event(engine, order, "NEW", now))
+    engine.events.append(order_event(engine, order, "NEW", now))
     accepted = {k: v for k, v in order_view(engine, order).items() if k in ACK_KEYS}
     if kind == "MARKET":
         fill(engine, order, mark, now)
@@ -300,7 +301,7 @@ def fill(
     )
     engine.events.append(account_update(engine, "ORDER", [pos], -fee, now))
     engine.events.append(
-        _order_event(engine, order, "TRADE", now, realized=realized, fee=fee, trade_id=trade_id)
+        order_event(engine, order, "TRADE", now, realized=realized, fee=fee, trade_id=trade_id)
     )
 
 
@@ -320,98 +321,3 @@ def apply_fill(pos: Pos, signed: Decimal, price: Decimal) -> Decimal:
     elif (new > 0) != (old > 0):
         pos.entry = price
     return realized
-
-
-def account_update(
-    engine: Engine, reason: str, changed: list[Pos], balance_change: Decimal, now: int
-) -> dict[str, Any]:
-    engine.balance_time = now
-    rows = []
-    for pos in changed:
-        mark = engine.marks[pos.symbol]
-        rows.append(
-            {
-                "s": pos.symbol,
-                "pa": str(pos.amount),
-                "ep": str(pos.entry),
-                "bep": str(pos.entry),
-                "cr": "0",
-                "up": s8(pos.upnl(mark)),
-                "mt": engine.symbols[pos.symbol].margin_type,
-                "iw": s8(pos.isolated_wallet),
-                "ps": pos.side,
-                "ma": "USDT",
-            }
-        )
-    return {
-        "e": "ACCOUNT_UPDATE",
-        "T": now,
-        "a": {
-            "m": reason,
-            "B": [
-                {
-                    "a": "USDT",
-                    "wb": s8(
-                        engine.wallet
-                        + sum((p.isolated_wallet for p in engine.positions.values()), ZERO)
-                    ),
-                    "cw": s8(engine.wallet),
-                    "bc": s8(balance_change),
-                }
-            ],
-            "P": rows,
-        },
-    }
-
-
-def _order_event(
-    engine: Engine,
-    order: dict[str, Any],
-    execution: str,
-    now: int,
-    realized: Decimal = ZERO,
-    fee: Decimal = ZERO,
-    trade_id: int = 0,
-) -> dict[str, Any]:
-    filled = execution == "TRADE"
-    event = {
-        "e": "ORDER_TRADE_UPDATE",
-        "T": now,
-        "o": {
-            "s": order["symbol"],
-            "c": order["clientOrderId"],
-            "S": order["side"],
-            "o": order["type"],
-            "f": order["timeInForce"],
-            "q": str(order["origQty"]),
-            "p": str(order["price"]),
-            "ap": str(order["avgPrice"]) if filled else "0",
-            "sp": "0",
-            "x": execution,
-            "X": order["status"],
-            "i": order["orderId"],
-            "l": str(order["origQty"]) if filled else "0",
-            "z": str(order["executedQty"]),
-            "L": str(order["avgPrice"]) if filled else "0",
-            "T": now,
-            "t": trade_id,
-            "b": "0",
-            "a": "0",
-            "m": False,
-            "R": order["reduceOnly"],
-            "wt": "CONTRACT_PRICE",
-            "ot": order["type"],
-            "ps": order["positionSide"],
-            "cp": False,
-            "rp": s8(realized),
-            "pP": False,
-            "si": 0,
-            "ss": 0,
-            "V": "NONE",
-            "pm": "NONE",
-            "gtd": 0,
-        },
-    }
-    if filled:  # Binance sends the commission only on trades
-        event["o"].update(n=s8(fee), N="USDT")  # type: ignore[attr-defined]
-    return event
