@@ -141,7 +141,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/fapi/v1/allOrders"): Route(_all_orders, 5),
     ("GET", "/fapi/v1/userTrades"): Route(_user_trades, 5),
     ("POST", "/fapi/v1/order"): Route(
-        lambda e, p, n: orders.place_order(e.engine, p, n), 1, is_order=True
+        lambda e, p, n: orders.place_order(e.engine, p, n), 0, is_order=True
     ),
     ("GET", "/fapi/v1/order"): Route(_order, 1),
     ("DELETE", "/fapi/v1/order"): Route(lambda e, p, n: orders.cancel_order(e.engine, p, n), 1),
