@@ -14,7 +14,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from assistant.binance.parse import parse_leverage_brackets
+from assistant.binance.wire import parse_leverage_brackets
 from assistant.core.liquidation import distance, distance_lower_bound
 from assistant.core.margin import MarginBook
 from assistant.core.model import Account, Position, PositionSide

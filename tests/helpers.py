@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from assistant.binance.parse import parse_leverage_brackets
+from assistant.binance.wire import parse_leverage_brackets
 from assistant.core.model import BracketTable
 
 TESTS = Path(__file__).parent

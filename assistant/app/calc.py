@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from assistant.binance.parse import (
+from assistant.binance.wire import (
     parse_decimal,
     parse_int,
     parse_leverage_brackets,

@@ -1,130 +1,256 @@
-"""Binance wire values to core types. Wire names stop here.
+"""Binance JSON to `core.events`: pure functions, wire names stop here.
 
-Numbers arrive as JSON numbers or decimal strings; both become `Decimal`
-without passing through binary floats when the JSON is read with
-`parse_float=Decimal`. Every failure is an `InputError` naming the field.
+A frame that cannot be understood is not an error for the caller to crash on: it comes back
+as `Skipped` with the reason, for the stream adapter to log and count.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from assistant.core.model import Bracket, BracketTable, MarginType, PositionSide
+from assistant.binance.wire import parse_decimal, parse_int, parse_margin_type, parse_side
+from assistant.core.events import (
+    AccountSnapshotted,
+    BalanceAndPositionUpdated,
+    Event,
+    ExchangeFigures,
+    LeverageChanged,
+    ListenKeyExpired,
+    MarginCallReceived,
+    MarkPriceUpdated,
+    OpenOrder,
+    OrderUpdated,
+    PositionChange,
+)
+from assistant.core.model import MarginType, PositionSide
 from assistant.errors import InputError
 
-# Money, prices and quantities on Binance stay far inside these bounds; outside them a
-# value is a typo or an attack, and the exact arithmetic would overflow or crawl.
-MAX_EXPONENT = 15  # |value| < 1e15
-MIN_EXPONENT = -18  # |value| >= 1e-18
+# Events we know and deliberately do not mirror.
+KNOWN_UNUSED = {
+    "TRADE_LITE",
+    "ALGO_UPDATE",
+    "CONDITIONAL_ORDER_TRIGGER_REJECT",
+    "STRATEGY_UPDATE",
+    "GRID_UPDATE",
+}
 
 
-def parse_decimal(value: Any, where: str) -> Decimal:
-    """A finite decimal from a JSON number or a decimal string."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
-        raise InputError(f"{where}: expected a number or a decimal string, got {_show(value)}")
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A frame that yields no event: `malformed` ones are counted as errors."""
+
+    reason: str
+    malformed: bool
+
+
+def _load(frame: str | bytes | Mapping[str, Any] | list[Any]) -> Any:
+    if isinstance(frame, (str, bytes)):
+        return json.loads(frame, parse_float=Decimal)
+    return frame
+
+
+def _unwrap(data: Any) -> Any:
+    if isinstance(data, Mapping) and "data" in data and "stream" in data:
+        return data["data"]
+    return data
+
+
+def parse_user_frame(frame: str | bytes | Mapping[str, Any]) -> Event | Skipped:
+    """One user-data frame (raw or `{"stream","data"}`-wrapped) to an event."""
     try:
-        number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
-    except InvalidOperation:
-        raise InputError(f"{where}: not a decimal number: {_show(value)}") from None
-    if not number.is_finite():
-        raise InputError(f"{where}: not a finite number: {_show(value)}")
-    if number and not MIN_EXPONENT <= number.adjusted() < MAX_EXPONENT:
-        raise InputError(f"{where}: out of range: {_show(value)}")
-    return number
+        data = _unwrap(_load(frame))
+        if not isinstance(data, Mapping):
+            return Skipped("not a JSON object", True)
+        kind = data.get("e")
+        if kind == "ACCOUNT_UPDATE":
+            return _account_update(data)
+        if kind == "ORDER_TRADE_UPDATE":
+            return _order_update(data)
+        if kind == "ACCOUNT_CONFIG_UPDATE":
+            if "ac" in data:
+                ac = data["ac"]
+                return LeverageChanged(
+                    str(ac["s"]).upper(), parse_int(ac["l"], "ac.l"), _time(data, "E")
+                )
+            return Skipped("ACCOUNT_CONFIG_UPDATE without a leverage change", False)
+        if kind == "MARGIN_CALL":
+            cw = data.get("cw")
+            rows = data.get("p") or []
+            return MarginCallReceived(
+                _time(data, "E"),
+                None if cw is None else parse_decimal(cw, "cw"),
+                tuple(str(r["s"]).upper() for r in rows),
+            )
+        if kind == "listenKeyExpired":
+            return ListenKeyExpired(_time(data, "E"))
+        if kind in KNOWN_UNUSED:
+            return Skipped(f"{kind} is not mirrored", False)
+        return Skipped(f"unknown event type {str(kind)[:40]!r}", True)
+    except (ValueError, KeyError, TypeError, InputError) as exc:
+        return Skipped(f"malformed frame: {exc}"[:200], True)
 
 
-def parse_int(value: Any, where: str) -> int:
-    number = parse_decimal(value, where)
-    if number != number.to_integral_value():
-        raise InputError(f"{where}: expected a whole number, got {_show(value)}")
-    return int(number)
+def parse_market_frame(
+    frame: str | bytes | Mapping[str, Any] | list[Any],
+) -> list[MarkPriceUpdated] | Skipped:
+    """A mark-price frame: one `markPriceUpdate`, or the `!markPrice@arr` array."""
+    try:
+        data = _unwrap(_load(frame))
+        if isinstance(data, Mapping) and "result" in data and "id" in data:
+            return Skipped("subscription reply", False)
+        items = data if isinstance(data, list) else [data]
+        updates = []
+        for item in items:
+            if not isinstance(item, Mapping) or item.get("e") != "markPriceUpdate":
+                return Skipped("not a markPriceUpdate", True)
+            price = parse_decimal(item["p"], "p")
+            if price <= 0:
+                return Skipped("mark price not positive", True)
+            updates.append(MarkPriceUpdated(str(item["s"]).upper(), price, _time(item, "E")))
+        return updates
+    except (ValueError, KeyError, TypeError, InputError) as exc:
+        return Skipped(f"malformed frame: {exc}"[:200], True)
 
 
-def parse_side(value: Any, where: str) -> PositionSide:
-    if isinstance(value, str):
-        try:
-            return PositionSide(value.strip().upper())
-        except ValueError:
-            pass
-    raise InputError(f"{where}: positionSide must be BOTH, LONG or SHORT, got {_show(value)}")
+def _time(data: Mapping[str, Any], key: str) -> int:
+    """Event times are ints, except `listenKeyExpired.E`, which Binance has sent as a string."""
+    return parse_int(data[key], key)
 
 
-def parse_margin_type(value: Any, where: str) -> MarginType:
-    """`cross`, `crossed` or `isolated` in any case (Binance uses several spellings)."""
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in ("cross", "crossed"):
-            return MarginType.CROSS
-        if text == "isolated":
-            return MarginType.ISOLATED
-    raise InputError(f"{where}: marginType must be cross or isolated, got {_show(value)}")
+def _change(row: Mapping[str, Any], where: str) -> PositionChange:
+    margin = row.get("mt")
+    wallet = row.get("iw")
+    return PositionChange(
+        symbol=str(row["s"]).upper(),
+        side=parse_side(row.get("ps", "BOTH"), f"{where}.ps"),
+        amount=parse_decimal(row["pa"], f"{where}.pa"),
+        entry_price=parse_decimal(row["ep"], f"{where}.ep"),
+        margin_type=None if margin is None else parse_margin_type(margin, f"{where}.mt"),
+        isolated_wallet=None if wallet is None else parse_decimal(wallet, f"{where}.iw"),
+    )
 
 
-def parse_bracket_table(rows: Any, where: str) -> BracketTable:
-    """The `brackets` list of one symbol from `GET /fapi/v1/leverageBracket`."""
-    if not isinstance(rows, list) or not rows:
-        raise InputError(f"{where}: expected a non-empty list of brackets")
-    tiers = []
-    for i, row in enumerate(rows):
-        here = f"{where}[{i}]"
-        if not isinstance(row, Mapping):
-            raise InputError(f"{here}: expected an object")
-        tiers.append(
-            Bracket(
-                floor=parse_decimal(_field(row, "notionalFloor", here), f"{here}.notionalFloor"),
-                cap=parse_decimal(_field(row, "notionalCap", here), f"{here}.notionalCap"),
-                mmr=parse_decimal(
-                    _field(row, "maintMarginRatio", here), f"{here}.maintMarginRatio"
-                ),
-                cum=parse_decimal(row.get("cum", 0), f"{here}.cum"),
-                initial_leverage=parse_int(
-                    row.get("initialLeverage", 1), f"{here}.initialLeverage"
-                ),
-                number=parse_int(row.get("bracket", i + 1), f"{here}.bracket"),
+def _account_update(data: Mapping[str, Any]) -> BalanceAndPositionUpdated:
+    body = data["a"]
+    cross = None
+    for row in body.get("B") or []:
+        if row.get("a") == "USDT":
+            cross = parse_decimal(row["cw"], "B.cw")
+    changes = tuple(_change(row, f"P[{i}]") for i, row in enumerate(body.get("P") or []))
+    return BalanceAndPositionUpdated(str(body.get("m", "")), _time(data, "E"), cross, changes)
+
+
+def _order(o: Mapping[str, Any], *, rest: bool) -> OpenOrder:
+    names = (
+        (
+            "symbol",
+            "orderId",
+            "clientOrderId",
+            "side",
+            "positionSide",
+            "type",
+            "price",
+            "origQty",
+            "executedQty",
+            "reduceOnly",
+        )
+        if rest
+        else ("s", "i", "c", "S", "ps", "o", "p", "q", "z", "R")
+    )
+    symbol, oid, cid, side, pside, kind, price, qty, filled, reduce = (o[n] for n in names)
+    return OpenOrder(
+        symbol=str(symbol).upper(),
+        order_id=parse_int(oid, "orderId"),
+        client_id=str(cid),
+        side=str(side),
+        position_side=parse_side(pside, "positionSide"),
+        kind=str(kind),
+        price=parse_decimal(price, "price"),
+        quantity=parse_decimal(qty, "origQty"),
+        filled=parse_decimal(filled, "executedQty"),
+        reduce_only=bool(reduce),
+    )
+
+
+def _order_update(data: Mapping[str, Any]) -> OrderUpdated:
+    o = data["o"]
+    return OrderUpdated(_time(data, "E"), _order(o, rest=False), str(o["X"]), str(o["x"]))
+
+
+def parse_snapshot(
+    *,
+    taken_at: int,
+    account: Mapping[str, Any],
+    position_risk: list[Mapping[str, Any]],
+    symbol_config: list[Mapping[str, Any]],
+    open_orders: list[Mapping[str, Any]],
+    dual_side: Mapping[str, Any],
+) -> AccountSnapshotted:
+    """REST bodies (GET /fapi/v3/account, /fapi/v3/positionRisk, /fapi/v1/symbolConfig,
+    /fapi/v1/openOrders, /fapi/v1/positionSide/dual) to one snapshot event. Raises InputError
+    when a body is not what Binance sends."""
+    usdt = next((a for a in account.get("assets", []) if a.get("asset") == "USDT"), None)
+    if usdt is None:
+        raise InputError("account: no USDT asset")
+    leverage = {
+        str(c["symbol"]).upper(): parse_int(c["leverage"], "symbolConfig.leverage")
+        for c in symbol_config
+    }
+    margin_types = {
+        str(c["symbol"]).upper(): parse_margin_type(c["marginType"], "symbolConfig.marginType")
+        for c in symbol_config
+    }
+    positions = []
+    marks: dict[str, Decimal] = {}
+    liquidation: dict[tuple[str, PositionSide], Decimal] = {}
+    maint: dict[tuple[str, PositionSide], Decimal] = {}
+    for i, row in enumerate(position_risk):
+        where = f"positionRisk[{i}]"
+        symbol = str(row["symbol"]).upper()
+        side = parse_side(row.get("positionSide", "BOTH"), f"{where}.positionSide")
+        mark = parse_decimal(row["markPrice"], f"{where}.markPrice")
+        if mark > 0:
+            marks[symbol] = mark
+        amount = parse_decimal(row["positionAmt"], f"{where}.positionAmt")
+        if not amount:
+            continue
+        wallet = parse_decimal(row.get("isolatedWallet", "0"), f"{where}.isolatedWallet")
+        margin_type = margin_types.get(symbol, MarginType.ISOLATED if wallet else MarginType.CROSS)
+        positions.append(
+            PositionChange(
+                symbol,
+                side,
+                amount,
+                parse_decimal(row["entryPrice"], f"{where}.entryPrice"),
+                margin_type,
+                wallet,
             )
         )
-    tiers.sort(key=lambda t: t.floor)
-    try:
-        return BracketTable(tuple(tiers))
-    except ValueError as exc:
-        raise InputError(f"{where}: {exc}") from None
-
-
-def parse_leverage_brackets(payload: Any, where: str = "brackets") -> dict[str, BracketTable]:
-    """Every form of leverage brackets: the endpoint's array, its single object (with
-    `symbol`), or a mapping `{symbol: [brackets]}`."""
-    if isinstance(payload, Mapping) and "brackets" in payload and "symbol" in payload:
-        payload = [payload]
-    tables: dict[str, BracketTable] = {}
-    if isinstance(payload, list):
-        for i, item in enumerate(payload):
-            here = f"{where}[{i}]"
-            if not isinstance(item, Mapping):
-                raise InputError(f"{here}: expected an object with symbol and brackets")
-            symbol = _symbol(_field(item, "symbol", here), f"{here}.symbol")
-            tables[symbol] = parse_bracket_table(_field(item, "brackets", here), f"{here}.brackets")
-        return tables
-    if isinstance(payload, Mapping):
-        for symbol, rows in payload.items():
-            tables[_symbol(symbol, where)] = parse_bracket_table(rows, f"{where}.{symbol}")
-        return tables
-    raise InputError(f"{where}: expected an object keyed by symbol or the leverageBracket array")
-
-
-def _symbol(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InputError(f"{where}: expected a symbol name, got {_show(value)}")
-    return value.strip().upper()
-
-
-def _field(row: Mapping[str, Any], name: str, where: str) -> Any:
-    if name not in row:
-        raise InputError(f"{where}: missing {name}")
-    return row[name]
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+        liquidation[(symbol, side)] = parse_decimal(
+            row.get("liquidationPrice", "0"), f"{where}.liquidationPrice"
+        )
+        maint[(symbol, side)] = parse_decimal(row.get("maintMargin", "0"), f"{where}.maintMargin")
+    return AccountSnapshotted(
+        taken_at=taken_at,
+        wallet_balance=parse_decimal(usdt["crossWalletBalance"], "account.crossWalletBalance"),
+        hedge_mode=bool(dual_side.get("dualSidePosition", False)),
+        positions=tuple(positions),
+        leverage=leverage,
+        margin_types=margin_types,
+        open_orders=tuple(_order(o, rest=True) for o in open_orders),
+        marks=marks,
+        exchange=ExchangeFigures(
+            total_maint_margin=parse_decimal(
+                account["totalMaintMargin"], "account.totalMaintMargin"
+            ),
+            total_margin_balance=parse_decimal(
+                account["totalMarginBalance"], "account.totalMarginBalance"
+            ),
+            liquidation_prices=liquidation,
+            maint_margins=maint,
+        ),
+    )

@@ -1,0 +1,130 @@
+"""Binance wire values to core values: numbers, sides, margin types, leverage brackets.
+
+Numbers arrive as JSON numbers or decimal strings; both become `Decimal`
+without passing through binary floats when the JSON is read with
+`parse_float=Decimal`. Every failure is an `InputError` naming the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from assistant.core.model import Bracket, BracketTable, MarginType, PositionSide
+from assistant.errors import InputError
+
+# Money, prices and quantities on Binance stay far inside these bounds; outside them a
+# value is a typo or an attack, and the exact arithmetic would overflow or crawl.
+MAX_EXPONENT = 15  # |value| < 1e15
+MIN_EXPONENT = -18  # |value| >= 1e-18
+
+
+def parse_decimal(value: Any, where: str) -> Decimal:
+    """A finite decimal from a JSON number or a decimal string."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
+        raise InputError(f"{where}: expected a number or a decimal string, got {_show(value)}")
+    try:
+        number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+    except InvalidOperation:
+        raise InputError(f"{where}: not a decimal number: {_show(value)}") from None
+    if not number.is_finite():
+        raise InputError(f"{where}: not a finite number: {_show(value)}")
+    if number and not MIN_EXPONENT <= number.adjusted() < MAX_EXPONENT:
+        raise InputError(f"{where}: out of range: {_show(value)}")
+    return number
+
+
+def parse_int(value: Any, where: str) -> int:
+    number = parse_decimal(value, where)
+    if number != number.to_integral_value():
+        raise InputError(f"{where}: expected a whole number, got {_show(value)}")
+    return int(number)
+
+
+def parse_side(value: Any, where: str) -> PositionSide:
+    if isinstance(value, str):
+        try:
+            return PositionSide(value.strip().upper())
+        except ValueError:
+            pass
+    raise InputError(f"{where}: positionSide must be BOTH, LONG or SHORT, got {_show(value)}")
+
+
+def parse_margin_type(value: Any, where: str) -> MarginType:
+    """`cross`, `crossed` or `isolated` in any case (Binance uses several spellings)."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("cross", "crossed"):
+            return MarginType.CROSS
+        if text == "isolated":
+            return MarginType.ISOLATED
+    raise InputError(f"{where}: marginType must be cross or isolated, got {_show(value)}")
+
+
+def parse_bracket_table(rows: Any, where: str) -> BracketTable:
+    """The `brackets` list of one symbol from `GET /fapi/v1/leverageBracket`."""
+    if not isinstance(rows, list) or not rows:
+        raise InputError(f"{where}: expected a non-empty list of brackets")
+    tiers = []
+    for i, row in enumerate(rows):
+        here = f"{where}[{i}]"
+        if not isinstance(row, Mapping):
+            raise InputError(f"{here}: expected an object")
+        tiers.append(
+            Bracket(
+                floor=parse_decimal(_field(row, "notionalFloor", here), f"{here}.notionalFloor"),
+                cap=parse_decimal(_field(row, "notionalCap", here), f"{here}.notionalCap"),
+                mmr=parse_decimal(
+                    _field(row, "maintMarginRatio", here), f"{here}.maintMarginRatio"
+                ),
+                cum=parse_decimal(row.get("cum", 0), f"{here}.cum"),
+                initial_leverage=parse_int(
+                    row.get("initialLeverage", 1), f"{here}.initialLeverage"
+                ),
+                number=parse_int(row.get("bracket", i + 1), f"{here}.bracket"),
+            )
+        )
+    tiers.sort(key=lambda t: t.floor)
+    try:
+        return BracketTable(tuple(tiers))
+    except ValueError as exc:
+        raise InputError(f"{where}: {exc}") from None
+
+
+def parse_leverage_brackets(payload: Any, where: str = "brackets") -> dict[str, BracketTable]:
+    """Every form of leverage brackets: the endpoint's array, its single object (with
+    `symbol`), or a mapping `{symbol: [brackets]}`."""
+    if isinstance(payload, Mapping) and "brackets" in payload and "symbol" in payload:
+        payload = [payload]
+    tables: dict[str, BracketTable] = {}
+    if isinstance(payload, list):
+        for i, item in enumerate(payload):
+            here = f"{where}[{i}]"
+            if not isinstance(item, Mapping):
+                raise InputError(f"{here}: expected an object with symbol and brackets")
+            symbol = _symbol(_field(item, "symbol", here), f"{here}.symbol")
+            tables[symbol] = parse_bracket_table(_field(item, "brackets", here), f"{here}.brackets")
+        return tables
+    if isinstance(payload, Mapping):
+        for symbol, rows in payload.items():
+            tables[_symbol(symbol, where)] = parse_bracket_table(rows, f"{where}.{symbol}")
+        return tables
+    raise InputError(f"{where}: expected an object keyed by symbol or the leverageBracket array")
+
+
+def _symbol(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"{where}: expected a symbol name, got {_show(value)}")
+    return value.strip().upper()
+
+
+def _field(row: Mapping[str, Any], name: str, where: str) -> Any:
+    if name not in row:
+        raise InputError(f"{where}: missing {name}")
+    return row[name]
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,164 @@
+"""Events: what happened, in the past tense, as typed values. Every input to the mirror,
+from a websocket frame, a REST snapshot or the service itself, is one of these.
+
+Times are int milliseconds: `event_at` is the exchange's event time (`E`), when it has one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from assistant.core.model import BracketTable, MarginType, PositionSide
+
+
+@dataclass(frozen=True, slots=True)
+class PositionChange:
+    """One position leg as the exchange reported it; None where the source does not say."""
+
+    symbol: str
+    side: PositionSide
+    amount: Decimal
+    entry_price: Decimal
+    margin_type: MarginType | None = None
+    isolated_wallet: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOrder:
+    symbol: str
+    order_id: int
+    client_id: str
+    side: str
+    position_side: PositionSide
+    kind: str
+    price: Decimal
+    quantity: Decimal
+    filled: Decimal
+    reduce_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeFigures:
+    """Binance's own numbers, kept beside ours (its totals include isolated positions)."""
+
+    total_maint_margin: Decimal
+    total_margin_balance: Decimal
+    liquidation_prices: Mapping[tuple[str, PositionSide], Decimal] = field(default_factory=dict)
+    maint_margins: Mapping[tuple[str, PositionSide], Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class MarkPriceUpdated:
+    symbol: str
+    price: Decimal
+    event_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSnapshotted:
+    """A full REST picture of the account; it replaces the mirror's account state."""
+
+    taken_at: int
+    wallet_balance: Decimal  # cross wallet balance, USDT
+    hedge_mode: bool
+    positions: tuple[PositionChange, ...]
+    leverage: Mapping[str, int]
+    margin_types: Mapping[str, MarginType]
+    open_orders: tuple[OpenOrder, ...]
+    marks: Mapping[str, Decimal]
+    exchange: ExchangeFigures
+
+
+@dataclass(frozen=True, slots=True)
+class BracketsLoaded:
+    brackets: Mapping[str, BracketTable]
+    loaded_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceAndPositionUpdated:
+    """ACCOUNT_UPDATE: only what changed (partial), with Binance's reason (`m`)."""
+
+    reason: str
+    event_at: int
+    cross_wallet: Decimal | None
+    positions: tuple[PositionChange, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdated:
+    """ORDER_TRADE_UPDATE."""
+
+    event_at: int
+    order: OpenOrder
+    status: str  # NEW, PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED, EXPIRED_IN_MATCH
+    execution: str  # NEW, TRADE, CANCELED, ...
+
+
+@dataclass(frozen=True, slots=True)
+class LeverageChanged:
+    symbol: str
+    leverage: int
+    event_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class MarginCallReceived:
+    event_at: int
+    cross_wallet: Decimal | None
+    symbols: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ListenKeyExpired:
+    event_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class StreamConnected:
+    stream: str  # "user" | "market"
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class StreamDisconnected:
+    stream: str
+    reason: str
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class DataWentStale:
+    """No fresh data where some was due: a held symbol's mark, or a silent socket."""
+
+    what: str  # a symbol, or "user" / "market"
+    since: int
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class DriftDetected:
+    """Our figure and the exchange's disagree beyond tolerance."""
+
+    what: str
+    ours: str
+    theirs: str
+    at: int
+
+
+Event = (
+    MarkPriceUpdated
+    | AccountSnapshotted
+    | BracketsLoaded
+    | BalanceAndPositionUpdated
+    | OrderUpdated
+    | LeverageChanged
+    | MarginCallReceived
+    | ListenKeyExpired
+    | StreamConnected
+    | StreamDisconnected
+    | DataWentStale
+    | DriftDetected
+)

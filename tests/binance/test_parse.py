@@ -1,0 +1,171 @@
+"""Parsers on recorded Binance payloads, and on garbage."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from assistant.binance.parse import Skipped, parse_market_frame, parse_snapshot, parse_user_frame
+from assistant.core.events import (
+    BalanceAndPositionUpdated,
+    LeverageChanged,
+    ListenKeyExpired,
+    MarginCallReceived,
+    OrderUpdated,
+)
+from assistant.core.model import MarginType, PositionSide
+from tests.helpers import FIXTURES, fixture
+
+D = Decimal
+
+
+def real_frames() -> list[str]:
+    return (FIXTURES / "real.user_stream_frames.2022-01-26.jsonl").read_text().splitlines()
+
+
+def test_real_user_frames() -> None:
+    events = [parse_user_frame(line) for line in real_frames()]
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == [
+        "OrderUpdated",
+        "BalanceAndPositionUpdated",
+        "OrderUpdated",
+        "BalanceAndPositionUpdated",
+        "OrderUpdated",
+        "BalanceAndPositionUpdated",
+        "OrderUpdated",
+    ]
+    deposit = events[3]
+    assert isinstance(deposit, BalanceAndPositionUpdated)
+    assert (
+        deposit.reason == "DEPOSIT"
+        and deposit.positions == ()
+        and deposit.event_at == 1643187247442
+    )
+    closed = events[5]
+    assert isinstance(closed, BalanceAndPositionUpdated)
+    assert closed.positions[0].amount == 0 and closed.positions[0].margin_type is MarginType.CROSS
+    fill = events[6]
+    assert isinstance(fill, OrderUpdated)
+    assert (fill.status, fill.execution, fill.order.reduce_only) == ("FILLED", "TRADE", True)
+    assert fill.order.client_id == "ios_P6GCXs2KGbptudxYR9Wu" and fill.order.filled == D("0.003")
+
+
+def test_documented_user_events() -> None:
+    docs = fixture("docexample.binance-docs.misc.json")
+    leverage = parse_user_frame(json.dumps(docs["ACCOUNT_CONFIG_UPDATE_leverage"]))
+    assert leverage == LeverageChanged("BTCUSDT", 25, 1611646737479)
+    multi = parse_user_frame(json.dumps(docs["ACCOUNT_CONFIG_UPDATE_multi_assets"]))
+    assert isinstance(multi, Skipped) and not multi.malformed
+    call = parse_user_frame(json.dumps(docs["MARGIN_CALL"]))
+    assert call == MarginCallReceived(1587727187525, D("3.16812045"), ("ETHUSDT",))
+    expired = parse_user_frame(json.dumps(docs["listenKeyExpired_docs_string_E"]))
+    assert expired == ListenKeyExpired(1736996475556)  # E sent as a string
+
+
+def test_trade_lite_is_known_and_skipped() -> None:
+    skipped = parse_user_frame(json.dumps(fixture("real.nautilus.ws_TRADE_LITE.json")))
+    assert isinstance(skipped, Skipped) and not skipped.malformed
+
+
+def test_mark_price_frames() -> None:
+    single = fixture("docexample.nautilus.ws_markPriceUpdate.json")
+    [update] = parse_market_frame(json.dumps(single))  # type: ignore[misc]
+    assert (update.symbol, update.price, update.event_at) == (
+        "BTCUSDT",
+        D("11794.15000000"),
+        1562305380000,
+    )
+    wrapped = {
+        "stream": "!markPrice@arr@1s",
+        "data": [single, {**single, "s": "ETHUSDT", "p": "3000"}],
+    }
+    updates = parse_market_frame(json.dumps(wrapped))
+    assert isinstance(updates, list) and [u.symbol for u in updates] == ["BTCUSDT", "ETHUSDT"]
+    reply = parse_market_frame('{"result": null, "id": 1}')
+    assert isinstance(reply, Skipped) and not reply.malformed
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "",
+        "not json",
+        "[]",
+        "42",
+        '{"e": "ACCOUNT_UPDATE"}',
+        '{"e": "ACCOUNT_UPDATE", "E": 1, "a": {"P": [{}]}}',
+        '{"e": "ORDER_TRADE_UPDATE", "E": "x", "o": {}}',
+        '{"e": "SOMETHING_NEW", "E": 1}',
+        '{"e": "listenKeyExpired", "E": "soon"}',
+        '{"e": "MARGIN_CALL", "E": 1, "cw": "NaN"}',
+    ],
+)
+def test_garbage_user_frames_are_skipped_as_malformed(frame: str) -> None:
+    result = parse_user_frame(frame)
+    assert isinstance(result, Skipped) and result.malformed
+
+
+@given(
+    st.one_of(
+        st.text(max_size=200),
+        st.binary(max_size=200),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+            lambda c: (
+                st.lists(c, max_size=4)
+                | st.dictionaries(
+                    st.sampled_from(
+                        ["e", "E", "a", "o", "p", "s", "P", "B", "m", "ac", "data", "stream"]
+                    ),
+                    c,
+                    max_size=5,
+                )
+            ),
+            max_leaves=20,
+        ).map(json.dumps),
+    )
+)
+def test_no_frame_crashes_a_parser(frame: str | bytes) -> None:
+    for parser in (parse_user_frame, parse_market_frame):
+        result = parser(frame)
+        assert result is not None
+
+
+def test_snapshot_from_real_captures() -> None:
+    config = fixture("docexample.binance-connector-python.rest_responses.json")[
+        "GET /fapi/v1/symbolConfig"
+    ]
+    snapshot = parse_snapshot(
+        taken_at=1722161166529,
+        account=fixture("real.ccxt.fapi_v3_account.json"),
+        position_risk=fixture("real.ccxt.fapi_v3_positionRisk.json"),
+        symbol_config=config,
+        open_orders=[fixture("real.ccxt.fapi_v1_openOrder.json")],
+        dual_side={"dualSidePosition": False},
+    )
+    assert snapshot.wallet_balance == D("3.72964781")
+    [position] = snapshot.positions
+    assert (position.symbol, position.side, position.amount) == (
+        "BTCUSDT",
+        PositionSide.BOTH,
+        D("0.009"),
+    )
+    assert snapshot.marks["BTCUSDT"] == D("67502.68519858")
+    assert (
+        snapshot.leverage["BTCUSDT"] == 21 and snapshot.margin_types["BTCUSDT"] is MarginType.CROSS
+    )
+    assert snapshot.exchange.liquidation_prices[("BTCUSDT", PositionSide.BOTH)] == D(
+        "64846.98753790"
+    )
+    order = snapshot.open_orders[0]
+    assert (order.symbol, order.order_id, order.price, order.reduce_only) == (
+        "LTCUSDT",
+        664082074,
+        D("50.00"),
+        False,
+    )
