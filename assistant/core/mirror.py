@@ -1,0 +1,206 @@
+"""The mirror: one reducer, `apply(state, event) -> state`, for websocket and REST alike.
+
+The REST snapshot is the base; stream events newer than it are applied on top. An
+ACCOUNT_UPDATE or ORDER_TRADE_UPDATE older than the latest snapshot is already in it and is
+not re-applied. Health (`MarginBook`) is kept alongside and updated incrementally on marks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from assistant.core.events import (
+    AccountSnapshotted,
+    BalanceAndPositionUpdated,
+    BracketsLoaded,
+    Event,
+    ExchangeFigures,
+    LeverageChanged,
+    MarkPriceUpdated,
+    OpenOrder,
+    OrderUpdated,
+    PositionChange,
+    StreamConnected,
+    StreamDisconnected,
+)
+from assistant.core.margin import MarginBook
+from assistant.core.model import (
+    ZERO,
+    Account,
+    BracketTable,
+    MarginType,
+    Position,
+    PositionSide,
+)
+
+Key = tuple[str, PositionSide]
+OPEN_STATUSES = {"NEW", "PARTIALLY_FILLED"}
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorState:
+    wallet_balance: Decimal = ZERO
+    hedge_mode: bool = False
+    positions: Mapping[Key, PositionChange] = field(default_factory=dict)
+    leverage: Mapping[str, int] = field(default_factory=dict)
+    margin_types: Mapping[str, MarginType] = field(default_factory=dict)
+    marks: Mapping[str, Decimal] = field(default_factory=dict)
+    mark_at: Mapping[str, int] = field(default_factory=dict)
+    brackets: Mapping[str, BracketTable] = field(default_factory=dict)
+    open_orders: Mapping[int, OpenOrder] = field(default_factory=dict)
+    exchange: ExchangeFigures | None = None
+    snapshot_at: int = 0  # taken_at of the latest REST snapshot; 0 = none yet
+    updated_at: int = 0  # newest event time applied
+    connected: Mapping[str, bool] = field(default_factory=dict)
+    book: MarginBook | None = None  # None until every held symbol has a mark and brackets
+
+    @property
+    def ready(self) -> bool:
+        return self.snapshot_at > 0 and self.book is not None
+
+    @property
+    def held_symbols(self) -> frozenset[str]:
+        return frozenset(sym for sym, _ in self.positions)
+
+
+def apply(state: MirrorState, event: Event) -> MirrorState:
+    """The state after `event`. Pure; unknown event kinds leave the state as it was."""
+    if isinstance(event, MarkPriceUpdated):
+        return _mark(state, event)
+    if isinstance(event, AccountSnapshotted):
+        return _snapshot(state, event)
+    if isinstance(event, BalanceAndPositionUpdated):
+        return _account_update(state, event)
+    if isinstance(event, OrderUpdated):
+        return _order(state, event)
+    if isinstance(event, LeverageChanged):
+        leverage = {**state.leverage, event.symbol: event.leverage}
+        return _rebuilt(
+            replace(state, leverage=leverage, updated_at=max(state.updated_at, event.event_at))
+        )
+    if isinstance(event, BracketsLoaded):
+        return _rebuilt(replace(state, brackets={**state.brackets, **event.brackets}))
+    if isinstance(event, StreamConnected):
+        return replace(state, connected={**state.connected, event.stream: True})
+    if isinstance(event, StreamDisconnected):
+        return replace(state, connected={**state.connected, event.stream: False})
+    return state
+
+
+def _mark(state: MirrorState, event: MarkPriceUpdated) -> MirrorState:
+    symbol = event.symbol
+    if event.event_at < state.mark_at.get(symbol, 0):
+        return state  # an older mark than the one we have
+    marks = dict(state.marks)
+    marks[symbol] = event.price
+    mark_at = dict(state.mark_at)
+    mark_at[symbol] = event.event_at
+    book = state.book
+    if book is not None and symbol in book.account.marks:
+        book = book.with_mark(symbol, event.price)
+    elif book is None and symbol in state.held_symbols:
+        return _rebuilt(replace(state, marks=marks, mark_at=mark_at))
+    return replace(
+        state,
+        marks=marks,
+        mark_at=mark_at,
+        book=book,
+        updated_at=max(state.updated_at, event.event_at),
+    )
+
+
+def _snapshot(state: MirrorState, event: AccountSnapshotted) -> MirrorState:
+    marks = dict(state.marks)
+    mark_at = dict(state.mark_at)
+    for symbol, price in event.marks.items():
+        if mark_at.get(symbol, 0) <= event.taken_at:
+            marks[symbol] = price
+            mark_at[symbol] = event.taken_at
+    positions = {(p.symbol, p.side): p for p in event.positions if p.amount}
+    return _rebuilt(
+        replace(
+            state,
+            wallet_balance=event.wallet_balance,
+            hedge_mode=event.hedge_mode,
+            positions=positions,
+            leverage={**state.leverage, **event.leverage},
+            margin_types={**state.margin_types, **event.margin_types},
+            marks=marks,
+            mark_at=mark_at,
+            open_orders={o.order_id: o for o in event.open_orders},
+            exchange=event.exchange,
+            snapshot_at=max(state.snapshot_at, event.taken_at),
+            updated_at=max(state.updated_at, event.taken_at),
+        )
+    )
+
+
+def _account_update(state: MirrorState, event: BalanceAndPositionUpdated) -> MirrorState:
+    if event.event_at < state.snapshot_at:
+        return state  # already part of the snapshot
+    positions = dict(state.positions)
+    margin_types = dict(state.margin_types)
+    for change in event.positions:
+        key = (change.symbol, change.side)
+        if change.margin_type is not None:
+            margin_types[change.symbol] = change.margin_type
+        if change.amount:
+            positions[key] = change
+        else:
+            positions.pop(key, None)
+    wallet = state.wallet_balance if event.cross_wallet is None else event.cross_wallet
+    return _rebuilt(
+        replace(
+            state,
+            wallet_balance=wallet,
+            positions=positions,
+            margin_types=margin_types,
+            updated_at=max(state.updated_at, event.event_at),
+        )
+    )
+
+
+def _order(state: MirrorState, event: OrderUpdated) -> MirrorState:
+    if event.event_at < state.snapshot_at:
+        return state
+    orders = dict(state.open_orders)
+    if event.status in OPEN_STATUSES:
+        orders[event.order.order_id] = event.order
+    else:
+        orders.pop(event.order.order_id, None)
+    return replace(state, open_orders=orders, updated_at=max(state.updated_at, event.event_at))
+
+
+def _rebuilt(state: MirrorState) -> MirrorState:
+    """Recompute the margin book after a change of positions, wallet, leverage or brackets."""
+    positions = []
+    for (symbol, side), change in state.positions.items():
+        margin_type = state.margin_types.get(symbol) or change.margin_type or MarginType.CROSS
+        wallet = change.isolated_wallet if margin_type is MarginType.ISOLATED else None
+        positions.append(
+            Position(
+                symbol,
+                side,
+                change.amount,
+                change.entry_price,
+                margin_type,
+                wallet or ZERO,
+                state.leverage.get(symbol),
+            )
+        )
+    held = {p.symbol for p in positions}
+    if any(s not in state.marks or s not in state.brackets for s in held):
+        return replace(state, book=None)
+    account = Account(
+        state.wallet_balance,
+        tuple(positions),
+        {s: state.marks[s] for s in held},
+        {s: state.brackets[s] for s in held},
+    )
+    try:
+        book = MarginBook.build(account)
+    except ValueError:
+        book = None  # e.g. a one-way/hedge mix mid-switch; the next snapshot settles it
+    return replace(state, book=book)
