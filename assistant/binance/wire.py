@@ -25,6 +25,10 @@ def parse_decimal(value: Any, where: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
         raise InputError(f"{where}: expected a number or a decimal string, got {_show(value)}")
     try:
+        if isinstance(value, float):
+            # A JSON number a library already read as a binary float (ccxt does): its shortest
+            # repr is the decimal that was sent, 0.004 and not 0.004000000000000000083...
+            value = repr(value)
         number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
     except InvalidOperation:
         raise InputError(f"{where}: not a decimal number: {_show(value)}") from None

@@ -173,6 +173,11 @@ def _order(state: MirrorState, event: OrderUpdated) -> MirrorState:
     return replace(state, open_orders=orders, updated_at=max(state.updated_at, event.event_at))
 
 
+def rebuild(state: MirrorState) -> MirrorState:
+    """The state with its margin book recomputed (after loading it from the store)."""
+    return _rebuilt(state)
+
+
 def _rebuilt(state: MirrorState) -> MirrorState:
     """Recompute the margin book after a change of positions, wallet, leverage or brackets."""
     positions = []

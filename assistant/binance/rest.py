@@ -1,0 +1,277 @@
+"""BinanceRest: the account's REST surface over ccxt's async `binanceusdm`.
+
+The one place where ccxt's exceptions become ours (by Binance's `code` and the HTTP status,
+never by host name), and where request weight is accounted from the response headers
+instead of ccxt's own throttle, which sleeps about 50 ms before every call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import ccxt.async_support as ccxt
+
+from assistant.binance.parse import parse_snapshot
+from assistant.binance.wire import parse_decimal, parse_leverage_brackets
+from assistant.core.events import AccountSnapshotted, BracketsLoaded
+from assistant.errors import (
+    Banned,
+    ClockSkew,
+    ExchangeError,
+    OutcomeUnknown,
+    RateLimited,
+    Rejected,
+    Retryable,
+)
+
+log = logging.getLogger(__name__)
+# ccxt logs request headers (the API key) at DEBUG; never let them through.
+logging.getLogger("ccxt").setLevel(logging.WARNING)
+
+WEIGHT_HEADROOM = 0.9  # pause before using more than this share of the minute's weight
+
+
+class _Binance(ccxt.binanceusdm):  # type: ignore[misc]
+    """ccxt's client, remembering the HTTP status of the last response."""
+
+    last_http_status: int | None = None
+
+    def on_rest_response(
+        self,
+        code: Any,
+        reason: Any,
+        url: Any,
+        method: Any,
+        headers: Any,
+        body: Any,
+        request_headers: Any,
+        request_body: Any,
+    ) -> Any:
+        self.last_http_status = int(code)
+        return super().on_rest_response(
+            code, reason, url, method, headers, body, request_headers, request_body
+        )
+
+
+def classify(
+    exc: BaseException, status: int | None, body: Any, retry_after: float | None
+) -> ExchangeError:
+    """Our error for a failed call: by Binance's code and the HTTP status."""
+    code = body.get("code") if isinstance(body, dict) else None
+    if not isinstance(code, int):
+        match = re.search(r'"code"\s*:\s*(-?\d+)', str(exc))
+        code = int(match.group(1)) if match else None
+    message = body.get("msg") if isinstance(body, dict) else None
+    shown = "" if code is None else str(code)
+    text = f"Binance {status or '-'} {shown} {message or type(exc).__name__}"
+    wait = retry_after if retry_after is not None else 60.0
+    if status == 418:
+        return Banned(text, retry_after=wait, code=code, status=status)
+    if status == 429 or code == -1003:
+        return RateLimited(text, retry_after=wait, code=code, status=status)
+    if code == -1021:
+        return ClockSkew(text, code=code, status=status)
+    if status is None or status >= 500 or status == 408 or isinstance(exc, ccxt.NetworkError):
+        return OutcomeUnknown(text, code=code, status=status)
+    if code in (-1000, -1001, -1006, -1007, -1008):
+        return Retryable(text, code=code, status=status)
+    return Rejected(text, code=code, status=status)
+
+
+class BinanceRest:
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        api_secret: str,
+        rest_url: str = "",
+        demo: bool = False,
+        timeout_ms: int = 10_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.exchange = _Binance(
+            {
+                "apiKey": api_key,
+                "secret": api_secret,
+                "enableRateLimit": False,
+                "timeout": timeout_ms,
+                "options": {
+                    "fetchCurrencies": False,
+                    "fetchOpenOrders": {"warnWithoutSymbol": False},
+                    "recvWindow": 10_000,
+                },
+            }
+        )
+        if demo:
+            self.exchange.enable_demo_trading(True)
+        if rest_url:
+            base = rest_url.rstrip("/")
+            for key, value in list(self.exchange.urls["api"].items()):
+                if isinstance(value, str):
+                    self.exchange.urls["api"][key] = re.sub(r"^https?://[^/]+", base, value)
+        self.exchange.timeout_on_exit = 0
+        self.clock = clock
+        self.weight_limit = 2400
+        self.used_weight = 0
+        self._window = -1
+        self._blocked_until = 0.0
+
+    async def close(self) -> None:
+        await self.exchange.close()
+
+    # ---- the one call path ------------------------------------------------------------------
+
+    async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        await self._gate()
+        ex = self.exchange
+        ex.last_http_status = None
+        ex.last_json_response = None
+        ex.last_response_headers = {}
+        try:
+            return await getattr(ex, method)(params or {})
+        except ccxt.BaseError as exc:
+            headers = ex.last_response_headers or {}
+            retry = headers.get("Retry-After")
+            error = classify(
+                exc, ex.last_http_status, ex.last_json_response, float(retry) if retry else None
+            )
+            if isinstance(error, RateLimited):
+                self._blocked_until = max(self._blocked_until, self.clock() + error.retry_after)
+            log.warning("REST %s failed: %s", method, error)
+            raise error from None
+        finally:
+            self._account(ex.last_response_headers or {})
+
+    def _account(self, headers: dict[str, str]) -> None:
+        used = headers.get("X-MBX-USED-WEIGHT-1M") or headers.get("x-mbx-used-weight-1m")
+        if used is not None:
+            self.used_weight = int(used)
+            self._window = int(self.clock() // 60)
+
+    async def _gate(self) -> None:
+        """Wait out a ban or a 429, and pause near the minute's weight limit."""
+        now = self.clock()
+        if now < self._blocked_until:
+            await asyncio.sleep(self._blocked_until - now)
+            now = self.clock()
+        if int(now // 60) != self._window:
+            self.used_weight = 0
+        elif self.used_weight >= self.weight_limit * WEIGHT_HEADROOM:
+            await asyncio.sleep((self._window + 1) * 60 - now)
+
+    # ---- what the service asks ----------------------------------------------------------------
+
+    async def load_limits(self) -> dict[str, dict[str, Decimal]]:
+        """exchangeInfo: the weight limit, and each symbol's filters."""
+        info = await self.call("fapiPublicGetExchangeInfo")
+        for limit in info.get("rateLimits", []):
+            if limit.get("rateLimitType") == "REQUEST_WEIGHT" and limit.get("interval") == "MINUTE":
+                self.weight_limit = int(limit["limit"])
+        filters: dict[str, dict[str, Decimal]] = {}
+        for symbol in info.get("symbols", []):
+            found: dict[str, Decimal] = {}
+            for f in symbol.get("filters", []):
+                if f.get("filterType") == "PRICE_FILTER":
+                    found["tick_size"] = parse_decimal(f["tickSize"], "tickSize")
+                elif f.get("filterType") == "LOT_SIZE":
+                    found["step_size"] = parse_decimal(f["stepSize"], "stepSize")
+                    found["min_qty"] = parse_decimal(f["minQty"], "minQty")
+                elif f.get("filterType") == "MIN_NOTIONAL":
+                    found["min_notional"] = parse_decimal(f["notional"], "notional")
+            filters[str(symbol["symbol"])] = found
+        return filters
+
+    async def snapshot(self) -> AccountSnapshotted:
+        taken_at = int(self.clock() * 1000)
+        account, risk, config, orders, dual = await asyncio.gather(
+            self.call("fapiPrivateV3GetAccount"),
+            self.call("fapiPrivateV3GetPositionRisk"),
+            self.call("fapiPrivateGetSymbolConfig"),
+            self.call("fapiPrivateGetOpenOrders"),
+            self.call("fapiPrivateGetPositionSideDual"),
+        )
+        return parse_snapshot(
+            taken_at=taken_at,
+            account=account,
+            position_risk=risk,
+            symbol_config=config,
+            open_orders=orders,
+            dual_side=dual,
+        )
+
+    async def brackets(self) -> BracketsLoaded:
+        payload = await self.call("fapiPrivateGetLeverageBracket")
+        return BracketsLoaded(parse_leverage_brackets(payload), int(self.clock() * 1000))
+
+    async def order_by_client_id(self, symbol: str, client_id: str) -> dict[str, Any] | None:
+        try:
+            result: dict[str, Any] = await self.call(
+                "fapiPrivateGetOrder", {"symbol": symbol, "origClientOrderId": client_id}
+            )
+        except Rejected as exc:
+            if exc.code == -2013:
+                return None
+            raise
+        return result
+
+    async def spot_free_usdt(self) -> Decimal:
+        account = await self.call("privateGetAccount")
+        for balance in account.get("balances", []):
+            if balance.get("asset") == "USDT":
+                return parse_decimal(balance["free"], "balances.USDT.free")
+        return Decimal(0)
+
+    async def transfer_history(self, since_ms: int) -> list[dict[str, Any]]:
+        result = await self.call(
+            "sapiGetAssetTransfer", {"type": "MAIN_UMFUTURE", "startTime": since_ms, "size": 100}
+        )
+        rows: list[dict[str, Any]] = result.get("rows", [])
+        return rows
+
+    async def transfer_to_futures(self, amount: Decimal) -> int:
+        result = await self.call(
+            "sapiPostAssetTransfer",
+            {"type": "MAIN_UMFUTURE", "asset": "USDT", "amount": format(amount, "f")},
+        )
+        return int(result["tranId"])
+
+    async def reduce_only(
+        self,
+        *,
+        symbol: str,
+        side: str,
+        quantity: Decimal,
+        client_id: str,
+        position_side: str = "BOTH",
+    ) -> dict[str, Any]:
+        """A reduce-only MARKET order; in hedge mode by positionSide (Binance refuses
+        reduceOnly there)."""
+        params = {
+            "symbol": symbol,
+            "side": side,
+            "type": "MARKET",
+            "quantity": format(quantity, "f"),
+            "newClientOrderId": client_id,
+            "newOrderRespType": "RESULT",
+        }
+        if position_side == "BOTH":
+            params["reduceOnly"] = "true"
+        else:
+            params["positionSide"] = position_side
+        result: dict[str, Any] = await self.call("fapiPrivatePostOrder", params)
+        return result
+
+    async def listen_key(self) -> str:
+        return str((await self.call("fapiPrivatePostListenKey"))["listenKey"])
+
+    async def keep_alive(self) -> None:
+        await self.call("fapiPrivatePutListenKey")
+
+    async def close_listen_key(self) -> None:
+        await self.call("fapiPrivateDeleteListenKey")

@@ -1,0 +1,1 @@
+"""The local store: SQLite (WAL) through sqlite-utils."""

@@ -1,0 +1,101 @@
+"""Events and mirror state to JSON and back, exactly: Decimals as strings, enums by value,
+(symbol, side) keys as "SYMBOL|SIDE". A journal written by one version is read by the same
+dataclasses, so a replay rebuilds the same state."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from collections.abc import Mapping
+from decimal import Decimal
+from enum import Enum
+from functools import cache
+from typing import Any
+
+from assistant.core import events
+from assistant.core.model import Bracket, BracketTable, PositionSide
+
+EVENT_TYPES: dict[str, type] = {cls.__name__: cls for cls in typing.get_args(events.Event)}
+
+
+def to_plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, BracketTable):
+        return [to_plain(b) for b in value.brackets]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init
+        }
+    if isinstance(value, Mapping):
+        return {_key(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [to_plain(v) for v in value]
+    return value
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, tuple):
+        return "|".join(str(to_plain(part)) for part in key)
+    return str(to_plain(key))
+
+
+def encode_event(event: events.Event) -> str:
+    return json.dumps(
+        {"type": type(event).__name__, "data": to_plain(event)}, separators=(",", ":")
+    )
+
+
+def decode_event(text: str) -> events.Event:
+    raw = json.loads(text)
+    cls = EVENT_TYPES[raw["type"]]
+    return typing.cast(events.Event, from_plain(cls, raw["data"]))
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def from_plain(hint: Any, value: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        return from_plain(options[0], value)
+    if hint is Decimal:
+        return Decimal(value)
+    if hint is BracketTable:
+        return BracketTable(tuple(from_plain(Bracket, b) for b in value))
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return hint(value)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        hints = _hints(hint)
+        return hint(**{name: from_plain(hints[name], v) for name, v in value.items()})
+    if origin in (tuple,):
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(from_plain(args[0], v) for v in value)
+        return tuple(from_plain(a, v) for a, v in zip(args, value, strict=True))
+    if origin in (dict, Mapping):
+        key_hint, value_hint = typing.get_args(hint)
+        return {_unkey(key_hint, k): from_plain(value_hint, v) for k, v in value.items()}
+    if hint in (int, str, bool, float):
+        return hint(value)
+    return value
+
+
+def _unkey(hint: Any, key: str) -> Any:
+    if typing.get_origin(hint) is tuple:
+        symbol, side = key.split("|")
+        return (symbol, PositionSide(side))
+    if hint is int:
+        return int(key)
+    return key

@@ -1,0 +1,164 @@
+"""SqliteStore: the journal of every event, the current mirror state and a health series.
+
+Writes are group-committed: `append` only queues; `flush` writes the queue in one
+transaction (the service flushes at least every 50 ms and always before an action goes out).
+A hard kill loses at most the queue; committed rows are never lost (WAL with
+synchronous=NORMAL survives a killed process; only a power cut may lose the last commits).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from assistant.core import events
+from assistant.core.mirror import MirrorState, rebuild
+from assistant.store.codec import decode_event, encode_event, from_plain, to_plain
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class JournalRow:
+    id: int
+    received_at: int
+    event: events.Event
+    raw: str | None
+
+
+def _migrate_1(db: sqlite_utils.Database) -> None:
+    db["journal"].create(
+        {"id": int, "received_at": int, "kind": str, "event": str, "raw": str}, pk="id"
+    )
+    db["journal"].create_index(["received_at"])
+    db["state"].create({"id": int, "saved_at": int, "state": str}, pk="id")
+    db["health"].create(
+        {
+            "at": int,
+            "margin_ratio": str,
+            "margin_balance": str,
+            "maintenance_margin": str,
+            "distance": str,
+        },
+        pk="at",
+    )
+
+
+MIGRATIONS = [_migrate_1]
+
+
+class SqliteStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.db = sqlite_utils.Database(self.path)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA busy_timeout=5000")
+        self._migrate()
+        self._pending: list[dict[str, Any]] = []
+
+    def _migrate(self) -> None:
+        self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = self.db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        current = row[0] or 0
+        for number, migration in enumerate(MIGRATIONS, start=1):
+            if number > current:
+                with self.db.conn:
+                    migration(self.db)
+                    self.db.execute("INSERT INTO schema_version (version) VALUES (?)", [number])
+
+    # ---- journal --------------------------------------------------------------------------
+
+    def append(self, event: events.Event, received_at: int, raw: str | None = None) -> None:
+        self._pending.append(
+            {
+                "received_at": received_at,
+                "kind": type(event).__name__,
+                "event": encode_event(event),
+                "raw": raw,
+            }
+        )
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def flush(self) -> int:
+        """Commit every queued row in one transaction; return how many."""
+        if not self._pending:
+            return 0
+        batch, self._pending = self._pending, []
+        with self.db.conn:
+            self.db["journal"].insert_all(batch, batch_size=1000)
+        return len(batch)
+
+    def journal(self, after_id: int = 0, limit: int | None = None) -> Iterator[JournalRow]:
+        sql = "SELECT id, received_at, event, raw FROM journal WHERE id > ? ORDER BY id"
+        params: list[Any] = [after_id]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        for row in self.db.execute(sql, params):
+            yield JournalRow(row[0], row[1], decode_event(row[2]), row[3])
+
+    def journal_count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM journal").fetchone()[0])
+
+    # ---- state ----------------------------------------------------------------------------
+
+    def save_state(self, state: MirrorState, saved_at: int) -> None:
+        plain = {
+            f.name: to_plain(getattr(state, f.name))
+            for f in dataclasses.fields(state)
+            if f.name != "book"
+        }
+        with self.db.conn:
+            self.db["state"].upsert(
+                {"id": 1, "saved_at": saved_at, "state": json.dumps(plain)}, pk="id"
+            )
+
+    def load_state(self) -> tuple[MirrorState, int] | None:
+        row = self.db.execute("SELECT state, saved_at FROM state WHERE id = 1").fetchone()
+        if row is None:
+            return None
+        plain = json.loads(row[0])
+        plain.pop("book", None)
+        state = from_plain(MirrorState, plain)
+        return rebuild(state), int(row[1])
+
+    # ---- health series --------------------------------------------------------------------
+
+    def record_health(
+        self,
+        at: int,
+        ratio: Decimal | None,
+        balance: Decimal,
+        mm: Decimal,
+        distance: Decimal | None,
+    ) -> None:
+        self.db["health"].upsert(
+            {
+                "at": at,
+                "margin_ratio": None if ratio is None else str(ratio),
+                "margin_balance": str(balance),
+                "maintenance_margin": str(mm),
+                "distance": None if distance is None else str(distance),
+            },
+            pk="at",
+        )
+
+    def prune_health(self, keep_after: int) -> int:
+        with self.db.conn:
+            cursor = self.db.execute("DELETE FROM health WHERE at < ?", [keep_after])
+        return cursor.rowcount
+
+    def close(self) -> None:
+        self.flush()
+        self.db.close()

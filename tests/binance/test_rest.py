@@ -1,0 +1,108 @@
+"""BinanceRest against the emulator: snapshots, orders, transfers, and errors by Binance code."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from assistant.binance.rest import BinanceRest
+from assistant.core.model import PositionSide
+from assistant.emulator.protocol import Fault
+from assistant.emulator.scenario import load_scenario
+from assistant.emulator.server import Emulator
+from assistant.errors import Banned, OutcomeUnknown, RateLimited, Rejected
+from tests.emulator.conftest import fast
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[Emulator]:
+    emulator = await Emulator(load_scenario(fast("crash", mark_interval=3600))).start()
+    yield emulator
+    await emulator.stop()
+
+
+@pytest.fixture
+async def rest(emu: Emulator) -> AsyncIterator[BinanceRest]:
+    client = BinanceRest(
+        api_key="emulator-key", api_secret="emulator-secret", rest_url=emu.urls["rest"]
+    )
+    yield client
+    await client.close()
+
+
+async def test_snapshot_brackets_and_limits(rest: BinanceRest) -> None:
+    filters = await rest.load_limits()
+    assert rest.weight_limit == 2400 and filters["BTCUSDT"]["step_size"] == Decimal("0.001")
+    snapshot = await rest.snapshot()
+    assert snapshot.wallet_balance == Decimal("3000") and not snapshot.hedge_mode
+    assert {(p.symbol, p.side, p.amount) for p in snapshot.positions} == {
+        ("BTCUSDT", PositionSide.BOTH, Decimal("0.5")),
+        ("ETHUSDT", PositionSide.BOTH, Decimal("5")),
+    }
+    assert snapshot.leverage == {"BTCUSDT": 20, "ETHUSDT": 20}
+    assert rest.used_weight > 0
+    brackets = await rest.brackets()
+    assert brackets.brackets["BTCUSDT"].brackets[0].mmr == Decimal("0.004")
+
+
+async def test_reduce_only_and_lookup_by_client_id(rest: BinanceRest, emu: Emulator) -> None:
+    await rest.load_limits()
+    order = await rest.reduce_only(
+        symbol="BTCUSDT", side="SELL", quantity=Decimal("0.1"), client_id="g-1"
+    )
+    assert order["status"] == "FILLED"
+    found = await rest.order_by_client_id("BTCUSDT", "g-1")
+    assert found is not None and found["orderId"] == order["orderId"]
+    assert await rest.order_by_client_id("BTCUSDT", "never-sent") is None
+    with pytest.raises(Rejected) as refused:
+        await rest.reduce_only(
+            symbol="BTCUSDT", side="BUY", quantity=Decimal("0.1"), client_id="g-2"
+        )
+    assert refused.value.code == -2022
+
+
+async def test_transfer_and_spot_balance(rest: BinanceRest, emu: Emulator) -> None:
+    tran_id = await rest.transfer_to_futures(Decimal("12.5"))
+    assert await rest.spot_free_usdt() == Decimal("4987.5")
+    history = await rest.transfer_history(0)
+    assert [r["tranId"] for r in history] == [tran_id]
+
+
+async def test_errors_are_classified_by_code_and_status(rest: BinanceRest, emu: Emulator) -> None:
+    cases: list[tuple[dict[str, Any], type[Exception]]] = [
+        ({"status": 503, "code": -1001, "msg": "Internal error"}, OutcomeUnknown),
+        ({"status": 503, "code": None, "msg": "Service Unavailable."}, OutcomeUnknown),
+        ({"status": 429, "code": -1003, "msg": "Too many requests", "retry_after": 0}, RateLimited),
+        ({"status": 418, "code": -1003, "msg": "banned", "retry_after": 0}, Banned),
+        ({"status": 400, "code": -2019, "msg": "Margin is insufficient."}, Rejected),
+    ]
+    for fault, error in cases:
+        emu.faults.append(Fault.parse({"path": "/fapi/v3/account", **fault}))
+        with pytest.raises(error) as raised:
+            await rest.call("fapiPrivateV3GetAccount")
+        assert raised.value.code == fault["code"]
+    await rest.call("fapiPrivateV3GetAccount")  # faults used up: served again
+
+
+async def test_a_ban_stops_every_request_until_it_ends(rest: BinanceRest, emu: Emulator) -> None:
+    now = [1000.0]
+    rest.clock = lambda: now[0]
+    emu.faults.append(
+        Fault.parse(
+            {
+                "path": "/fapi/v3/account",
+                "status": 418,
+                "code": -1003,
+                "msg": "banned",
+                "retry_after": 30,
+            }
+        )
+    )
+    with pytest.raises(Banned):
+        await rest.call("fapiPrivateV3GetAccount")
+    assert rest._blocked_until == 1030.0
+    now[0] = 1031.0  # the ban is over: the gate lets the next request through at once
+    await rest.call("fapiPrivateV3GetAccount")
