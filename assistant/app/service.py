@@ -1,0 +1,210 @@
+"""The mirror service: streams and REST into one queue, one consumer, one reducer.
+
+    streams ─┐
+    REST ────┼─► queue ─► state = mirror.apply(state, event) ─► store.append(event)
+    ticks ───┘
+
+On start it loads the last state from the store, then reconciles (a REST snapshot) before
+the state counts as ready. Every (re)connect of the user stream triggers a snapshot, and a
+periodic reconcile compares a fresh snapshot with the mirror and the exchange's figures
+with ours: each difference is a `DriftDetected` event, and the snapshot wins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from assistant.binance.rest import BinanceRest
+from assistant.binance.streams import BinanceStreams, StreamSettings
+from assistant.core.events import (
+    AccountSnapshotted,
+    DataWentStale,
+    DriftDetected,
+    Event,
+    StreamConnected,
+)
+from assistant.core.mirror import MirrorState, apply
+from assistant.core.reconcile import figure_drift, mirror_drift
+from assistant.errors import ExchangeError
+from assistant.store.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MirrorTimings:
+    staleness_limit: float = 5.0
+    reconcile_every: float = 60.0
+    brackets_every: float = 3600.0
+    keepalive_every: float = 1800.0
+    flush_every: float = 0.05
+    save_every: float = 5.0
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class MirrorService:
+    def __init__(
+        self,
+        *,
+        rest: BinanceRest,
+        store: SqliteStore,
+        ws_url: str,
+        timings: MirrorTimings | None = None,
+        stream_settings: StreamSettings | None = None,
+    ) -> None:
+        self.rest = rest
+        self.store = store
+        self.timings = timings or MirrorTimings()
+        self.queue: asyncio.Queue[tuple[Event, str | None, int]] = asyncio.Queue()
+        self.state = MirrorState()
+        self.changed = asyncio.Condition()
+        self.drift: list[DriftDetected] = []
+        self.stale: list[DataWentStale] = []
+        self.applied = 0
+        settings = stream_settings or StreamSettings(
+            keepalive_seconds=self.timings.keepalive_every, stale_after=self.timings.staleness_limit
+        )
+        self.streams = BinanceStreams(
+            ws_url=ws_url,
+            rest=rest,
+            sink=self.put,
+            held_symbols=lambda: self.state.held_symbols,
+            settings=settings,
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def put(self, event: Event, raw: str | None, received_at: int) -> None:
+        await self.queue.put((event, raw, received_at))
+
+    # ---- the one consumer -------------------------------------------------------------------
+
+    def handle(self, event: Event, raw: str | None, received_at: int) -> None:
+        drift: list[DriftDetected] = []
+        if isinstance(event, AccountSnapshotted) and self.state.snapshot_at:
+            drift = mirror_drift(self.state, event)
+        held = self.state.held_symbols
+        self.state = apply(self.state, event)
+        if self.state.held_symbols != held:
+            self.streams.symbols_changed()
+        self.store.append(event, received_at, raw)
+        self.applied += 1
+        if isinstance(event, AccountSnapshotted):
+            drift += figure_drift(self.state)
+        for item in drift:
+            log.warning(
+                "drift: %s: ours %s, exchange %s (the exchange's state is taken)",
+                item.what,
+                item.ours,
+                item.theirs,
+            )
+            self.store.append(item, received_at)
+            self.drift.append(item)
+        if isinstance(event, DataWentStale):
+            log.warning("stale data: %s since %s", event.what, event.since)
+            self.stale.append(event)
+        if isinstance(event, StreamConnected) and event.stream == "user":
+            self._spawn(self.reconcile())
+
+    async def consume(self) -> None:
+        while True:
+            event, raw, received_at = await self.queue.get()
+            self.handle(event, raw, received_at)
+            while not self.queue.empty():  # drain a burst before waking waiters
+                self.handle(*self.queue.get_nowait())
+            async with self.changed:
+                self.changed.notify_all()
+
+    async def wait_for(
+        self, predicate: Callable[[MirrorState], bool], timeout: float
+    ) -> MirrorState:
+        """The first state satisfying `predicate`, within `timeout` seconds (for tests, status)."""
+        async with asyncio.timeout(timeout), self.changed:
+            await self.changed.wait_for(lambda: predicate(self.state))
+        return self.state
+
+    # ---- REST side --------------------------------------------------------------------------
+
+    async def reconcile(self) -> None:
+        try:
+            await self.put(await self.rest.snapshot(), None, now_ms())
+        except ExchangeError as exc:
+            log.warning("reconcile failed, will retry: %s", exc)
+
+    async def _load_brackets(self) -> None:
+        await self.put(await self.rest.brackets(), None, now_ms())
+
+    async def refresh_brackets(self) -> None:
+        try:
+            await self._load_brackets()
+        except ExchangeError as exc:
+            log.warning("bracket refresh failed, will retry: %s", exc)
+
+    def _spawn(self, coroutine: object) -> None:
+        task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Resume from the store; the state is not ready until a fresh snapshot lands."""
+        loaded = self.store.load_state()
+        if loaded is not None:
+            state, saved_at = loaded
+            self.state = state
+            self.streams.symbols_changed()
+            log.info("resumed from the store (saved at %s); reconciling before acting", saved_at)
+
+    async def _flusher(self) -> None:
+        while True:
+            await asyncio.sleep(self.timings.flush_every)
+            self.store.flush()
+
+    async def _save_job(self) -> None:  # a coroutine: apscheduler runs plain functions in threads
+        self.save()
+
+    def save(self) -> None:
+        self.store.flush()
+        self.store.save_state(self.state, now_ms())
+
+    async def run(self) -> None:
+        """Until cancelled; on the way out the journal is flushed and the state saved."""
+        self.load()
+        await self._until_ok(self.rest.load_limits)
+        await self._until_ok(self._load_brackets)
+        scheduler = AsyncIOScheduler()
+        scheduler.add_job(self.reconcile, "interval", seconds=self.timings.reconcile_every)
+        scheduler.add_job(self.refresh_brackets, "interval", seconds=self.timings.brackets_every)
+        scheduler.add_job(self._save_job, "interval", seconds=self.timings.save_every)
+        scheduler.start()
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self.consume())
+                group.create_task(self._flusher())
+                group.create_task(self.streams.run())
+        finally:
+            scheduler.shutdown(wait=False)
+            for task in list(self._tasks):
+                task.cancel()
+            with contextlib.suppress(Exception):
+                self.save()
+
+    async def _until_ok(self, step: Callable[[], object]) -> None:
+        for attempt in range(1_000_000):
+            try:
+                await step()  # type: ignore[misc]
+                return
+            except ExchangeError as exc:
+                delay = min(30.0, 0.5 * 2**attempt)
+                log.warning("start-up step failed (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)

@@ -1,0 +1,177 @@
+"""Settings: the TOML config file as frozen, validated pydantic models.
+
+Secrets are given by reference (`env:NAME`, `file:PATH`, `credential:NAME` for systemd's
+LoadCredential) and resolved here; an unresolvable reference is a config error, never a
+silent "off". Unknown keys are errors. Durations are strings like "30s", "15m".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from assistant.errors import InputError
+
+DEFAULT_PATHS = (Path("config/assistant.toml"), Path("/etc/assistant/assistant.toml"))
+EMULATOR_KEY, EMULATOR_SECRET = "emulator-key", "emulator-secret"
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from "250ms", "30s", "15m", "2h", "1d" (or a plain number of seconds)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*", str(value))
+        if not match:
+            raise ValueError(f'expected a duration like "30s" or "15m", got {value!r}')
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError("a duration must be positive")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Exchange(_Section):
+    environment: Literal["live", "demo", "emulator"] = "live"
+    api_key: str = "env:BINANCE_API_KEY"
+    api_secret: str = "env:BINANCE_API_SECRET"
+    rest_url: str = ""
+    ws_url: str = ""
+
+    @field_validator("rest_url", "ws_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not re.match(r"^(https?|wss?)://", value):
+            raise ValueError("must start with http://, https://, ws:// or wss://")
+        return value.rstrip("/")
+
+
+class Telegram(_Section):
+    token: str = ""
+    allowed_chat_ids: tuple[int, ...] = ()
+    base_url: str = ""
+
+
+class Store(_Section):
+    path: str = "assistant.db"
+
+
+class Actions(_Section):
+    mode: Literal["dry-run", "confirm", "auto"] = "dry-run"
+
+
+class Mirror(_Section):
+    staleness_limit: Duration = 5.0  # no mark for a held symbol for this long: stale
+    reconcile_every: Duration = 60.0  # REST snapshot compared with the mirror
+    brackets_every: Duration = 3600.0  # leverage brackets are per account and change
+    keepalive_every: Duration = 1800.0  # listenKey PUT, well inside its 60 minutes
+    flush_every: Duration = 0.05  # group commit of the journal
+
+
+class Settings(_Section):
+    exchange: Exchange = Field(default_factory=Exchange)
+    telegram: Telegram = Field(default_factory=Telegram)
+    store: Store = Field(default_factory=Store)
+    actions: Actions = Field(default_factory=Actions)
+    mirror: Mirror = Field(default_factory=Mirror)
+    source: Path | None = Field(default=None, exclude=True)
+
+    @property
+    def store_path(self) -> Path:
+        path = Path(self.store.path)
+        if not path.is_absolute() and self.source is not None:
+            path = self.source.parent / path
+        return path
+
+
+def resolve_secret(reference: str, where: str, *, literal_ok: bool) -> str:
+    """The secret a reference points at; literal values only where allowed."""
+    kind, _, name = reference.partition(":")
+    if kind == "env" and name:
+        value = os.environ.get(name)
+        if value is None:
+            raise InputError(f"{where}: environment variable {name} is not set")
+        return value.strip()
+    if kind == "file" and name:
+        return _read_secret(Path(name), where)
+    if kind == "credential" and name:
+        folder = os.environ.get("CREDENTIALS_DIRECTORY")
+        if not folder:
+            raise InputError(f"{where}: credential {name} needs systemd's CREDENTIALS_DIRECTORY")
+        return _read_secret(Path(folder) / name, where)
+    if literal_ok:
+        return reference
+    raise InputError(f'{where}: give secrets as "env:NAME", "file:PATH" or "credential:NAME"')
+
+
+def _read_secret(path: Path, where: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise InputError(f"{where}: cannot read {path}: {exc.strerror}") from None
+
+
+def find_config(explicit: str | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("ASSISTANT_CONFIG"):
+        return Path(os.environ["ASSISTANT_CONFIG"])
+    for path in DEFAULT_PATHS:
+        if path.exists():
+            return path
+    raise InputError(
+        "no config file: give -c CONFIG, set ASSISTANT_CONFIG, or create config/assistant.toml"
+    )
+
+
+def problems(error: ValidationError) -> list[str]:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"{key}: {message}")
+    return lines
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate; raises InputError with one `FILE: key: problem` line per problem."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise InputError("\n".join(f"{path}: {line}" for line in problems(exc))) from None
+    settings = settings.model_copy(update={"source": path.resolve()})
+    if settings.exchange.environment == "emulator" and not settings.exchange.rest_url:
+        raise InputError(f"{path}: exchange.rest_url: required for the emulator")
+    return settings
+
+
+def credentials(settings: Settings) -> tuple[str, str]:
+    """(api key, api secret), resolved; the emulator's own keys by default there."""
+    exchange = settings.exchange
+    emulator = exchange.environment == "emulator"
+    if emulator and exchange.api_key == Exchange().api_key and "BINANCE_API_KEY" not in os.environ:
+        return EMULATOR_KEY, EMULATOR_SECRET
+    return (
+        resolve_secret(exchange.api_key, "exchange.api_key", literal_ok=emulator),
+        resolve_secret(exchange.api_secret, "exchange.api_secret", literal_ok=emulator),
+    )

@@ -1,0 +1,258 @@
+"""Binance websockets: the user data stream and mark prices, as events.
+
+- User data on `/private/ws?listenKey=…` with the whole listenKey lifecycle: create, keep
+  alive well inside its 60 minutes, recreate on -1125 or `listenKeyExpired`, rotate the
+  connection before Binance's 24-hour cut.
+- Mark prices on `/market/ws` for every held symbol, subscribed and unsubscribed with
+  SUBSCRIBE frames as positions open and close.
+- Reconnect with jittered exponential backoff. A watchdog turns silence into events: no mark
+  for a held symbol within `stale_after` seconds is `DataWentStale`, and the market socket
+  is reopened.
+
+Every frame goes to `sink(event, raw, received_at)`; a `StreamConnected` tells the service
+to take a REST snapshot (the stream is open first, so nothing falls between them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import WebSocketException
+
+from assistant.binance.parse import Skipped, parse_market_frame, parse_user_frame
+from assistant.binance.rest import BinanceRest
+from assistant.core.events import (
+    DataWentStale,
+    Event,
+    ListenKeyExpired,
+    StreamConnected,
+    StreamDisconnected,
+)
+from assistant.errors import ExchangeError, Rejected
+
+log = logging.getLogger(__name__)
+Sink = Callable[[Event, str | None, int], Awaitable[None]]
+
+
+@dataclass
+class StreamSettings:
+    keepalive_seconds: float = 30 * 60
+    rotate_seconds: float = 23 * 3600
+    stale_after: float = 5.0
+    backoff_first: float = 0.2
+    backoff_max: float = 30.0
+    open_timeout: float = 10.0
+
+
+@dataclass
+class Counters:
+    frames: int = 0
+    malformed: int = 0
+    skipped: int = 0
+    reconnects: dict[str, int] = field(default_factory=lambda: {"user": 0, "market": 0})
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class BinanceStreams:
+    def __init__(
+        self,
+        *,
+        ws_url: str,
+        rest: BinanceRest,
+        sink: Sink,
+        held_symbols: Callable[[], frozenset[str]],
+        settings: StreamSettings | None = None,
+    ) -> None:
+        self.ws_url = ws_url.rstrip("/")
+        self.rest = rest
+        self.sink = sink
+        self.held_symbols = held_symbols
+        self.settings = settings or StreamSettings()
+        self.counters = Counters()
+        self._ids = 0
+        self._symbols_changed = asyncio.Event()
+
+    async def run(self) -> None:
+        """Both streams until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.run_user())
+            group.create_task(self.run_market())
+
+    # ---- shared -----------------------------------------------------------------------------
+
+    async def _connect(self, url: str) -> ClientConnection:
+        return await connect(
+            url, proxy=None, open_timeout=self.settings.open_timeout, max_queue=None, max_size=2**22
+        )
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.settings.backoff_max, self.settings.backoff_first * 2**attempt)
+        return random.uniform(ceiling / 2, ceiling)
+
+    async def _disconnected(self, stream: str, reason: str, attempt: int) -> int:
+        self.counters.reconnects[stream] += 1
+        await self.sink(StreamDisconnected(stream, reason[:200], now_ms()), None, now_ms())
+        await asyncio.sleep(self._backoff(attempt))
+        return attempt + 1
+
+    def _skip(self, skipped: Skipped, stream: str) -> None:
+        if skipped.malformed:
+            self.counters.malformed += 1
+            log.warning("%s stream: skipped a frame: %s", stream, skipped.reason)
+        else:
+            self.counters.skipped += 1
+
+    # ---- user data ----------------------------------------------------------------------------
+
+    async def run_user(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                key = await self.rest.listen_key()
+                async with await self._connect(f"{self.ws_url}/private/ws?listenKey={key}") as ws:
+                    attempt = 0
+                    await self.sink(StreamConnected("user", now_ms()), None, now_ms())
+                    reason = await self._serve_user(ws)
+            except asyncio.CancelledError:
+                raise
+            except (OSError, WebSocketException, ExchangeError, TimeoutError) as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+            attempt = await self._disconnected("user", reason, attempt)
+
+    async def _serve_user(self, ws: ClientConnection) -> str:
+        opened = time.monotonic()
+        keepalive = asyncio.create_task(self._keep_alive(ws))
+        try:
+            while True:
+                left = self.settings.rotate_seconds - (time.monotonic() - opened)
+                if left <= 0:
+                    return "rotated before the 24-hour cut"
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), timeout=left)
+                except TimeoutError:
+                    continue
+                received = now_ms()
+                self.counters.frames += 1
+                text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+                event = parse_user_frame(text)
+                if isinstance(event, Skipped):
+                    self._skip(event, "user")
+                    continue
+                await self.sink(event, text, received)
+                if isinstance(event, ListenKeyExpired):
+                    return "listenKey expired"
+        finally:
+            keepalive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keepalive
+
+    async def _keep_alive(self, ws: ClientConnection) -> None:
+        """PUT the listenKey well inside its hour; if Binance forgot it (-1125), reconnect."""
+        while True:
+            await asyncio.sleep(self.settings.keepalive_seconds)
+            try:
+                await self.rest.keep_alive()
+            except Rejected as exc:
+                log.warning("listenKey keepalive refused (%s): reconnecting", exc.code)
+                await ws.close()
+                return
+            except ExchangeError as exc:
+                log.warning("listenKey keepalive failed: %s", exc)
+
+    # ---- mark prices ----------------------------------------------------------------------------
+
+    async def run_market(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                async with await self._connect(f"{self.ws_url}/market/ws") as ws:
+                    attempt = 0
+                    await self.sink(StreamConnected("market", now_ms()), None, now_ms())
+                    reason = await self._serve_market(ws)
+            except asyncio.CancelledError:
+                raise
+            except (OSError, WebSocketException, TimeoutError) as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+            attempt = await self._disconnected("market", reason, attempt)
+
+    def symbols_changed(self) -> None:
+        """Tell the market stream that the held symbols changed: it (un)subscribes at once."""
+        self._symbols_changed.set()
+
+    async def _serve_market(self, ws: ClientConnection) -> str:
+        subscribed: set[str] = set()
+        last_seen: dict[str, float] = {}
+        subscriber = asyncio.create_task(self._keep_subscribed(ws, subscribed, last_seen))
+        try:
+            while True:
+                stale = [
+                    s
+                    for s in subscribed
+                    if time.monotonic() - last_seen[s] > self.settings.stale_after
+                ]
+                if stale:
+                    at = now_ms()
+                    for symbol in sorted(stale):
+                        since = at - int((time.monotonic() - last_seen[symbol]) * 1000)
+                        await self.sink(DataWentStale(symbol, since, at), None, at)
+                    return f"no mark price for {', '.join(sorted(stale))}"
+                if subscriber.done():
+                    return f"subscribing failed: {subscriber.exception()}"
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), timeout=0.5)
+                except TimeoutError:
+                    continue
+                received = now_ms()
+                self.counters.frames += 1
+                text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+                updates = parse_market_frame(text)
+                if isinstance(updates, Skipped):
+                    self._skip(updates, "market")
+                    continue
+                for update in updates:
+                    last_seen[update.symbol] = time.monotonic()
+                    await self.sink(update, text, received)
+        finally:
+            subscriber.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketException, OSError):
+                await subscriber
+
+    async def _keep_subscribed(
+        self, ws: ClientConnection, subscribed: set[str], last_seen: dict[str, float]
+    ) -> None:
+        while True:
+            self._symbols_changed.clear()
+            wanted = {s.upper() for s in self.held_symbols()}
+            await self._resubscribe(ws, subscribed, wanted, last_seen)
+            await self._symbols_changed.wait()
+
+    async def _resubscribe(
+        self,
+        ws: ClientConnection,
+        subscribed: set[str],
+        wanted: set[str],
+        last_seen: dict[str, float],
+    ) -> None:
+        added, removed = wanted - subscribed, subscribed - wanted
+        for method, symbols in (("SUBSCRIBE", added), ("UNSUBSCRIBE", removed)):
+            if symbols:
+                self._ids += 1
+                params = [f"{s.lower()}@markPrice@1s" for s in sorted(symbols)]
+                await ws.send(json.dumps({"method": method, "params": params, "id": self._ids}))
+        for symbol in added:
+            last_seen[symbol] = time.monotonic()  # the clock for staleness starts now
+        subscribed |= added
+        subscribed -= removed
+        for symbol in removed:
+            last_seen.pop(symbol, None)
