@@ -36,6 +36,13 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
     emulator.add_argument("--scenario", default="calm", help="built-in name or JSON file")
+    run = commands.add_parser("run", help="the service, in the foreground (systemd runs this)")
+    run.add_argument("-c", "--config", help="config file (default: see README)")
+    status = commands.add_parser("status", help="health of the mirrored account, from the store")
+    status.add_argument("-c", "--config", help="config file (default: see README)")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    check = commands.add_parser("check-config", help="validate a config file")
+    check.add_argument("-c", "--config", help="config file (default: see README)")
     return parser
 
 
@@ -77,12 +84,39 @@ def _run_emulator(host: str, port: int, scenario: str) -> int:
         return EXIT_FAILURE
 
 
+def _with_settings(args: argparse.Namespace) -> int:
+    from assistant.app.settings import credentials, find_config, load_settings
+
+    try:
+        path = find_config(args.config)
+        settings = load_settings(path)
+        if args.command == "check-config":
+            try:
+                credentials(settings)
+            except InputError as exc:
+                raise InputError(f"{path}: {exc}") from None
+            return EXIT_OK
+        if args.command == "status":
+            from assistant.app.status import status, text
+
+            body = status(settings)
+            print(json.dumps(body, indent=2) if args.json else text(body))
+            return EXIT_OK
+        from assistant.app.run import run
+
+        return run(settings)
+    except InputError as exc:
+        print(str(exc), file=sys.stderr)  # one `FILE: key: problem` line per problem
+        return EXIT_USAGE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "calc":
         return _run_calc(args.file)
     if args.command == "emulator":
         return _run_emulator(args.host, args.port, args.scenario)
+    return _with_settings(args)
     raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
 
 

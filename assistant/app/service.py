@@ -45,7 +45,7 @@ class MirrorTimings:
     brackets_every: float = 3600.0
     keepalive_every: float = 1800.0
     flush_every: float = 0.05
-    save_every: float = 5.0
+    save_every: float = 1.0
 
 
 def now_ms() -> int:

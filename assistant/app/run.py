@@ -1,0 +1,74 @@
+"""`assistant run`: the composition root. Config → adapters → the mirror service, until
+SIGINT or SIGTERM (then the journal is flushed, the state saved, sockets and ccxt closed)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from assistant.app.service import MirrorService, MirrorTimings
+from assistant.app.settings import Settings, credentials
+from assistant.binance.rest import BinanceRest
+from assistant.errors import InputError
+from assistant.store.sqlite import SqliteStore
+
+log = logging.getLogger("assistant")
+WS_BASES = {"live": "wss://fstream.binance.com", "demo": "wss://fstream.binancefuture.com"}
+
+
+def setup_logging() -> None:
+    """One event per line, as journald likes it; no secrets (ccxt's request logs are muted)."""
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
+    for noisy in ("apscheduler", "websockets", "httpx", "ccxt"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+async def serve(settings: Settings) -> int:
+    key, secret = credentials(settings)
+    exchange = settings.exchange
+    ws_url = exchange.ws_url or WS_BASES.get(exchange.environment, "")
+    if not ws_url:
+        raise InputError("exchange.ws_url: required for the emulator")
+    rest = BinanceRest(
+        api_key=key,
+        api_secret=secret,
+        rest_url=exchange.rest_url,
+        demo=exchange.environment == "demo",
+    )
+    store = SqliteStore(settings.store_path)
+    mirror = settings.mirror
+    service = MirrorService(
+        rest=rest,
+        store=store,
+        ws_url=ws_url,
+        timings=MirrorTimings(
+            staleness_limit=mirror.staleness_limit,
+            reconcile_every=mirror.reconcile_every,
+            brackets_every=mirror.brackets_every,
+            keepalive_every=mirror.keepalive_every,
+            flush_every=mirror.flush_every,
+        ),
+    )
+    task = asyncio.create_task(service.run())
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    log.info("mirroring %s account; store %s", exchange.environment, settings.store_path)
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    finally:
+        store.close()
+        await rest.close()
+    log.info("stopped")
+    return 0
+
+
+def run(settings: Settings) -> int:
+    setup_logging()
+    return asyncio.run(serve(settings))
