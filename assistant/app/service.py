@@ -30,6 +30,7 @@ from assistant.core.events import (
     Event,
     StreamConnected,
 )
+from assistant.core.liquidation import uniform_distance
 from assistant.core.mirror import MirrorState, apply
 from assistant.core.reconcile import figure_drift, mirror_drift
 from assistant.errors import ExchangeError
@@ -46,6 +47,8 @@ class MirrorTimings:
     keepalive_every: float = 1800.0
     flush_every: float = 0.05
     save_every: float = 1.0
+    health_every: float = 10.0  # one health row per this many seconds
+    health_keep: float = 90 * 86400.0  # health rows older than this are pruned
 
 
 def now_ms() -> int:
@@ -82,6 +85,8 @@ class MirrorService:
             settings=settings,
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        self._last_health = 0
+        self._last_prune = 0
 
     async def put(self, event: Event, raw: str | None, received_at: int) -> None:
         await self.queue.put((event, raw, received_at))
@@ -100,6 +105,8 @@ class MirrorService:
         self.applied += 1
         if isinstance(event, AccountSnapshotted):
             drift += figure_drift(self.state)
+        if received_at - self._last_health >= self.timings.health_every * 1000:
+            self._record_health(received_at)
         for item in drift:
             log.warning(
                 "drift: %s: ours %s, exchange %s (the exchange's state is taken)",
@@ -114,6 +121,18 @@ class MirrorService:
             self.stale.append(event)
         if isinstance(event, StreamConnected) and event.stream == "user":
             self._spawn(self.reconcile())
+
+    def _record_health(self, at: int) -> None:
+        """One row of the health series (downsampled to `health_every`)."""
+        book = self.state.book
+        if book is None or not self.state.ready:
+            return
+        down, up = uniform_distance(book)
+        moves = [m for m in (down, up) if m is not None]
+        self.store.record_health(
+            at, book.margin_ratio, book.margin_balance, book.mm, min(moves) if moves else None
+        )
+        self._last_health = at
 
     async def consume(self) -> None:
         while True:
@@ -172,6 +191,10 @@ class MirrorService:
 
     async def _save_job(self) -> None:  # a coroutine: apscheduler runs plain functions in threads
         self.save()
+        now = now_ms()
+        if now - self._last_prune >= 3_600_000:
+            self.store.prune_health(now - int(self.timings.health_keep * 1000))
+            self._last_prune = now
 
     def save(self) -> None:
         self.store.flush()

@@ -7,6 +7,7 @@ as `Skipped` with the reason, for the stream adapter to log and count.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,6 +30,7 @@ from assistant.core.events import (
 from assistant.core.model import MarginType, PositionSide
 from assistant.errors import InputError
 
+SYMBOL = re.compile(r"[A-Z0-9]{2,30}")
 # Events we know and deliberately do not mirror.
 KNOWN_UNUSED = {
     "TRADE_LITE",
@@ -110,7 +112,10 @@ def parse_market_frame(
             price = parse_decimal(item["p"], "p")
             if price <= 0:
                 return Skipped("mark price not positive", True)
-            updates.append(MarkPriceUpdated(str(item["s"]).upper(), price, _time(item, "E")))
+            symbol = item["s"]
+            if not isinstance(symbol, str) or not SYMBOL.fullmatch(symbol):
+                return Skipped("not a symbol name", True)
+            updates.append(MarkPriceUpdated(symbol, price, _time(item, "E")))
         return updates
     except (ValueError, KeyError, TypeError, InputError) as exc:
         return Skipped(f"malformed frame: {exc}"[:200], True)

@@ -45,9 +45,13 @@ def _key(key: Any) -> str:
 
 
 def encode_event(event: events.Event) -> str:
-    return json.dumps(
-        {"type": type(event).__name__, "data": to_plain(event)}, separators=(",", ":")
-    )
+    if type(event) is events.MarkPriceUpdated:  # the hot path: one per mark frame
+        return (
+            f'{{"type":"MarkPriceUpdated","data":{{"symbol":{json.dumps(event.symbol)},'
+            f'"price":"{event.price}","event_at":{event.event_at}}}}}'
+        )
+    plain = {"type": type(event).__name__, "data": to_plain(event)}
+    return json.dumps(plain, separators=(",", ":"))
 
 
 def decode_event(text: str) -> events.Event:

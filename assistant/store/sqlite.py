@@ -62,7 +62,7 @@ class SqliteStore:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=5000")
         self._migrate()
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[tuple[int, str, str, str | None]] = []
 
     def _migrate(self) -> None:
         self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
@@ -77,14 +77,7 @@ class SqliteStore:
     # ---- journal --------------------------------------------------------------------------
 
     def append(self, event: events.Event, received_at: int, raw: str | None = None) -> None:
-        self._pending.append(
-            {
-                "received_at": received_at,
-                "kind": type(event).__name__,
-                "event": encode_event(event),
-                "raw": raw,
-            }
-        )
+        self._pending.append((received_at, type(event).__name__, encode_event(event), raw))
 
     @property
     def pending(self) -> int:
@@ -96,7 +89,9 @@ class SqliteStore:
             return 0
         batch, self._pending = self._pending, []
         with self.db.conn:
-            self.db["journal"].insert_all(batch, batch_size=1000)
+            self.db.conn.executemany(
+                "INSERT INTO journal (received_at, kind, event, raw) VALUES (?, ?, ?, ?)", batch
+            )
         return len(batch)
 
     def journal(self, after_id: int = 0, limit: int | None = None) -> Iterator[JournalRow]:

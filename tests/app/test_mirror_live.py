@@ -141,6 +141,9 @@ async def test_changes_on_the_exchange_show_up_in_the_mirror(
         assert state.leverage["ETHUSDT"] == 10 and state.marks["BTCUSDT"] == Decimal("59000")
         assert state.book is not None and state.book.margin_balance == emulator.engine.cross()[0]
         assert service.drift == []
+        service.save()
+        rows = list(service.store.db["health"].rows)
+        assert rows and rows[0]["margin_ratio"] is not None  # the health series has begun
 
 
 @pytest.fixture
@@ -225,6 +228,7 @@ async def test_the_mirror_survives_disconnects_stalls_and_an_expired_listen_key(
             assert service.streams.counters.malformed == 0
             expired_keys = [r for r in emulator.requests if r["path"] == "/fapi/v1/listenKey"]
             assert len(expired_keys) >= 21
+            assert {e.what for e in service.stale} & {"BTCUSDT", "ETHUSDT"}  # the stall was noticed
             final = service.state
         # Every event was journaled: a replay of the journal rebuilds the same state.
         store = SqliteStore(tmp_path / "chaos.db")
