@@ -17,7 +17,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -180,7 +180,8 @@ class MirrorService:
         loaded = self.store.load_state()
         if loaded is not None:
             state, saved_at = loaded
-            self.state = state
+            # Not ready, not connected: nothing may act on this until a fresh snapshot lands.
+            self.state = replace(state, snapshot_at=0, connected={})
             self.streams.symbols_changed()
             log.info("resumed from the store (saved at %s); reconciling before acting", saved_at)
 
