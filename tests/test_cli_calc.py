@@ -216,3 +216,56 @@ def test_real_bracket_file_pasted_as_is(tmp_path: Path) -> None:
     assert out["maintenance_margin"] == "120.00000000"
     assert out["available_balance"] == "1500.00000000"
     assert out["distance_to_liquidation"]["up"] is None
+
+
+MORE_BAD_INPUTS = [
+    ('{"wallet_balance": 1e999999999999999999999}', "out of range"),
+    ('{"wallet_balance": ' + "9" * 5000 + "}", "out of range"),
+    ('{"wallet_balance": "1_000"}', "not a decimal number"),
+    ('{"wallet_balance": "١٠"}', "not a decimal number"),
+    (
+        '{"wallet_balance": "10", "positions": [], "brackets": {"BTCUSDT": [{"notionalFloor": 0,'
+        ' "notionalCap": 10, "maintMarginRatio": 0.01}], "btcusdt": [{"notionalFloor": 0,'
+        ' "notionalCap": 10, "maintMarginRatio": 0.5}]}}',
+        "appears twice",
+    ),
+    (
+        '{"wallet_balance": "10", "positions": [], "brackets": {"BTCUSDT": ['
+        '{"notionalFloor": 0, "notionalCap": 50000, "maintMarginRatio": 0.004, "cum": 0},'
+        '{"notionalFloor": 50000, "notionalCap": 600000, "maintMarginRatio": 0.005, "cum": 0}]}}',
+        "contradicts Binance's recursion",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), MORE_BAD_INPUTS)
+def test_more_bad_input_is_one_clear_line(text: str, message: str) -> None:
+    result = run(["calc", "-"], stdin=text)
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
+
+
+def test_a_missing_cum_is_derived_by_binances_recursion() -> None:
+    rows = _faq_brackets_raw()
+    without = {
+        s: [{k: v for k, v in r.items() if k != "cum"} for r in table] for s, table in rows.items()
+    }
+    with_cum = json.loads(run(["calc"], stdin=json.dumps(faq_input(rows))).stdout)
+    derived = json.loads(run(["calc"], stdin=json.dumps(faq_input(without))).stdout)
+    assert derived == with_cum
+
+
+def test_huge_but_valid_figures_print_in_full() -> None:
+    payload = {
+        "wallet_balance": "999999999999999",
+        "positions": [
+            {"symbol": "BTCUSDT", "positionAmt": "-0.00000001", "entryPrice": "1", "markPrice": "1"}
+        ],
+        "brackets": {
+            "BTCUSDT": [{"notionalFloor": 0, "notionalCap": 10, "maintMarginRatio": 0.004}]
+        },
+    }
+    result = run(["calc"], stdin=json.dumps(payload))
+    assert result.returncode == 0, result.stderr
+    price = json.loads(result.stdout)["positions"][0]["liquidation_price"]
+    assert "E" not in price and Decimal(price) > Decimal("1e20")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, Decimal, localcontext
 from typing import Any
 
 from assistant.binance.wire import (
@@ -35,6 +35,8 @@ def read_json(text: str) -> Any:
         raise InputError(
             f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except (ValueError, ArithmeticError) as exc:  # a number Python cannot hold
+        raise InputError(f"not valid JSON: a number out of range ({type(exc).__name__})") from None
     except RecursionError:
         raise InputError("not valid JSON: nested too deeply") from None
 
@@ -105,7 +107,8 @@ def fixed(value: Decimal | None) -> str | None:
     """Fixed-point, 8 decimals, truncated toward zero like Binance; never an exponent."""
     if value is None:
         return None
-    text = format(value.quantize(QUANTUM, rounding=ROUND_DOWN), "f")
+    with localcontext(prec=60):  # quantizing a large value needs more than 28 digits
+        text = format(value.quantize(QUANTUM, rounding=ROUND_DOWN), "f")
     return "0.00000000" if text == "-0.00000000" else text
 
 

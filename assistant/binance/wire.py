@@ -7,12 +7,15 @@ without passing through binary floats when the JSON is read with
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from assistant.core.model import Bracket, BracketTable, MarginType, PositionSide
 from assistant.errors import InputError
+
+DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 # Money, prices and quantities on Binance stay far inside these bounds; outside them a
 # value is a typo or an attack, and the exact arithmetic would overflow or crawl.
@@ -29,7 +32,13 @@ def parse_decimal(value: Any, where: str) -> Decimal:
             # A JSON number a library already read as a binary float (ccxt does): its shortest
             # repr is the decimal that was sent, 0.004 and not 0.004000000000000000083...
             value = repr(value)
-        number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+        if isinstance(value, str):
+            value = value.strip()
+            if not DECIMAL_TEXT.fullmatch(
+                value
+            ):  # Decimal() would take "1_000" and other scripts' digits
+                raise InvalidOperation
+        number = Decimal(value)
     except InvalidOperation:
         raise InputError(f"{where}: not a decimal number: {_show(value)}") from None
     if not number.is_finite():
@@ -82,7 +91,7 @@ def parse_bracket_table(rows: Any, where: str) -> BracketTable:
                 mmr=parse_decimal(
                     _field(row, "maintMarginRatio", here), f"{here}.maintMarginRatio"
                 ),
-                cum=parse_decimal(row.get("cum", 0), f"{here}.cum"),
+                cum=None if row.get("cum") is None else parse_decimal(row["cum"], f"{here}.cum"),
                 initial_leverage=parse_int(
                     row.get("initialLeverage", 1), f"{here}.initialLeverage"
                 ),
@@ -91,9 +100,21 @@ def parse_bracket_table(rows: Any, where: str) -> BracketTable:
         )
     tiers.sort(key=lambda t: t.floor)
     try:
-        return BracketTable(tuple(tiers))
+        return BracketTable(tuple(_with_cum(tiers)))
     except ValueError as exc:
         raise InputError(f"{where}: {exc}") from None
+
+
+def _with_cum(tiers: list[Any]) -> list[Bracket]:
+    """A missing `cum` is derived by Binance's recursion: cum_n = floor_n × (mmr_n − mmr_n−1)
+    + cum_n−1, cum_1 = 0 (a given one is checked against it by BracketTable)."""
+    out: list[Bracket] = []
+    for tier in tiers:
+        if tier.cum is None:
+            cum = out[-1].cum + tier.floor * (tier.mmr - out[-1].mmr) if out else Decimal(0)
+            tier = Bracket(tier.floor, tier.cap, tier.mmr, cum, tier.initial_leverage, tier.number)
+        out.append(tier)
+    return out
 
 
 def parse_leverage_brackets(payload: Any, where: str = "brackets") -> dict[str, BracketTable]:
@@ -108,11 +129,16 @@ def parse_leverage_brackets(payload: Any, where: str = "brackets") -> dict[str, 
             if not isinstance(item, Mapping):
                 raise InputError(f"{here}: expected an object with symbol and brackets")
             symbol = _symbol(_field(item, "symbol", here), f"{here}.symbol")
+            if symbol in tables:
+                raise InputError(f"{here}.symbol: {symbol} appears twice")
             tables[symbol] = parse_bracket_table(_field(item, "brackets", here), f"{here}.brackets")
         return tables
     if isinstance(payload, Mapping):
         for symbol, rows in payload.items():
-            tables[_symbol(symbol, where)] = parse_bracket_table(rows, f"{where}.{symbol}")
+            name = _symbol(symbol, where)
+            if name in tables:
+                raise InputError(f"{where}.{symbol}: {name} appears twice")
+            tables[name] = parse_bracket_table(rows, f"{where}.{symbol}")
         return tables
     raise InputError(f"{where}: expected an object keyed by symbol or the leverageBracket array")
 

@@ -26,10 +26,12 @@ from decimal import Decimal
 
 from assistant.core.margin import MarginBook
 from assistant.core.model import ONE, ZERO, Position, PositionSide
-from assistant.core.solver import Leg, first_root, headroom
+from assistant.core.solver import Leg, first_root, headroom, slope_at
+
+BOUND_SAFETY = Decimal("0.999999")
 
 
-def _pick(constant: Decimal, legs: list[Leg], mark: Decimal, net: Decimal) -> Decimal | None:
+def _pick(constant: Decimal, legs: list[Leg], mark: Decimal) -> Decimal | None:
     """The liquidation price along one symbol's mark: the root on the losing side."""
     f_mark = headroom(constant, legs, mark)
     if not f_mark:
@@ -42,8 +44,11 @@ def _pick(constant: Decimal, legs: list[Leg], mark: Decimal, net: Decimal) -> De
     above = first_root(constant, legs, mark, up=True)
     if below is None or above is None:
         return below if above is None else above
-    if f_mark > ZERO and net:
-        return below if net > ZERO else above
+    # Both exist (hedge legs): the side where the account loses money at the mark, which is
+    # also what Binance's formula gives with the tiers at the current notional.
+    slope = slope_at(legs, mark)
+    if slope:
+        return below if slope > ZERO else above
     return below if mark - below <= above - mark else above
 
 
@@ -57,17 +62,15 @@ def liquidation_price(book: MarginBook, position: Position) -> Decimal | None:
     if not position.is_cross:
         leg = Leg(position.amount, abs(position.amount), table)
         constant = position.isolated_wallet - position.amount * position.entry_price
-        return _pick(constant, [leg], mark, position.amount)
+        return _pick(constant, [leg], mark)
     group = book.cross_legs[position.symbol]
     others_upnl, others_mm = book.others(position.symbol)
     constant = account.wallet_balance + others_upnl - others_mm
     legs = []
-    net = ZERO
     for pos in group:
         constant -= pos.amount * pos.entry_price
         legs.append(Leg(pos.amount, abs(pos.amount), table))
-        net += pos.amount
-    return _pick(constant, legs, mark, net)
+    return _pick(constant, legs, mark)
 
 
 def liquidation_prices(book: MarginBook) -> dict[tuple[str, PositionSide], Decimal | None]:
@@ -124,17 +127,35 @@ def uniform_distance(book: MarginBook) -> tuple[Decimal | None, Decimal | None]:
 
 
 def distance_lower_bound(book: MarginBook) -> Decimal | None:
-    """A cheap lower bound on every cross distance (uniform or one symbol's).
+    """A cheap lower bound on every distance `distance()` reports (uniform, one symbol's,
+    an isolated position's own).
 
-    A move x of marks changes uPnL by at most |x| × gross notional and MM by at
-    most |x| × gross × (highest rate of any tier), so no move smaller than
-    headroom / (gross × (1 + max rate)) can liquidate. None: no cross exposure.
+    A move x of marks changes uPnL by at most |x| × notional and MM by at most
+    |x| × notional × (highest rate of any tier), so no move smaller than
+    headroom / (notional × (1 + max rate)) can liquidate: the cross account with its gross
+    notional, each isolated position with its own. None: no exposure at all.
     """
-    if not book.gross:
+    bounds = []
+    if book.gross:
+        bounds.append(
+            ZERO if book.headroom <= ZERO else book.headroom / (book.gross * (ONE + book.max_mmr))
+        )
+    account = book.account
+    for pos in account.positions:
+        if pos.is_cross or not pos.amount:
+            continue
+        mark = account.marks[pos.symbol]
+        table = account.brackets[pos.symbol]
+        size = abs(pos.amount) * mark
+        room = (
+            pos.isolated_wallet
+            + pos.amount * (mark - pos.entry_price)
+            - table.maintenance_margin(size)
+        )
+        bounds.append(ZERO if room <= ZERO else room / (size * (ONE + table.max_mmr)))
+    if not bounds:
         return None
-    if book.headroom <= ZERO:
-        return ZERO
-    return book.headroom / (book.gross * (ONE + book.max_mmr))
+    return min(bounds) * BOUND_SAFETY  # shaved, so rounding in the last digit cannot overshoot
 
 
 def distance(book: MarginBook) -> Distance:

@@ -23,9 +23,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from decimal import Decimal
+from decimal import Context, Decimal
 
 from assistant.core.model import ZERO, Account, BracketTable, Position, validate_account
+
+WIDE = Context(prec=60)  # running totals: exact for any sizes Binance can report
+
+
+def _swap(total: Decimal, old: Decimal, new: Decimal) -> Decimal:
+    """total − old + new without the rounding a 28-digit context would add."""
+    return WIDE.add(WIDE.subtract(total, old), new)
 
 
 def margin_ratio(maintenance: Decimal, balance: Decimal) -> Decimal | None:
@@ -127,10 +134,10 @@ class MarginBook:
             account=account,
             cross_legs=self.cross_legs,
             per_symbol=per_symbol,
-            upnl=self.upnl - old.upnl + new.upnl,
-            mm=self.mm - old.mm + new.mm,
-            gross=self.gross - old.gross + new.gross,
-            im=self.im - old.im + new.im,
+            upnl=_swap(self.upnl, old.upnl, new.upnl),
+            mm=_swap(self.mm, old.mm, new.mm),
+            gross=_swap(self.gross, old.gross, new.gross),
+            im=_swap(self.im, old.im, new.im),
             missing_leverage=self.missing_leverage - old.missing_leverage + new.missing_leverage,
             max_mmr=self.max_mmr,
         )

@@ -17,6 +17,7 @@ from enum import StrEnum
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+CUM_TOLERANCE = Decimal("0.000001")  # relative; Binance's tables satisfy the recursion exactly
 
 
 class PositionSide(StrEnum):
@@ -74,6 +75,16 @@ class BracketTable:
                 raise ValueError(f"cum {tier.cum} is negative")
             if tier.cap <= tier.floor:
                 raise ValueError("every bracket needs notionalCap > notionalFloor")
+        if tiers[0].cum != ZERO:
+            raise ValueError("the first bracket's cum must be 0")
+        for low, high in itertools.pairwise(tiers):
+            # Binance's recursion; it keeps maintenance margin continuous across tiers.
+            expected = high.floor * (high.mmr - low.mmr) + low.cum
+            if abs(high.cum - expected) > CUM_TOLERANCE * max(ONE, expected):
+                raise ValueError(
+                    f"bracket {high.number}: cum {high.cum} contradicts Binance's recursion"
+                    f" (floor × (rate − previous rate) + previous cum = {expected})"
+                )
         object.__setattr__(self, "floors", tuple(t.floor for t in tiers))
 
     def index_for(self, notional_abs: Decimal) -> int:

@@ -46,6 +46,15 @@ def headroom(constant: Decimal, legs: Sequence[Leg], v: Decimal) -> Decimal:
     return total
 
 
+def slope_at(legs: Sequence[Leg], v: Decimal) -> Decimal:
+    """df/dv on the segment holding v (tiers taken at v)."""
+    total = ZERO
+    for leg in legs:
+        tier = leg.table.brackets[leg.table.index_for(leg.scale * v)]
+        total += leg.slope - leg.scale * tier.mmr
+    return total
+
+
 def first_root(constant: Decimal, legs: Sequence[Leg], start: Decimal, up: bool) -> Decimal | None:
     """The nearest v > 0 from `start` (upwards or downwards) where f reaches 0.
 
