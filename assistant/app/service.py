@@ -159,6 +159,9 @@ class MirrorService:
         except ExchangeError as exc:
             log.warning("reconcile failed, will retry: %s", exc)
 
+    async def _load_filters(self) -> None:
+        await self.put(await self.rest.filters(), None, now_ms())
+
     async def _load_brackets(self) -> None:
         await self.put(await self.rest.brackets(), None, now_ms())
 
@@ -204,7 +207,7 @@ class MirrorService:
     async def run(self) -> None:
         """Until cancelled; on the way out the journal is flushed and the state saved."""
         self.load()
-        await self._until_ok(self.rest.load_limits)
+        await self._until_ok(self._load_filters)
         await self._until_ok(self._load_brackets)
         scheduler = AsyncIOScheduler()
         scheduler.add_job(self.reconcile, "interval", seconds=self.timings.reconcile_every)

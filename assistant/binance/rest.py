@@ -19,7 +19,7 @@ import ccxt.async_support as ccxt
 
 from assistant.binance.parse import parse_snapshot
 from assistant.binance.wire import parse_decimal, parse_leverage_brackets
-from assistant.core.events import AccountSnapshotted, BracketsLoaded
+from assistant.core.events import AccountSnapshotted, BracketsLoaded, FiltersLoaded, SymbolFilters
 from assistant.errors import (
     Banned,
     ClockSkew,
@@ -166,6 +166,20 @@ class BinanceRest:
             await asyncio.sleep((self._window + 1) * 60 - now)
 
     # ---- what the service asks ----------------------------------------------------------------
+
+    async def filters(self) -> FiltersLoaded:
+        """exchangeInfo as an event: each symbol's tick, step, min quantity and notional."""
+        raw = await self.load_limits()
+        table = {
+            symbol: SymbolFilters(
+                f.get("tick_size", Decimal("0.01")),
+                f.get("step_size", Decimal("0.001")),
+                f.get("min_qty", Decimal("0.001")),
+                f.get("min_notional", Decimal(0)),
+            )
+            for symbol, f in raw.items()
+        }
+        return FiltersLoaded(table, int(self.clock() * 1000))
 
     async def load_limits(self) -> dict[str, dict[str, Decimal]]:
         """exchangeInfo: the weight limit, and each symbol's filters."""

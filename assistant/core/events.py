@@ -148,6 +148,31 @@ class DriftDetected:
     at: int
 
 
+@dataclass(frozen=True, slots=True)
+class SymbolFilters:
+    tick_size: Decimal
+    step_size: Decimal
+    min_qty: Decimal
+    min_notional: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class FiltersLoaded:
+    filters: Mapping[str, SymbolFilters]
+    loaded_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSettled:
+    """The executor's last word on a decision: done, failed, or abandoned after a restart."""
+
+    decision_id: str
+    kind: str
+    outcome: str  # "done" | "failed" | "abandoned" | "dry-run" | "awaiting-confirmation"
+    detail: str
+    at: int
+
+
 Event = (
     MarkPriceUpdated
     | AccountSnapshotted
@@ -161,4 +186,6 @@ Event = (
     | StreamDisconnected
     | DataWentStale
     | DriftDetected
+    | FiltersLoaded
+    | ActionSettled
 )

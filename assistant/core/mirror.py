@@ -17,6 +17,7 @@ from assistant.core.events import (
     BracketsLoaded,
     Event,
     ExchangeFigures,
+    FiltersLoaded,
     LeverageChanged,
     MarkPriceUpdated,
     OpenOrder,
@@ -24,6 +25,7 @@ from assistant.core.events import (
     PositionChange,
     StreamConnected,
     StreamDisconnected,
+    SymbolFilters,
 )
 from assistant.core.margin import MarginBook
 from assistant.core.model import (
@@ -54,6 +56,7 @@ class MirrorState:
     snapshot_at: int = 0  # taken_at of the latest REST snapshot; 0 = none yet
     updated_at: int = 0  # newest event time applied
     connected: Mapping[str, bool] = field(default_factory=dict)
+    filters: Mapping[str, SymbolFilters] = field(default_factory=dict)
     book: MarginBook | None = None  # None until every held symbol has a mark and brackets
 
     @property
@@ -82,6 +85,8 @@ def apply(state: MirrorState, event: Event) -> MirrorState:
         )
     if isinstance(event, BracketsLoaded):
         return _rebuilt(replace(state, brackets={**state.brackets, **event.brackets}))
+    if isinstance(event, FiltersLoaded):
+        return replace(state, filters={**state.filters, **event.filters})
     if isinstance(event, StreamConnected):
         return replace(state, connected={**state.connected, event.stream: True})
     if isinstance(event, StreamDisconnected):

@@ -84,9 +84,11 @@ def reduce_to_ratio(
     step: Decimal,
     min_qty: Decimal = ZERO,
     fee_rate: Decimal = ZERO,
+    min_distance: Decimal | None = None,
 ) -> ReducePlan:
     """The smallest reduce-only quantity (multiple of `step`, at least `min_qty`)
-    of one cross position that brings the cross margin ratio to `target` or below.
+    of one cross position that brings the cross margin ratio to `target` or below (and, with
+    `min_distance`, keeps every uniform move smaller than it from liquidating).
 
     Reduce-only orders are exempt from min notional, so only LOT_SIZE applies.
     When even closing the whole position is not enough, the plan closes it all
@@ -107,10 +109,17 @@ def reduce_to_ratio(
 
     def good(q: Decimal) -> bool:
         r = ratio(q)
-        return r is not None and r <= target
+        if r is None or r > target:
+            return False
+        if min_distance is None:
+            return True
+        from assistant.core.liquidation import uniform_distance
+
+        down, up = uniform_distance(reduced_book(book, position, q, fee_rate))
+        return all(m is None or m >= min_distance for m in (down, up))
 
     now = book.margin_ratio
-    if now is not None and now <= target:
+    if good(ZERO):
         return ReducePlan(ZERO, now, True)
     size = abs(position.amount)
     lo = max(1, int((min_qty / step).to_integral_value(ROUND_CEILING)))
@@ -126,3 +135,44 @@ def reduce_to_ratio(
             lo = mid + 1
     quantity = hi * step
     return ReducePlan(quantity, ratio(quantity), True)
+
+
+def deposit_for_distance(book: MarginBook, distance: Decimal) -> Decimal:
+    """The USDT to add so that a uniform move of every mark by `distance` (down or up) does
+    not liquidate the cross account: minus the headroom it would leave, if negative."""
+    from assistant.core.stress import shocked
+
+    if not book.gross:
+        return ZERO
+    needed = ZERO
+    for move in (-distance, distance):
+        there = MarginBook.build(shocked(book.account, move))
+        needed = max(needed, -there.headroom)
+    return needed
+
+
+def reduced_book(
+    book: MarginBook, position: Position, quantity: Decimal, fee_rate: Decimal = ZERO
+) -> MarginBook:
+    """The account after closing `quantity` of `position` at its mark: the realized PnL and
+    the taker fee move into the wallet."""
+    mark = book.account.marks[position.symbol]
+    direction = 1 if position.amount > ZERO else -1
+    realized = direction * quantity * (mark - position.entry_price)
+    account = book.account
+    positions = tuple(
+        Position(
+            p.symbol,
+            p.side,
+            p.amount - direction * quantity,
+            p.entry_price,
+            p.margin_type,
+            p.isolated_wallet,
+            p.leverage,
+        )
+        if p.key == position.key
+        else p
+        for p in account.positions
+    )
+    wallet = account.wallet_balance + realized - quantity * mark * fee_rate
+    return MarginBook.build(type(account)(wallet, positions, account.marks, account.brackets))

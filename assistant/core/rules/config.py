@@ -39,6 +39,7 @@ class ReduceRule:
     trigger_ratio: Decimal | None = D("0.80")
     trigger_distance: Decimal | None = D("0.03")
     target_ratio: Decimal = D("0.60")
+    target_distance: Decimal | None = D("0.05")  # and no uniform move below this liquidates
     policy: str = "largest-mm"  # largest-mm | largest-loss | priority
     priority: tuple[str, ...] = ()
     max_fraction: Decimal = D("0.5")  # of a position, per step
@@ -64,6 +65,7 @@ class Rules:
             self.deposit.trigger_distance,
             self.deposit.target_distance,
             self.reduce.trigger_distance,
+            self.reduce.target_distance,
         ):
             if value is not None:
                 candidates.append(value)

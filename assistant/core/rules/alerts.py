@@ -1,0 +1,82 @@
+"""Tiered alerts with hysteresis and cooldowns, and an all-clear when a condition ends.
+
+A tier is crossed when the metric reaches it; it re-arms only once the metric is back beyond
+the tier by the band, so a ratio hovering at a threshold yields one alert per real crossing,
+not one per mark. The same tier does not alert again within the cooldown; if the condition
+still holds when the cooldown ends, it alerts then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from decimal import Decimal
+
+from assistant.core.actions import SendAlert
+from assistant.core.rules.memory import Memory
+
+
+def level(
+    value: Decimal | None,
+    tiers: Sequence[Decimal],
+    band: Decimal,
+    current: int,
+    higher_is_worse: bool,
+) -> int:
+    """The active tier after `value` (-1: none), with hysteresis around `current`.
+    None means "beyond every tier" when higher is worse (no margin balance left), and
+    "no tier at all" when lower is worse (nothing can be liquidated)."""
+    if value is None:
+        return len(tiers) - 1 if higher_is_worse else -1
+    new = current
+    if higher_is_worse:
+        while new + 1 < len(tiers) and value >= tiers[new + 1]:
+            new += 1
+        while new >= 0 and value < tiers[new] - band:
+            new -= 1
+    else:
+        while new + 1 < len(tiers) and value <= tiers[new + 1]:
+            new += 1
+        while new >= 0 and value > tiers[new] + band:
+            new -= 1
+    return new
+
+
+def tiered(
+    memory: Memory,
+    key: str,
+    label: str,
+    value: Decimal | None,
+    tiers: Sequence[Decimal],
+    band: Decimal,
+    higher_is_worse: bool,
+    now: int,
+    cooldown_ms: int,
+    describe: str,
+) -> tuple[Memory, list[SendAlert]]:
+    """Update the level of one metric; an alert on a worse tier, an all-clear when it ends."""
+    old = memory.levels.get(key, -1)
+    new = level(value, tiers, band, old, higher_is_worse)
+    if new == old:
+        return memory, []
+    if new > old:
+        tag = f"{key}:{new}"
+        if now - memory.sent_at.get(tag, -cooldown_ms - 1) <= cooldown_ms:
+            return memory, []  # not announced, so not armed: it alerts once the cooldown ends
+    memory = replace(memory, levels={**memory.levels, key: new})
+    if new > old:
+        severity = "critical" if new == len(tiers) - 1 else "warning"
+        text = f"{label} {describe}: past {_pct(tiers[new])}"
+        memory = replace(memory, sent_at={**memory.sent_at, tag: now})
+        return memory, [SendAlert(key, severity, text, now)]
+    if new == -1:
+        return memory, [SendAlert(key, "info", f"all clear: {label} {describe}", now)]
+    return memory, []
+
+
+def _pct(value: Decimal) -> str:
+    return f"{value * 100:.4g}%"
+
+
+def pct(value: Decimal | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.2f}%"

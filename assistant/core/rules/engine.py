@@ -1,0 +1,183 @@
+"""`evaluate`: the mirrored state, the rules' memory and the time in; actions and the new
+memory out. Pure: the same inputs always give the same decision, so a replay of the journal
+reproduces every one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from assistant.core.actions import Action, SendAlert
+from assistant.core.events import ActionSettled, DriftDetected, Event, MarginCallReceived
+from assistant.core.liquidation import distance, distance_lower_bound
+from assistant.core.margin import margin_ratio
+from assistant.core.mirror import MirrorState
+from assistant.core.rules import alerts, money
+from assistant.core.rules.config import Rules
+from assistant.core.rules.memory import Memory
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """The figures a decision was made on (journaled with it)."""
+
+    margin_ratio: Decimal | None
+    distance: Decimal | None  # nearest liquidation as a fraction of price; None: none possible
+    margin_balance: Decimal
+    maintenance_margin: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    actions: tuple[Action, ...]
+    memory: Memory
+    health: Health | None
+
+
+def measure(state: MirrorState, horizon: Decimal) -> Health | None:
+    """Health, solving the distance exactly only when the cheap bound cannot rule out
+    that it lies within `horizon`."""
+    book = state.book
+    if book is None:
+        return None
+    bound = distance_lower_bound(book)
+    if bound is None:
+        nearest = None
+    elif bound >= horizon:
+        nearest = bound  # far enough: every rule sees it as "beyond", which it is
+    else:
+        nearest = distance(book).nearest
+    return Health(book.margin_ratio, nearest, book.margin_balance, book.mm)
+
+
+def evaluate(
+    state: MirrorState, memory: Memory, now: int, rules: Rules, event: Event | None = None
+) -> Decision:
+    memory = _settle(memory, event)
+    actions: list[Action] = list(_event_alerts(event, rules, now))
+    health = measure(state, rules.distance_horizon) if state.ready else None
+    if health is None:
+        return Decision(tuple(actions), memory, None)
+    a = rules.alerts
+    memory, found = alerts.tiered(
+        memory,
+        "margin_ratio",
+        "margin ratio",
+        health.margin_ratio,
+        a.ratio_tiers,
+        a.ratio_band,
+        True,
+        now,
+        a.cooldown_ms,
+        f"at {alerts.pct(health.margin_ratio)}",
+    )
+    actions += found
+    memory, found = alerts.tiered(
+        memory,
+        "distance",
+        "distance to liquidation",
+        health.distance,
+        a.distance_tiers,
+        a.distance_band,
+        False,
+        now,
+        a.cooldown_ms,
+        f"at {alerts.pct(health.distance)} of price",
+    )
+    actions += found
+    memory = _isolated_and_stale(state, memory, now, rules, actions)
+    book = state.book
+    if not rules.paused and book is not None:
+        memory, transfers = money.deposit(
+            book, memory, now, rules.deposit, health.margin_ratio, health.distance
+        )
+        actions += transfers
+        top_trigger = a.isolated_ratio_tiers[0] if a.isolated_ratio_tiers else Decimal("0.9")
+        memory, top_ups = money.isolated_top_ups(state, memory, now, rules.deposit, top_trigger)
+        actions += top_ups
+        memory, orders = money.reduce(
+            state, memory, now, rules.reduce, health.margin_ratio, health.distance
+        )
+        actions += orders
+    return Decision(tuple(actions), memory, health)
+
+
+def _settle(memory: Memory, event: Event | None) -> Memory:
+    if isinstance(event, ActionSettled) and event.decision_id in memory.pending:
+        return replace(memory, pending=memory.pending - {event.decision_id})
+    return memory
+
+
+def _event_alerts(event: Event | None, rules: Rules, now: int) -> list[SendAlert]:
+    if isinstance(event, DriftDetected) and rules.alerts.drift:
+        return [
+            SendAlert(
+                "drift",
+                "warning",
+                f"drift: {event.what}: ours {event.ours}, exchange {event.theirs}",
+                now,
+            )
+        ]
+    if isinstance(event, MarginCallReceived):
+        return [
+            SendAlert(
+                "margin_call",
+                "critical",
+                f"Binance sent a MARGIN_CALL for {', '.join(event.symbols) or 'the account'}",
+                now,
+            )
+        ]
+    if isinstance(event, ActionSettled) and event.outcome == "failed":
+        return [
+            SendAlert(
+                "action",
+                "critical",
+                f"{event.kind} {event.decision_id} failed: {event.detail}",
+                now,
+            )
+        ]
+    return []
+
+
+def _isolated_and_stale(
+    state: MirrorState, memory: Memory, now: int, rules: Rules, actions: list[Action]
+) -> Memory:
+    a = rules.alerts
+    book = state.book
+    assert book is not None
+    for pos in book.account.positions:
+        if pos.is_cross or not pos.amount:
+            continue
+        mark = book.account.marks[pos.symbol]
+        mm = book.account.brackets[pos.symbol].maintenance_margin(abs(pos.amount) * mark)
+        ratio = margin_ratio(mm, pos.isolated_wallet + pos.amount * (mark - pos.entry_price))
+        memory, found = alerts.tiered(
+            memory,
+            f"isolated:{pos.symbol}:{pos.side.value}",
+            f"{pos.symbol} {pos.side.value} isolated ratio",
+            ratio,
+            a.isolated_ratio_tiers,
+            a.ratio_band,
+            True,
+            now,
+            a.cooldown_ms,
+            f"at {alerts.pct(ratio)}",
+        )
+        actions += found
+    for symbol in sorted(state.held_symbols):
+        age = now - state.mark_at.get(symbol, 0)
+        stale = Decimal(1) if age > a.stale_after_ms else Decimal(0)
+        memory, found = alerts.tiered(
+            memory,
+            f"stale:{symbol}",
+            f"{symbol} mark price",
+            stale,
+            (Decimal(1),),
+            Decimal(0),
+            True,
+            now,
+            a.cooldown_ms,
+            f"is {age // 1000}s old" if stale else "is fresh again",
+        )
+        actions += found
+    return memory

@@ -1,0 +1,26 @@
+"""What the rules remember between evaluations: alert levels, when each alert and action last
+happened, today's deposits, and decisions still waiting for their outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+DAY_MS = 86_400_000
+NEVER = -(2**62)  # "long ago": no cooldown is running
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    levels: Mapping[str, int] = field(default_factory=dict)  # alert key -> active tier (-1: none)
+    sent_at: Mapping[str, int] = field(default_factory=dict)  # alert key:tier -> last sent
+    deposit_at: int = NEVER
+    deposit_day: int = -1  # UTC day number of `deposit_total`
+    deposit_total: Decimal = Decimal(0)
+    reduce_at: int = NEVER
+    pending: frozenset[str] = frozenset()  # decision ids not yet settled
+    decisions: int = 0  # a counter, so two decisions in one millisecond differ
+
+    def deposited_today(self, now: int) -> Decimal:
+        return self.deposit_total if self.deposit_day == now // DAY_MS else Decimal(0)

@@ -1,0 +1,189 @@
+"""The money rules: when to add margin from spot, and when and how much to reduce.
+
+Both act on the cross account's margin ratio or its distance to liquidation, whichever
+triggers first; both are sized by `core.sizing` to the rule's target, capped, and spaced by
+a cooldown. A decision still waiting for its outcome blocks the next one of its kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from assistant.core.actions import AddIsolatedMargin, PlaceReduceOnly, TransferToFutures
+from assistant.core.margin import MarginBook
+from assistant.core.mirror import MirrorState
+from assistant.core.model import ZERO, Position
+from assistant.core.rules.config import DepositRule, ReduceRule
+from assistant.core.rules.memory import DAY_MS, Memory
+from assistant.core.sizing import (
+    cross_deposit,
+    deposit_for_distance,
+    isolated_deposit,
+    reduce_to_ratio,
+)
+
+CENT = Decimal("0.01")
+
+
+def triggered(
+    ratio: Decimal | None,
+    distance: Decimal | None,
+    trigger_ratio: Decimal | None,
+    trigger_distance: Decimal | None,
+) -> bool:
+    by_ratio = trigger_ratio is not None and (ratio is None or ratio >= trigger_ratio)
+    by_distance = (
+        trigger_distance is not None and distance is not None and distance <= trigger_distance
+    )
+    return by_ratio or by_distance
+
+
+def _pending(memory: Memory, prefix: str) -> bool:
+    return any(d.startswith(prefix) for d in memory.pending)
+
+
+def _decided(memory: Memory, decision_id: str) -> Memory:
+    return replace(memory, pending=memory.pending | {decision_id}, decisions=memory.decisions + 1)
+
+
+def deposit(
+    book: MarginBook,
+    memory: Memory,
+    now: int,
+    rule: DepositRule,
+    ratio: Decimal | None,
+    distance: Decimal | None,
+) -> tuple[Memory, list[TransferToFutures]]:
+    if (
+        not rule.enabled
+        or _pending(memory, "deposit-")
+        or now - memory.deposit_at < rule.cooldown_ms
+    ):
+        return memory, []
+    if not triggered(ratio, distance, rule.trigger_ratio, rule.trigger_distance):
+        return memory, []
+    wanted = max(
+        cross_deposit(book, rule.target_ratio), deposit_for_distance(book, rule.target_distance)
+    )
+    left_today = rule.max_per_day - memory.deposited_today(now)
+    amount = min(wanted, rule.max_per_action, left_today).quantize(CENT, rounding=ROUND_CEILING)
+    amount = min(amount, left_today)  # rounding up never breaks the daily cap
+    if amount < rule.min_amount:
+        return memory, []
+    decision = f"deposit-{now}-{memory.decisions}"
+    why = (
+        f"margin ratio {_fmt(ratio)}, distance {_fmt(distance)}: to ratio {rule.target_ratio}"
+        f" and distance {rule.target_distance}"
+    )
+    day = now // DAY_MS
+    total = memory.deposited_today(now) + amount
+    memory = replace(
+        _decided(memory, decision), deposit_at=now, deposit_day=day, deposit_total=total
+    )
+    return memory, [TransferToFutures(decision, amount, why, now)]
+
+
+def isolated_top_ups(
+    state: MirrorState, memory: Memory, now: int, rule: DepositRule, trigger: Decimal
+) -> tuple[Memory, list[AddIsolatedMargin]]:
+    """Isolated positions whose own ratio passed `trigger`: margin added to them directly."""
+    book = state.book
+    if book is None or not rule.enabled or _pending(memory, "isolated-"):
+        return memory, []
+    if now - memory.deposit_at < rule.cooldown_ms:
+        return memory, []
+    actions = []
+    for pos in book.account.positions:
+        if pos.is_cross or not pos.amount:
+            continue
+        mark = book.account.marks[pos.symbol]
+        mm = book.account.brackets[pos.symbol].maintenance_margin(abs(pos.amount) * mark)
+        margin = pos.isolated_wallet + pos.amount * (mark - pos.entry_price)
+        if margin > 0 and mm / margin < trigger:
+            continue
+        amount = min(isolated_deposit(book, pos, rule.target_ratio), rule.max_per_action)
+        amount = amount.quantize(CENT, rounding=ROUND_CEILING)
+        if amount < rule.min_amount:
+            continue
+        decision = f"isolated-{now}-{memory.decisions}"
+        memory = replace(_decided(memory, decision), deposit_at=now)
+        actions.append(
+            AddIsolatedMargin(
+                decision, pos.symbol, pos.side, amount, f"isolated ratio past {trigger}", now
+            )
+        )
+        break  # one at a time
+    return memory, actions
+
+
+def choose(book: MarginBook, rule: ReduceRule) -> Position | None:
+    """The position a reduction takes from, by the rule's policy."""
+    cross = [p for p in book.account.positions if p.is_cross and p.amount]
+    if not cross:
+        return None
+    marks, brackets = book.account.marks, book.account.brackets
+
+    def mm(p: Position) -> Decimal:
+        return brackets[p.symbol].maintenance_margin(abs(p.amount) * marks[p.symbol])
+
+    def loss(p: Position) -> Decimal:
+        return -(p.amount * (marks[p.symbol] - p.entry_price))
+
+    if rule.policy == "priority":
+        for symbol in rule.priority:
+            listed = [p for p in cross if p.symbol == symbol]
+            if listed:
+                return max(listed, key=mm)
+    if rule.policy == "largest-loss":
+        return max(cross, key=loss)
+    return max(cross, key=mm)
+
+
+def reduce(
+    state: MirrorState,
+    memory: Memory,
+    now: int,
+    rule: ReduceRule,
+    ratio: Decimal | None,
+    distance: Decimal | None,
+) -> tuple[Memory, list[PlaceReduceOnly]]:
+    book = state.book
+    if book is None or not rule.enabled or _pending(memory, "reduce-"):
+        return memory, []
+    if now - memory.reduce_at < rule.cooldown_ms:
+        return memory, []
+    if not triggered(ratio, distance, rule.trigger_ratio, rule.trigger_distance):
+        return memory, []
+    position = choose(book, rule)
+    if position is None:
+        return memory, []
+    filters = state.filters.get(position.symbol)
+    step = filters.step_size if filters else Decimal("0.001")
+    min_qty = filters.min_qty if filters else step
+    plan = reduce_to_ratio(
+        book,
+        position.key,
+        rule.target_ratio,
+        step,
+        min_qty,
+        rule.fee_rate,
+        min_distance=rule.target_distance,
+    )
+    size = abs(position.amount)
+    cap = (size * rule.max_fraction / step).to_integral_value(ROUND_FLOOR) * step
+    cap = max(cap, min(min_qty, size))
+    quantity = min(plan.quantity, cap)
+    if quantity <= ZERO:
+        return memory, []
+    decision = f"reduce-{now}-{memory.decisions}"
+    side = "SELL" if position.amount > 0 else "BUY"
+    why = f"margin ratio {_fmt(ratio)}, distance {_fmt(distance)}: toward ratio {rule.target_ratio}"
+    memory = replace(_decided(memory, decision), reduce_at=now)
+    return memory, [
+        PlaceReduceOnly(decision, position.symbol, position.side, side, quantity, why, now)
+    ]
+
+
+def _fmt(value: Decimal | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
