@@ -9,8 +9,9 @@ import logging
 import signal
 import sys
 
+from assistant.app.executor import on_request_sent
 from assistant.app.service import MirrorService, MirrorTimings
-from assistant.app.settings import Settings, credentials
+from assistant.app.settings import Settings, credentials, rules_from
 from assistant.binance.rest import BinanceRest
 from assistant.errors import InputError
 from assistant.store.sqlite import SqliteStore
@@ -38,21 +39,20 @@ async def serve(settings: Settings) -> int:
         api_key=key,
         api_secret=secret,
         rest_url=exchange.rest_url,
+        on_sent=on_request_sent,
         demo=exchange.environment == "demo",
     )
     store = SqliteStore(settings.store_path)
     mirror = settings.mirror
+    timings = MirrorTimings(
+        staleness_limit=mirror.staleness_limit,
+        reconcile_every=mirror.reconcile_every,
+        brackets_every=mirror.brackets_every,
+        keepalive_every=mirror.keepalive_every,
+        flush_every=mirror.flush_every,
+    )
     service = MirrorService(
-        rest=rest,
-        store=store,
-        ws_url=ws_url,
-        timings=MirrorTimings(
-            staleness_limit=mirror.staleness_limit,
-            reconcile_every=mirror.reconcile_every,
-            brackets_every=mirror.brackets_every,
-            keepalive_every=mirror.keepalive_every,
-            flush_every=mirror.flush_every,
-        ),
+        rest=rest, store=store, ws_url=ws_url, timings=timings, rules=rules_from(settings)
     )
     task = asyncio.create_task(service.run())
     loop = asyncio.get_running_loop()

@@ -21,8 +21,10 @@ from dataclasses import dataclass, replace
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from assistant.app.executor import Executor
 from assistant.binance.rest import BinanceRest
 from assistant.binance.streams import BinanceStreams, StreamSettings
+from assistant.core.actions import SendAlert
 from assistant.core.events import (
     AccountSnapshotted,
     DataWentStale,
@@ -33,6 +35,9 @@ from assistant.core.events import (
 from assistant.core.liquidation import uniform_distance
 from assistant.core.mirror import MirrorState, apply
 from assistant.core.reconcile import figure_drift, mirror_drift
+from assistant.core.rules.config import Rules
+from assistant.core.rules.engine import Decision, evaluate
+from assistant.core.rules.memory import Memory
 from assistant.errors import ExchangeError
 from assistant.store.sqlite import SqliteStore
 
@@ -55,6 +60,14 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def log_alert(alert: SendAlert) -> None:
+    """Alerts go to the log (the terminal, journald) until Telegram is configured."""
+    level = {"critical": logging.CRITICAL, "warning": logging.WARNING}.get(
+        alert.severity, logging.INFO
+    )
+    log.log(level, "ALERT %s: %s", alert.key, alert.text)
+
+
 class MirrorService:
     def __init__(
         self,
@@ -64,6 +77,8 @@ class MirrorService:
         ws_url: str,
         timings: MirrorTimings | None = None,
         stream_settings: StreamSettings | None = None,
+        rules: Rules | None = None,
+        notify: Callable[[SendAlert], None] | None = None,
     ) -> None:
         self.rest = rest
         self.store = store
@@ -85,6 +100,10 @@ class MirrorService:
             settings=settings,
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        self.rules = rules
+        self.memory = Memory()
+        self.decisions: list[Decision] = []
+        self.executor = Executor(rest=rest, store=store, put=self.put, notify=notify or log_alert)
         self._last_health = 0
         self._last_prune = 0
 
@@ -116,11 +135,31 @@ class MirrorService:
             )
             self.store.append(item, received_at)
             self.drift.append(item)
+            self._decide(item, received_at)
+        self._decide(event, received_at)
         if isinstance(event, DataWentStale):
             log.warning("stale data: %s since %s", event.what, event.since)
             self.stale.append(event)
         if isinstance(event, StreamConnected) and event.stream == "user":
             self._spawn(self.reconcile())
+
+    def _decide(self, event: Event, at: int) -> None:
+        """The rules on the new state; alerts go out at once, money actions to the executor."""
+        if self.rules is None:
+            return
+        decision = evaluate(self.state, self.memory, at, self.rules, event)
+        self.memory = decision.memory
+        money = False
+        for action in decision.actions:
+            if isinstance(action, SendAlert):
+                self.executor.alert(action)
+            else:
+                money = True
+                self.executor.queue.put_nowait((action, self.rules, decision.health))
+        if decision.actions:
+            self.decisions.append(decision)
+        if money:
+            self.store.save_memory(self.memory, at)
 
     def _record_health(self, at: int) -> None:
         """One row of the health series (downsampled to `health_every`)."""
@@ -185,6 +224,10 @@ class MirrorService:
             state, saved_at = loaded
             # Not ready, not connected: nothing may act on this until a fresh snapshot lands.
             self.state = replace(state, snapshot_at=0, connected={})
+        memory = self.store.load_memory(Memory)
+        if memory is not None:
+            # Decisions pending at the crash are settled by the executor's recovery.
+            self.memory = replace(memory, pending=frozenset())
             self.streams.symbols_changed()
             log.info("resumed from the store (saved at %s); reconciling before acting", saved_at)
 
@@ -203,6 +246,8 @@ class MirrorService:
     def save(self) -> None:
         self.store.flush()
         self.store.save_state(self.state, now_ms())
+        if self.rules is not None:
+            self.store.save_memory(self.memory, now_ms())
 
     async def run(self) -> None:
         """Until cancelled; on the way out the journal is flushed and the state saved."""
@@ -219,6 +264,8 @@ class MirrorService:
                 group.create_task(self.consume())
                 group.create_task(self._flusher())
                 group.create_task(self.streams.run())
+                if self.rules is not None:
+                    group.create_task(self.executor.run())
         finally:
             scheduler.shutdown(wait=False)
             for task in list(self._tasks):

@@ -7,14 +7,17 @@ silent "off". Unknown keys are errors. Durations are strings like "30s", "15m".
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
+from assistant.core.rules.config import AlertRules, DepositRule, ReduceRule, Rules
 from assistant.errors import InputError
 
 DEFAULT_PATHS = (Path("config/assistant.toml"), Path("/etc/assistant/assistant.toml"))
@@ -70,6 +73,61 @@ class Store(_Section):
 
 class Actions(_Section):
     mode: Literal["dry-run", "confirm", "auto"] = "dry-run"
+    paused: bool = False  # the kill switch: no money moves while true
+
+
+Fraction = Annotated[Decimal, Field(ge=0, le=10)]
+Positive = Annotated[Decimal, Field(gt=0)]
+
+
+class AlertsSection(_Section):
+    margin_ratio: tuple[Fraction, ...] = (Decimal("0.80"), Decimal("0.85"), Decimal("0.90"))
+    margin_ratio_band: Fraction = Decimal("0.02")
+    distance: tuple[Fraction, ...] = (Decimal("0.10"), Decimal("0.06"), Decimal("0.03"))
+    distance_band: Fraction = Decimal("0.01")
+    isolated_ratio: tuple[Fraction, ...] = (Decimal("0.80"), Decimal("0.90"))
+    cooldown: Duration = 300.0
+    stale_after: Duration = 15.0
+    drift: bool = True
+
+    @field_validator("margin_ratio", "isolated_ratio")
+    @classmethod
+    def _rising(cls, value: tuple[Decimal, ...]) -> tuple[Decimal, ...]:
+        if list(value) != sorted(value):
+            raise ValueError("tiers must rise from the first warning to the last")
+        return value
+
+    @field_validator("distance")
+    @classmethod
+    def _falling(cls, value: tuple[Decimal, ...]) -> tuple[Decimal, ...]:
+        if list(value) != sorted(value, reverse=True):
+            raise ValueError("distance tiers must fall from the first warning to the last")
+        return value
+
+
+class DepositSection(_Section):
+    enabled: bool = True
+    trigger_ratio: Fraction | None = Decimal("0.70")
+    trigger_distance: Fraction | None = Decimal("0.06")
+    target_ratio: Positive = Decimal("0.50")
+    target_distance: Fraction = Decimal("0.10")
+    max_per_action: Positive = Decimal("1000")
+    max_per_day: Positive = Decimal("3000")
+    min_amount: Positive = Decimal("5")
+    cooldown: Duration = 30.0
+
+
+class ReduceSection(_Section):
+    enabled: bool = True
+    trigger_ratio: Fraction | None = Decimal("0.80")
+    trigger_distance: Fraction | None = Decimal("0.03")
+    target_ratio: Positive = Decimal("0.60")
+    target_distance: Fraction | None = Decimal("0.05")
+    policy: Literal["largest-mm", "largest-loss", "priority"] = "largest-mm"
+    priority: tuple[str, ...] = ()
+    max_fraction: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.5")
+    fee_rate: Fraction = Decimal("0.0005")
+    cooldown: Duration = 10.0
 
 
 class Mirror(_Section):
@@ -86,7 +144,11 @@ class Settings(_Section):
     store: Store = Field(default_factory=Store)
     actions: Actions = Field(default_factory=Actions)
     mirror: Mirror = Field(default_factory=Mirror)
+    alerts: AlertsSection = Field(default_factory=AlertsSection)
+    deposit: DepositSection = Field(default_factory=DepositSection)
+    reduce: ReduceSection = Field(default_factory=ReduceSection)
     source: Path | None = Field(default=None, exclude=True)
+    version: str = Field(default="", exclude=True)  # the config file's hash: decisions record it
 
     @property
     def store_path(self) -> Path:
@@ -159,7 +221,8 @@ def load_settings(path: Path) -> Settings:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
         raise InputError("\n".join(f"{path}: {line}" for line in problems(exc))) from None
-    settings = settings.model_copy(update={"source": path.resolve()})
+    version = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    settings = settings.model_copy(update={"source": path.resolve(), "version": version})
     if settings.exchange.environment == "emulator" and not settings.exchange.rest_url:
         raise InputError(f"{path}: exchange.rest_url: required for the emulator")
     return settings
@@ -174,4 +237,47 @@ def credentials(settings: Settings) -> tuple[str, str]:
     return (
         resolve_secret(exchange.api_key, "exchange.api_key", literal_ok=emulator),
         resolve_secret(exchange.api_secret, "exchange.api_secret", literal_ok=emulator),
+    )
+
+
+def rules_from(settings: Settings) -> Rules:
+    """The config's rules as the pure core's values."""
+    a, d, r = settings.alerts, settings.deposit, settings.reduce
+    return Rules(
+        alerts=AlertRules(
+            a.margin_ratio,
+            a.margin_ratio_band,
+            a.distance,
+            a.distance_band,
+            a.isolated_ratio,
+            int(a.cooldown * 1000),
+            int(a.stale_after * 1000),
+            a.drift,
+        ),
+        deposit=DepositRule(
+            d.enabled,
+            d.trigger_ratio,
+            d.trigger_distance,
+            d.target_ratio,
+            d.target_distance,
+            d.max_per_action,
+            d.max_per_day,
+            d.min_amount,
+            int(d.cooldown * 1000),
+        ),
+        reduce=ReduceRule(
+            r.enabled,
+            r.trigger_ratio,
+            r.trigger_distance,
+            r.target_ratio,
+            r.target_distance,
+            r.policy,
+            tuple(s.upper() for s in r.priority),
+            r.max_fraction,
+            r.fee_rate,
+            int(r.cooldown * 1000),
+        ),
+        mode=settings.actions.mode,
+        paused=settings.actions.paused,
+        version=settings.version,
     )

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import aiohttp
 import ccxt.async_support as ccxt
 
 from assistant.binance.parse import parse_snapshot
@@ -94,6 +95,7 @@ class BinanceRest:
         demo: bool = False,
         timeout_ms: int = 10_000,
         clock: Callable[[], float] = time.time,
+        on_sent: Callable[[str, str], None] | None = None,
     ) -> None:
         self.exchange = _Binance(
             {
@@ -116,6 +118,8 @@ class BinanceRest:
                 if isinstance(value, str):
                     self.exchange.urls["api"][key] = re.sub(r"^https?://[^/]+", base, value)
         self.exchange.timeout_on_exit = 0
+        self._on_sent = on_sent
+        self._session: aiohttp.ClientSession | None = None
         self.clock = clock
         self.weight_limit = 2400
         self.used_weight = 0
@@ -124,10 +128,29 @@ class BinanceRest:
 
     async def close(self) -> None:
         await self.exchange.close()
+        if self._session is not None:
+            await self._session.close()
+
+    def _hook_session(self) -> None:
+        """With `on_sent`, requests go through a session of ours whose trace reports each request
+        the moment its body has left (a failpoint for "request in flight")."""
+        if self._on_sent is None or self._session is not None:
+            return
+        on_sent = self._on_sent
+
+        async def sent(session: Any, context: Any, params: Any) -> None:
+            on_sent(params.method, params.url.path)
+
+        trace = aiohttp.TraceConfig()
+        trace.on_request_chunk_sent.append(sent)
+        self._session = aiohttp.ClientSession(trace_configs=[trace])
+        self.exchange.session = self._session
+        self.exchange.own_session = False
 
     # ---- the one call path ------------------------------------------------------------------
 
     async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        self._hook_session()
         await self._gate()
         ex = self.exchange
         ex.last_http_status = None

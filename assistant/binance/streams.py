@@ -16,7 +16,6 @@ to take a REST snapshot (the stream is open first, so nothing falls between them
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import random
@@ -58,6 +57,13 @@ class Counters:
     malformed: int = 0
     skipped: int = 0
     reconnects: dict[str, int] = field(default_factory=lambda: {"user": 0, "market": 0})
+
+
+async def _stopped(task: asyncio.Task[None]) -> None:
+    """Cancel a helper task and wait for it, without swallowing a cancel aimed at us
+    (`suppress(CancelledError)` around the await would)."""
+    task.cancel()
+    await asyncio.wait([task])
 
 
 def now_ms() -> int:
@@ -139,7 +145,8 @@ class BinanceStreams:
                 if left <= 0:
                     return "rotated before the 24-hour cut"
                 try:
-                    raw = await asyncio.wait_for(ws.recv(), timeout=left)
+                    async with asyncio.timeout(left):  # not wait_for: it can swallow a cancel
+                        raw = await ws.recv()
                 except TimeoutError:
                     continue
                 received = now_ms()
@@ -153,9 +160,7 @@ class BinanceStreams:
                 if isinstance(event, ListenKeyExpired):
                     return "listenKey expired"
         finally:
-            keepalive.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keepalive
+            await _stopped(keepalive)
 
     async def _keep_alive(self, ws: ClientConnection) -> None:
         """PUT the listenKey well inside its hour; if Binance forgot it (-1125), reconnect."""
@@ -210,7 +215,8 @@ class BinanceStreams:
                 if subscriber.done():
                     return f"subscribing failed: {subscriber.exception()}"
                 try:
-                    raw = await asyncio.wait_for(ws.recv(), timeout=0.5)
+                    async with asyncio.timeout(0.5):
+                        raw = await ws.recv()
                 except TimeoutError:
                     continue
                 received = now_ms()
@@ -224,9 +230,7 @@ class BinanceStreams:
                     last_seen[update.symbol] = time.monotonic()
                     await self.sink(update, text, received)
         finally:
-            subscriber.cancel()
-            with contextlib.suppress(asyncio.CancelledError, WebSocketException, OSError):
-                await subscriber
+            await _stopped(subscriber)
 
     async def _keep_subscribed(
         self, ws: ClientConnection, subscribed: set[str], last_seen: dict[str, float]

@@ -35,6 +35,8 @@ def to_plain(value: Any) -> Any:
         return {_key(k): to_plain(v) for k, v in value.items()}
     if isinstance(value, (tuple, list)):
         return [to_plain(v) for v in value]
+    if isinstance(value, frozenset):
+        return sorted(to_plain(v) for v in value)
     return value
 
 
@@ -83,6 +85,9 @@ def from_plain(hint: Any, value: Any) -> Any:
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         hints = _hints(hint)
         return hint(**{name: from_plain(hints[name], v) for name, v in value.items()})
+    if origin is frozenset:
+        (item,) = typing.get_args(hint)
+        return frozenset(from_plain(item, v) for v in value)
     if origin in (tuple,):
         args = typing.get_args(hint)
         if len(args) == 2 and args[1] is Ellipsis:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -51,7 +52,29 @@ def _migrate_1(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = [_migrate_1]
+def _migrate_2(db: sqlite_utils.Database) -> None:
+    db["intents"].create(
+        {
+            "decision_id": str,
+            "kind": str,
+            "payload": str,
+            "created_at": int,
+            "status": str,
+            "outcome": str,
+            "updated_at": int,
+            "config_version": str,
+            "health": str,
+        },
+        pk="decision_id",
+    )
+    db["audit"].create(
+        {"id": int, "at": int, "decision_id": str, "what": str, "detail": str}, pk="id"
+    )
+    db["claims"].create({"tran_id": int, "decision_id": str}, pk="tran_id")
+    db["memory"].create({"id": int, "saved_at": int, "memory": str}, pk="id")
+
+
+MIGRATIONS = [_migrate_1, _migrate_2]
 
 
 class SqliteStore:
@@ -153,6 +176,84 @@ class SqliteStore:
         with self.db.conn:
             cursor = self.db.execute("DELETE FROM health WHERE at < ?", [keep_after])
         return cursor.rowcount
+
+    # ---- intents, audit, claims (exactly-once actions) -------------------------------------
+
+    def record_intent(
+        self,
+        decision_id: str,
+        kind: str,
+        payload: dict[str, Any],
+        created_at: int,
+        config_version: str,
+        health: dict[str, Any] | None,
+    ) -> None:
+        """Committed before any request goes out; the journal is flushed first."""
+        self.flush()
+        with self.db.conn:
+            self.db.conn.execute(
+                "INSERT INTO intents (decision_id, kind, payload, created_at, status, outcome,"
+                " updated_at, config_version, health) VALUES (?, ?, ?, ?, 'pending', '', ?, ?, ?)",
+                [
+                    decision_id,
+                    kind,
+                    json.dumps(payload),
+                    created_at,
+                    created_at,
+                    config_version,
+                    json.dumps(health),
+                ],
+            )
+
+    def intent(self, decision_id: str) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM intents WHERE decision_id = ?", [decision_id]))
+        return rows[0] if rows else None
+
+    def pending_intents(self) -> list[dict[str, Any]]:
+        return list(
+            self.db.query("SELECT * FROM intents WHERE status = 'pending' ORDER BY created_at")
+        )
+
+    def settle_intent(
+        self, decision_id: str, status: str, outcome: dict[str, Any], at: int
+    ) -> None:
+        with self.db.conn:
+            self.db.conn.execute(
+                "UPDATE intents SET status = ?, outcome = ?, updated_at = ? WHERE decision_id = ?",
+                [status, json.dumps(outcome, default=str), at, decision_id],
+            )
+
+    def audit(self, at: int, decision_id: str, what: str, detail: str) -> None:
+        with self.db.conn:
+            self.db.conn.execute(
+                "INSERT INTO audit (at, decision_id, what, detail) VALUES (?, ?, ?, ?)",
+                [at, decision_id, what, detail],
+            )
+
+    def audit_rows(self) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM audit ORDER BY id"))
+
+    def claim_transfer(self, tran_id: int, decision_id: str) -> bool:
+        """Attribute a transfer in Binance's history to a decision; False if already claimed."""
+        try:
+            with self.db.conn:
+                self.db.conn.execute(
+                    "INSERT INTO claims (tran_id, decision_id) VALUES (?, ?)",
+                    [tran_id, decision_id],
+                )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def save_memory(self, memory: Any, at: int) -> None:
+        with self.db.conn:
+            self.db["memory"].upsert(
+                {"id": 1, "saved_at": at, "memory": json.dumps(to_plain(memory))}, pk="id"
+            )
+
+    def load_memory(self, cls: type) -> Any | None:
+        row = self.db.execute("SELECT memory FROM memory WHERE id = 1").fetchone()
+        return None if row is None else from_plain(cls, json.loads(row[0]))
 
     def close(self) -> None:
         self.flush()

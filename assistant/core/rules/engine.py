@@ -8,7 +8,13 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from assistant.core.actions import Action, SendAlert
-from assistant.core.events import ActionSettled, DriftDetected, Event, MarginCallReceived
+from assistant.core.events import (
+    ActionSettled,
+    DriftDetected,
+    Event,
+    MarginCallReceived,
+    OrderUpdated,
+)
 from assistant.core.liquidation import distance, distance_lower_bound
 from assistant.core.margin import margin_ratio
 from assistant.core.mirror import MirrorState
@@ -115,6 +121,20 @@ def _event_alerts(event: Event | None, rules: Rules, now: int) -> list[SendAlert
                 "drift",
                 "warning",
                 f"drift: {event.what}: ours {event.ours}, exchange {event.theirs}",
+                now,
+            )
+        ]
+    if (
+        isinstance(event, OrderUpdated)
+        and event.order.client_id.startswith("autoclose-")
+        and event.execution == "TRADE"
+    ):
+        return [
+            SendAlert(
+                "liquidation",
+                "critical",
+                f"Binance liquidated {event.order.symbol} {event.order.position_side.value}:"
+                f" {event.order.filled} at the liquidation engine's price",
                 now,
             )
         ]

@@ -1,0 +1,248 @@
+"""The executor: the only code that moves money.
+
+Exactly once, whatever happens: an intent row is committed before any request; an order
+carries a client id made from its decision; and because Binance accepts a filled order's
+client id again, the order (or, for a deposit, the transfer history) is looked up before any
+retry: after a timeout, a 5xx (outcome unknown) or a crash. Modes: `dry-run` decides and
+announces, touching nothing; `confirm` announces and waits for a person; `auto` acts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from decimal import Decimal
+from typing import Any
+
+from assistant.app import failpoints
+from assistant.binance.rest import BinanceRest
+from assistant.core.actions import (
+    AddIsolatedMargin,
+    MoneyAction,
+    PlaceReduceOnly,
+    SendAlert,
+    TransferToFutures,
+)
+from assistant.core.events import ActionSettled, Event
+from assistant.core.model import PositionSide
+from assistant.core.rules.config import Rules
+from assistant.core.rules.engine import Health
+from assistant.errors import ExchangeError, RateLimited, Rejected
+from assistant.store.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+Sink = Callable[[Event, str | None, int], Awaitable[None]]
+MONEY_PATHS = ("/fapi/v1/order", "/sapi/v1/asset/transfer", "/fapi/v1/positionMargin")
+CLOCK_SKEW_MS = 5_000  # how far back the transfer history is searched for a deposit's trace
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def on_request_sent(method: str, path: str) -> None:
+    """Hooked into BinanceRest: the `request-in-flight` failpoint, for money requests only."""
+    if method == "POST" and path in MONEY_PATHS:
+        failpoints.hit("request-in-flight")
+
+
+def describe(action: MoneyAction) -> str:
+    if isinstance(action, TransferToFutures):
+        return f"transfer {action.amount} USDT from spot to futures"
+    if isinstance(action, AddIsolatedMargin):
+        return f"add {action.amount} USDT to isolated {action.symbol} {action.position_side.value}"
+    return (
+        f"reduce-only {action.side} {action.quantity} {action.symbol} {action.position_side.value}"
+    )
+
+
+def _kind(action: MoneyAction) -> str:
+    return {
+        TransferToFutures: "deposit",
+        AddIsolatedMargin: "isolated-margin",
+        PlaceReduceOnly: "reduce",
+    }[type(action)]
+
+
+class Executor:
+    def __init__(
+        self,
+        *,
+        rest: BinanceRest,
+        store: SqliteStore,
+        put: Sink,
+        notify: Callable[[SendAlert], None],
+        attempts: int = 5,
+    ) -> None:
+        self.rest = rest
+        self.store = store
+        self.put = put
+        self.notify = notify
+        self.attempts = attempts
+        self.queue: asyncio.Queue[tuple[MoneyAction, Rules, Health | None]] = asyncio.Queue()
+
+    # ---- entry points ----------------------------------------------------------------------
+
+    def alert(self, alert: SendAlert) -> None:
+        self.notify(alert)
+        self.store.audit(alert.at, "", f"alert:{alert.key}", f"{alert.severity}: {alert.text}")
+
+    async def submit(self, action: MoneyAction, rules: Rules, health: Health | None) -> None:
+        """Queued and carried out one at a time, in the order decided."""
+        await self.queue.put((action, rules, health))
+
+    async def run(self) -> None:
+        await self.recover()
+        while True:
+            action, rules, health = await self.queue.get()
+            try:
+                await self.carry_out(action, rules, health)
+            except ExchangeError as exc:  # anything unexpected from a lookup: never fatal
+                log.error("action %s: %s", action.decision_id, exc)
+
+    # ---- one action --------------------------------------------------------------------------
+
+    async def carry_out(self, action: MoneyAction, rules: Rules, health: Health | None) -> None:
+        kind, what = _kind(action), describe(action)
+        if rules.mode == "dry-run" or rules.paused:
+            why = "dry-run" if rules.mode == "dry-run" else "paused"
+            self._announce(action, "info", f"{why}: would {what} ({action.reason})")
+            await self._settle(action, kind, "dry-run", why)
+            return
+        if rules.mode == "confirm":
+            self._announce(action, "warning", f"needs confirmation: {what} ({action.reason})")
+            await self._settle(
+                action, kind, "awaiting-confirmation", "nothing moves until confirmed"
+            )
+            return
+        if self.store.intent(action.decision_id) is not None:
+            return  # this decision was already taken into account: never twice
+        payload = {k: str(v) if isinstance(v, Decimal) else v for k, v in asdict(action).items()}
+        self.store.record_intent(
+            action.decision_id,
+            kind,
+            payload,
+            action.at,
+            rules.version,
+            None if health is None else {k: str(v) for k, v in asdict(health).items()},
+        )
+        self.store.audit(now_ms(), action.decision_id, "intent", what)
+        failpoints.hit("after-intent")
+        await self._attempt(action, kind, what, action.at)
+
+    async def _attempt(self, action: MoneyAction, kind: str, what: str, since: int) -> None:
+        for attempt in range(self.attempts):
+            try:
+                result = await self._send(action)
+            except Rejected as exc:
+                await self._finish(action, kind, "failed", f"Binance refused: {exc}")
+                return
+            except ExchangeError as exc:
+                # Unknown outcome (5xx, timeout), rate limit, clock: look before trying again.
+                found = await self._look(action, since)
+                if found is not None:
+                    await self._finish(action, kind, "done", f"found after {exc}: {found}")
+                    return
+                wait = (
+                    exc.retry_after if isinstance(exc, RateLimited) else min(5.0, 0.2 * 2**attempt)
+                )
+                self.store.audit(
+                    now_ms(), action.decision_id, "retry", f"{exc}; again in {wait:.1f}s"
+                )
+                await asyncio.sleep(wait)
+                continue
+            failpoints.hit("after-accept")
+            await self._finish(action, kind, "done", json.dumps(result, default=str)[:500])
+            self._announce(action, "warning", f"done: {what} ({action.reason})")
+            return
+        await self._finish(action, kind, "failed", f"gave up after {self.attempts} attempts")
+
+    async def _send(self, action: MoneyAction) -> Any:
+        if isinstance(action, TransferToFutures):
+            return {"tranId": await self._transfer(action)}
+        if isinstance(action, AddIsolatedMargin):
+            return await self.rest.call(
+                "fapiPrivatePostPositionMargin",
+                {
+                    "symbol": action.symbol,
+                    "positionSide": action.position_side.value,
+                    "amount": format(action.amount, "f"),
+                    "type": 1,
+                },
+            )
+        return await self.rest.reduce_only(
+            symbol=action.symbol,
+            side=action.side,
+            quantity=action.quantity,
+            client_id=action.client_id,
+            position_side=action.position_side.value,
+        )
+
+    async def _transfer(self, action: TransferToFutures) -> int:
+        tran_id = await self.rest.transfer_to_futures(action.amount)
+        self.store.claim_transfer(tran_id, action.decision_id)
+        return tran_id
+
+    async def _look(self, action: MoneyAction, since: int) -> Any | None:
+        """Did an earlier attempt of this decision take effect on the exchange?"""
+        if isinstance(action, PlaceReduceOnly):
+            order = await self.rest.order_by_client_id(action.symbol, action.client_id)
+            return None if order is None else f"order {order.get('orderId')} {order.get('status')}"
+        if isinstance(action, TransferToFutures):
+            for row in await self.rest.transfer_history(since - CLOCK_SKEW_MS):
+                if Decimal(str(row["amount"])) == action.amount and self.store.claim_transfer(
+                    int(row["tranId"]), action.decision_id
+                ):
+                    return f"transfer {row['tranId']}"
+            return None
+        return None  # isolated margin has no trace to look up: a retry is refused, not doubled
+
+    # ---- after a crash -----------------------------------------------------------------------
+
+    async def recover(self) -> None:
+        """Every intent left pending by a crash: found on the exchange (done), or abandoned —
+        no request is sent for it again; the rules decide anew on fresh data."""
+        for row in self.store.pending_intents():
+            payload = json.loads(row["payload"])
+            action = _rebuild(row["kind"], payload)
+            try:
+                found = await self._look(action, int(row["created_at"]))
+            except ExchangeError as exc:
+                log.warning("recovery lookup for %s failed: %s", row["decision_id"], exc)
+                continue
+            outcome = "done" if found is not None else "abandoned"
+            await self._finish(action, row["kind"], outcome, found or "not found after a restart")
+
+    # ---- bookkeeping -------------------------------------------------------------------------
+
+    async def _finish(self, action: MoneyAction, kind: str, outcome: str, detail: str) -> None:
+        self.store.settle_intent(action.decision_id, outcome, {"detail": detail}, now_ms())
+        await self._settle(action, kind, outcome, detail)
+
+    async def _settle(self, action: MoneyAction, kind: str, outcome: str, detail: str) -> None:
+        self.store.audit(now_ms(), action.decision_id, outcome, detail)
+        await self.put(
+            ActionSettled(action.decision_id, kind, outcome, detail[:300], now_ms()), None, now_ms()
+        )
+
+    def _announce(self, action: MoneyAction, severity: str, text: str) -> None:
+        self.notify(SendAlert(_kind(action), severity, text, now_ms()))
+
+
+def _rebuild(kind: str, payload: dict[str, Any]) -> MoneyAction:
+    """The action an intent row was written for (to look it up after a crash)."""
+    decision, reason, at = payload["decision_id"], payload["reason"], int(payload["at"])
+    if kind == "deposit":
+        return TransferToFutures(decision, Decimal(payload["amount"]), reason, at)
+    side = PositionSide(payload["position_side"])
+    if kind == "isolated-margin":
+        return AddIsolatedMargin(
+            decision, payload["symbol"], side, Decimal(payload["amount"]), reason, at
+        )
+    return PlaceReduceOnly(
+        decision, payload["symbol"], side, payload["side"], Decimal(payload["quantity"]), reason, at
+    )
