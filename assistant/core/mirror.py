@@ -38,6 +38,7 @@ from assistant.core.model import (
 )
 
 Key = tuple[str, PositionSide]
+RECENT_LIMIT = 1000  # stream events kept for re-application (each snapshot clears them)
 OPEN_STATUSES = {"NEW", "PARTIALLY_FILLED"}
 
 
@@ -57,6 +58,9 @@ class MirrorState:
     updated_at: int = 0  # newest event time applied
     connected: Mapping[str, bool] = field(default_factory=dict)
     filters: Mapping[str, SymbolFilters] = field(default_factory=dict)
+    # Account and order events newer than the latest snapshot, re-applied on top of the next
+    # one: its REST reads may have happened before them.
+    recent: tuple[BalanceAndPositionUpdated | OrderUpdated | LeverageChanged, ...] = ()
     book: MarginBook | None = None  # None until every held symbol has a mark and brackets
 
     @property
@@ -74,15 +78,11 @@ def apply(state: MirrorState, event: Event) -> MirrorState:
         return _mark(state, event)
     if isinstance(event, AccountSnapshotted):
         return _snapshot(state, event)
-    if isinstance(event, BalanceAndPositionUpdated):
-        return _account_update(state, event)
-    if isinstance(event, OrderUpdated):
-        return _order(state, event)
-    if isinstance(event, LeverageChanged):
-        leverage = {**state.leverage, event.symbol: event.leverage}
-        return _rebuilt(
-            replace(state, leverage=leverage, updated_at=max(state.updated_at, event.event_at))
-        )
+    if isinstance(event, (BalanceAndPositionUpdated, OrderUpdated, LeverageChanged)):
+        if event.event_at < state.snapshot_at:
+            return state  # already part of the snapshot
+        recent = (*state.recent, event)[-RECENT_LIMIT:]
+        return _stream_event(replace(state, recent=recent), event)
     if isinstance(event, BracketsLoaded):
         return _rebuilt(replace(state, brackets={**state.brackets, **event.brackets}))
     if isinstance(event, FiltersLoaded):
@@ -92,6 +92,19 @@ def apply(state: MirrorState, event: Event) -> MirrorState:
     if isinstance(event, StreamDisconnected):
         return replace(state, connected={**state.connected, event.stream: False})
     return state
+
+
+def _stream_event(
+    state: MirrorState, event: BalanceAndPositionUpdated | OrderUpdated | LeverageChanged
+) -> MirrorState:
+    if isinstance(event, BalanceAndPositionUpdated):
+        return _account_update(state, event)
+    if isinstance(event, OrderUpdated):
+        return _order(state, event)
+    leverage = {**state.leverage, event.symbol: event.leverage}
+    return _rebuilt(
+        replace(state, leverage=leverage, updated_at=max(state.updated_at, event.event_at))
+    )
 
 
 def _mark(state: MirrorState, event: MarkPriceUpdated) -> MirrorState:
@@ -117,34 +130,38 @@ def _mark(state: MirrorState, event: MarkPriceUpdated) -> MirrorState:
 
 
 def _snapshot(state: MirrorState, event: AccountSnapshotted) -> MirrorState:
+    if event.taken_at < state.snapshot_at:
+        return state  # an older snapshot that arrived late: the newer one stands
     marks = dict(state.marks)
     mark_at = dict(state.mark_at)
     for symbol, price in event.marks.items():
         if mark_at.get(symbol, 0) <= event.taken_at:
             marks[symbol] = price
             mark_at[symbol] = event.taken_at
-    positions = {(p.symbol, p.side): p for p in event.positions if p.amount}
-    return _rebuilt(
-        replace(
-            state,
-            wallet_balance=event.wallet_balance,
-            hedge_mode=event.hedge_mode,
-            positions=positions,
-            leverage={**state.leverage, **event.leverage},
-            margin_types={**state.margin_types, **event.margin_types},
-            marks=marks,
-            mark_at=mark_at,
-            open_orders={o.order_id: o for o in event.open_orders},
-            exchange=event.exchange,
-            snapshot_at=max(state.snapshot_at, event.taken_at),
-            updated_at=max(state.updated_at, event.taken_at),
-        )
+    fresh = replace(
+        state,
+        wallet_balance=event.wallet_balance,
+        hedge_mode=event.hedge_mode,
+        positions={(p.symbol, p.side): p for p in event.positions if p.amount},
+        leverage={**state.leverage, **event.leverage},
+        margin_types={**state.margin_types, **event.margin_types},
+        marks=marks,
+        mark_at=mark_at,
+        open_orders={o.order_id: o for o in event.open_orders},
+        exchange=event.exchange,
+        snapshot_at=event.taken_at,
+        updated_at=max(state.updated_at, event.taken_at),
+        recent=(),
     )
+    # Stream events at or after the moment the snapshot was taken may not be in its REST
+    # reads: they carry absolute values, so applying them again on top is safe.
+    for later in state.recent:
+        if later.event_at >= event.taken_at:
+            fresh = _stream_event(replace(fresh, recent=(*fresh.recent, later)), later)
+    return _rebuilt(fresh)
 
 
 def _account_update(state: MirrorState, event: BalanceAndPositionUpdated) -> MirrorState:
-    if event.event_at < state.snapshot_at:
-        return state  # already part of the snapshot
     positions = dict(state.positions)
     margin_types = dict(state.margin_types)
     for change in event.positions:
@@ -168,8 +185,6 @@ def _account_update(state: MirrorState, event: BalanceAndPositionUpdated) -> Mir
 
 
 def _order(state: MirrorState, event: OrderUpdated) -> MirrorState:
-    if event.event_at < state.snapshot_at:
-        return state
     orders = dict(state.open_orders)
     if event.status in OPEN_STATUSES:
         orders[event.order.order_id] = event.order

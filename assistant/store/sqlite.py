@@ -135,7 +135,7 @@ class SqliteStore:
         plain = {
             f.name: to_plain(getattr(state, f.name))
             for f in dataclasses.fields(state)
-            if f.name != "book"
+            if f.name not in ("book", "recent")
         }
         with self.db.conn:
             self.db["state"].upsert(
@@ -148,6 +148,7 @@ class SqliteStore:
             return None
         plain = json.loads(row[0])
         plain.pop("book", None)
+        plain.pop("recent", None)
         state = from_plain(MirrorState, plain)
         return rebuild(state), int(row[1])
 

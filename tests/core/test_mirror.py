@@ -112,3 +112,29 @@ def test_incremental_marks_match_a_rebuild() -> None:
     assert state.book is not None
     fresh = MarginBook.build(state.book.account)
     assert (state.book.upnl, state.book.mm) == (fresh.upnl, fresh.mm)
+
+
+def test_a_late_older_snapshot_does_not_overwrite_a_newer_one() -> None:
+    state = apply(ready(), snapshot(at=5_000, amount="0.3"))
+    assert apply(state, snapshot(at=4_000, amount="0.5")).positions[("BTCUSDT", BOTH)].amount == D(
+        "0.3"
+    )
+
+
+def test_stream_events_after_the_snapshot_moment_are_reapplied_on_top_of_it() -> None:
+    state = ready()  # snapshot at t = 1000
+    fill = BalanceAndPositionUpdated(
+        "ORDER",
+        3_000,
+        D("2990"),
+        (PositionChange("BTCUSDT", BOTH, D("0.4"), D("60000"), MarginType.CROSS, D(0)),),
+    )
+    state = apply(state, fill)
+    # A snapshot taken at t = 2500 whose reads missed the fill at t = 3000 arrives afterwards.
+    state = apply(state, snapshot(at=2_500, amount="0.5"))
+    assert state.positions[("BTCUSDT", BOTH)].amount == D("0.4") and state.wallet_balance == D(
+        "2990"
+    )
+    # One taken after the fill needs nothing re-applied.
+    later = apply(state, snapshot(at=3_500, amount="0.4"))
+    assert later.recent == () and later.positions[("BTCUSDT", BOTH)].amount == D("0.4")
