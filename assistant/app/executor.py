@@ -146,6 +146,7 @@ class Executor:
                 found = await self._look(action, since)
                 if found is not None:
                     await self._finish(action, kind, "done", f"found after {exc}: {found}")
+                    self._announce(action, "warning", f"done: {what} (confirmed after: {exc})")
                     return
                 wait = (
                     exc.retry_after if isinstance(exc, RateLimited) else min(5.0, 0.2 * 2**attempt)

@@ -25,7 +25,9 @@ WAIT = 15.0  # seconds any single condition may take
 
 
 class Running:
-    def __init__(self, emulator: Emulator, path: Path, **timings: Any) -> None:
+    def __init__(
+        self, emulator: Emulator, path: Path, rules: Any = None, notify: Any = None, **timings: Any
+    ) -> None:
         self.rest = BinanceRest(
             api_key="emulator-key", api_secret="emulator-secret", rest_url=emulator.urls["rest"]
         )
@@ -41,6 +43,8 @@ class Running:
                 backoff_first=0.05,
                 backoff_max=0.2,
             ),
+            rules=rules,
+            notify=notify,
         )
         self.task: asyncio.Task[None] | None = None
 
