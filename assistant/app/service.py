@@ -224,12 +224,12 @@ class MirrorService:
             state, saved_at = loaded
             # Not ready, not connected: nothing may act on this until a fresh snapshot lands.
             self.state = replace(state, snapshot_at=0, connected={})
+            self.streams.symbols_changed()
+            log.info("resumed from the store (saved at %s); reconciling before acting", saved_at)
         memory = self.store.load_memory(Memory)
         if memory is not None:
             # Decisions pending at the crash are settled by the executor's recovery.
             self.memory = replace(memory, pending=frozenset())
-            self.streams.symbols_changed()
-            log.info("resumed from the store (saved at %s); reconciling before acting", saved_at)
 
     async def _flusher(self) -> None:
         while True:

@@ -244,6 +244,8 @@ async def _serve(
     fault = emu.take_fault(method, path)
     if fault is not None and fault.delay:
         await asyncio.sleep(fault.delay)
+    if fault is not None and fault.status < 400:
+        fault = None  # a pure delay: the request is then served as usual
     if fault is not None and not fault.execute:
         return emu.fault_response(fault, headers)
     try:

@@ -235,7 +235,8 @@ class SqliteStore:
         return list(self.db.query("SELECT * FROM audit ORDER BY id"))
 
     def claim_transfer(self, tran_id: int, decision_id: str) -> bool:
-        """Attribute a transfer in Binance's history to a decision; False if already claimed."""
+        """Attribute a transfer in Binance's history to a decision: True if it is (now or
+        already) this decision's, False if another decision claimed it."""
         try:
             with self.db.conn:
                 self.db.conn.execute(
@@ -243,7 +244,10 @@ class SqliteStore:
                     [tran_id, decision_id],
                 )
         except sqlite3.IntegrityError:
-            return False
+            row = self.db.execute(
+                "SELECT decision_id FROM claims WHERE tran_id = ?", [tran_id]
+            ).fetchone()
+            return bool(row) and row[0] == decision_id
         return True
 
     def save_memory(self, memory: Any, at: int) -> None:
