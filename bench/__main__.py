@@ -1,7 +1,8 @@
 """Run every benchmark: `python -m bench` (what `make bench` does)."""
 
-from bench import emulator, margin, mirror
+from bench import actions, emulator, margin, mirror
 
 margin.main()
 mirror.main()
 emulator.main()
+actions.main()

@@ -122,15 +122,10 @@ class Executor:
         if self.store.intent(action.decision_id) is not None:
             return  # this decision was already taken into account: never twice
         payload = {k: str(v) if isinstance(v, Decimal) else v for k, v in asdict(action).items()}
+        health_row = None if health is None else {k: str(v) for k, v in asdict(health).items()}
         self.store.record_intent(
-            action.decision_id,
-            kind,
-            payload,
-            action.at,
-            rules.version,
-            None if health is None else {k: str(v) for k, v in asdict(health).items()},
+            action.decision_id, kind, payload, action.at, rules.version, health_row, audit=what
         )
-        self.store.audit(now_ms(), action.decision_id, "intent", what)
         failpoints.hit("after-intent")
         await self._attempt(action, kind, what, action.at)
 

@@ -188,6 +188,7 @@ class SqliteStore:
         created_at: int,
         config_version: str,
         health: dict[str, Any] | None,
+        audit: str = "",
     ) -> None:
         """Committed before any request goes out; the journal is flushed first."""
         self.flush()
@@ -204,6 +205,10 @@ class SqliteStore:
                     config_version,
                     json.dumps(health),
                 ],
+            )
+            self.db.conn.execute(  # the audit row in the same commit: one write on the hot path
+                "INSERT INTO audit (at, decision_id, what, detail) VALUES (?, ?, 'intent', ?)",
+                [created_at, decision_id, audit],
             )
 
     def intent(self, decision_id: str) -> dict[str, Any] | None:
