@@ -14,8 +14,8 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
-from decimal import Decimal
+from dataclasses import asdict, replace
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from assistant.app import failpoints
@@ -121,6 +121,11 @@ class Executor:
             return
         if self.store.intent(action.decision_id) is not None:
             return  # this decision was already taken into account: never twice
+        if isinstance(action, TransferToFutures):
+            capped = await self._within_spot(action)
+            if capped is None:
+                return
+            action, what = capped, describe(capped)
         payload = {k: str(v) if isinstance(v, Decimal) else v for k, v in asdict(action).items()}
         health_row = None if health is None else {k: str(v) for k, v in asdict(health).items()}
         self.store.record_intent(
@@ -128,6 +133,19 @@ class Executor:
         )
         failpoints.hit("after-intent")
         await self._attempt(action, kind, what, action.at)
+
+    async def _within_spot(self, action: TransferToFutures) -> TransferToFutures | None:
+        """The deposit limited by the spot wallet's free USDT (None: nothing to move)."""
+        try:
+            free = await self.rest.spot_free_usdt()
+        except ExchangeError as exc:
+            await self._settle(action, "deposit", "failed", f"spot balance unknown: {exc}")
+            return None
+        amount = min(action.amount, free.quantize(Decimal("0.01"), rounding=ROUND_FLOOR))
+        if amount <= 0:
+            await self._settle(action, "deposit", "failed", f"spot wallet has {free} USDT free")
+            return None
+        return replace(action, amount=amount) if amount != action.amount else action
 
     async def _attempt(self, action: MoneyAction, kind: str, what: str, since: int) -> None:
         for attempt in range(self.attempts):

@@ -236,3 +236,13 @@ async def test_a_refused_reduce_order_is_a_clear_alert_not_a_retry(tmp_path: Pat
         r for r in emulator.requests if r["path"] == "/fapi/v1/order" and r["method"] == "POST"
     ]
     assert len(posts) == 1
+
+
+async def test_a_deposit_is_limited_by_the_spot_balance(tmp_path: Path) -> None:
+    emulator = await Emulator(load_scenario({**DANGER, "spot": {"USDT": "123.456"}})).start()
+    try:
+        rules = example_rules(speed=1, reduce=replace(example_rules().reduce, enabled=False))
+        await run_until(emulator, tmp_path, rules, lambda e, a: bool(e.engine.transfers))
+    finally:
+        await emulator.stop()
+    assert [t["amount"] for t in emulator.engine.transfers] == ["123.45"]
