@@ -112,6 +112,16 @@ class BinanceStreams:
         await asyncio.sleep(self._backoff(attempt))
         return attempt + 1
 
+    async def _next_text(self, ws: ClientConnection, timeout: float) -> str | None:
+        """The next frame as text, or None when `timeout` passes first."""
+        try:
+            async with asyncio.timeout(timeout):  # not wait_for: in 3.11 it can swallow a cancel
+                raw = await ws.recv()
+        except TimeoutError:
+            return None
+        self.counters.frames += 1
+        return raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+
     def _skip(self, skipped: Skipped, stream: str) -> None:
         if skipped.malformed:
             self.counters.malformed += 1
@@ -144,14 +154,10 @@ class BinanceStreams:
                 left = self.settings.rotate_seconds - (time.monotonic() - opened)
                 if left <= 0:
                     return "rotated before the 24-hour cut"
-                try:
-                    async with asyncio.timeout(left):  # not wait_for: it can swallow a cancel
-                        raw = await ws.recv()
-                except TimeoutError:
+                text = await self._next_text(ws, left)
+                if text is None:
                     continue
                 received = now_ms()
-                self.counters.frames += 1
-                text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
                 event = parse_user_frame(text)
                 if isinstance(event, Skipped):
                     self._skip(event, "user")
@@ -214,14 +220,10 @@ class BinanceStreams:
                     return f"no mark price for {', '.join(sorted(stale))}"
                 if subscriber.done():
                     return f"subscribing failed: {subscriber.exception()}"
-                try:
-                    async with asyncio.timeout(0.5):
-                        raw = await ws.recv()
-                except TimeoutError:
+                text = await self._next_text(ws, 0.5)
+                if text is None:
                     continue
                 received = now_ms()
-                self.counters.frames += 1
-                text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
                 updates = parse_market_frame(text)
                 if isinstance(updates, Skipped):
                     self._skip(updates, "market")

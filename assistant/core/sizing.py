@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from assistant.core.margin import MarginBook, margin_ratio, symbol_totals
@@ -57,19 +57,7 @@ def ratio_after_reduce(
     direction = 1 if position.amount > ZERO else -1
     remaining = position.amount - direction * quantity
     legs = [
-        (
-            Position(
-                p.symbol,
-                p.side,
-                remaining,
-                p.entry_price,
-                p.margin_type,
-                p.isolated_wallet,
-                p.leverage,
-            )
-            if p.key == position.key
-            else p
-        )
+        replace(p, amount=remaining) if p.key == position.key else p
         for p in book.cross_legs[position.symbol]
     ]
     new = symbol_totals(legs, mark, table)
@@ -161,18 +149,8 @@ def reduced_book(
     realized = direction * quantity * (mark - position.entry_price)
     account = book.account
     positions = tuple(
-        Position(
-            p.symbol,
-            p.side,
-            p.amount - direction * quantity,
-            p.entry_price,
-            p.margin_type,
-            p.isolated_wallet,
-            p.leverage,
-        )
-        if p.key == position.key
-        else p
+        replace(p, amount=p.amount - direction * quantity) if p.key == position.key else p
         for p in account.positions
     )
     wallet = account.wallet_balance + realized - quantity * mark * fee_rate
-    return MarginBook.build(type(account)(wallet, positions, account.marks, account.brackets))
+    return MarginBook.build(replace(account, wallet_balance=wallet, positions=positions))

@@ -19,7 +19,7 @@ from assistant.core.mirror import MirrorState, apply
 from assistant.emulator.scenario import load_scenario
 from assistant.emulator.server import Emulator
 from assistant.store.sqlite import SqliteStore
-from tests.emulator.conftest import fast, point_at
+from tests.emulator.conftest import ccxt_client, fast
 
 WAIT = 15.0  # seconds any single condition may take
 
@@ -102,18 +102,7 @@ async def emulator() -> AsyncIterator[Emulator]:
 
 @pytest.fixture
 async def client(emulator: Emulator) -> AsyncIterator[Any]:
-    import ccxt.async_support as ccxt
-
-    exchange = ccxt.binanceusdm(
-        {
-            "apiKey": "emulator-key",
-            "secret": "emulator-secret",
-            "enableRateLimit": False,
-            "options": {"fetchCurrencies": False},
-        }
-    )
-    point_at(exchange, emulator.urls["rest"])
-    exchange.timeout_on_exit = 0
+    exchange = ccxt_client(emulator.urls["rest"])
     await exchange.load_markets()
     yield exchange
     await exchange.close()
@@ -161,18 +150,7 @@ async def test_the_mirror_survives_disconnects_stalls_and_an_expired_listen_key(
     chaotic: Emulator, tmp_path: Path
 ) -> None:
     emulator = chaotic
-    import ccxt.async_support as ccxt
-
-    exchange = ccxt.binanceusdm(
-        {
-            "apiKey": "emulator-key",
-            "secret": "emulator-secret",
-            "enableRateLimit": False,
-            "options": {"fetchCurrencies": False},
-        }
-    )
-    point_at(exchange, emulator.urls["rest"])
-    exchange.timeout_on_exit = 0
+    exchange = ccxt_client(emulator.urls["rest"])
     await exchange.load_markets()
     actions = [
         lambda: exchange.create_order(
@@ -307,18 +285,7 @@ HEDGE_ISOLATED: dict[str, Any] = {
 
 async def test_hedge_mode_and_isolated_positions(tmp_path: Path) -> None:
     emulator = await Emulator(load_scenario(HEDGE_ISOLATED)).start()
-    import ccxt.async_support as ccxt
-
-    exchange = ccxt.binanceusdm(
-        {
-            "apiKey": "emulator-key",
-            "secret": "emulator-secret",
-            "enableRateLimit": False,
-            "options": {"fetchCurrencies": False},
-        }
-    )
-    point_at(exchange, emulator.urls["rest"])
-    exchange.timeout_on_exit = 0
+    exchange = ccxt_client(emulator.urls["rest"])
     try:
         await exchange.load_markets()
         async with Running(emulator, tmp_path / "h.db") as service:

@@ -41,8 +41,8 @@ def point_at(exchange: Any, base: str) -> Any:
     return exchange
 
 
-@pytest.fixture
-async def client(emulator: Emulator) -> AsyncIterator[Any]:
+def ccxt_client(rest_url: str) -> Any:
+    """The real ccxt binanceusdm with every REST URL on the emulator (throttle off)."""
     exchange = ccxt.binanceusdm(
         {
             "apiKey": "emulator-key",
@@ -51,8 +51,14 @@ async def client(emulator: Emulator) -> AsyncIterator[Any]:
             "options": {"fetchCurrencies": False, "fetchOpenOrders": {"warnWithoutSymbol": False}},
         }
     )
-    point_at(exchange, emulator.urls["rest"])
+    point_at(exchange, rest_url)
     exchange.timeout_on_exit = 0
+    return exchange
+
+
+@pytest.fixture
+async def client(emulator: Emulator) -> AsyncIterator[Any]:
+    exchange = ccxt_client(emulator.urls["rest"])
     try:
         yield exchange
     finally:
