@@ -141,9 +141,7 @@ def distance_lower_bound(book: MarginBook) -> Decimal | None:
             ZERO if book.headroom <= ZERO else book.headroom / (book.gross * (ONE + book.max_mmr))
         )
     account = book.account
-    for pos in account.positions:
-        if pos.is_cross or not pos.amount:
-            continue
+    for pos in book.isolated:
         mark = account.marks[pos.symbol]
         table = account.brackets[pos.symbol]
         size = abs(pos.amount) * mark

@@ -90,6 +90,7 @@ class MarginBook:
     im: Decimal
     missing_leverage: int
     max_mmr: Decimal  # highest rate of any tier of any cross symbol held
+    isolated: tuple[Position, ...] = ()  # open isolated positions (outside the cross totals)
 
     @classmethod
     def build(cls, account: Account) -> MarginBook:
@@ -114,6 +115,7 @@ class MarginBook:
             im=sum((t.im for t in totals), ZERO),
             missing_leverage=sum(t.missing_leverage for t in totals),
             max_mmr=max((account.brackets[s].max_mmr for s in cross_legs), default=ZERO),
+            isolated=tuple(p for p in account.positions if not p.is_cross and p.amount),
         )
 
     def with_mark(self, symbol: str, price: Decimal) -> MarginBook:
@@ -140,6 +142,7 @@ class MarginBook:
             im=_swap(self.im, old.im, new.im),
             missing_leverage=self.missing_leverage - old.missing_leverage + new.missing_leverage,
             max_mmr=self.max_mmr,
+            isolated=self.isolated,
         )
 
     @property
