@@ -36,6 +36,18 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
     emulator.add_argument("--scenario", default="calm", help="built-in name or JSON file")
+    demo = commands.add_parser(
+        "demo", help="the emulator's crash scenario and the service in auto mode, in this terminal"
+    )
+    demo.add_argument(
+        "--seconds", type=float, default=55.0, help="how long the demo runs (default 55)"
+    )
+    demo.add_argument(
+        "--scenario", default="crash", help="built-in name or JSON file (default crash)"
+    )
+    demo.add_argument(
+        "-c", "--config", help="take the rules from this config (default: the example's)"
+    )
     run = commands.add_parser("run", help="the service, in the foreground (systemd runs this)")
     run.add_argument("-c", "--config", help="config file (default: see README)")
     status = commands.add_parser("status", help="health of the mirrored account, from the store")
@@ -84,6 +96,25 @@ def _run_emulator(host: str, port: int, scenario: str) -> int:
         return EXIT_FAILURE
 
 
+def _run_demo(scenario_name: str, config: str | None, seconds: float) -> int:
+    from pathlib import Path
+
+    from assistant.app.demo import run
+    from assistant.app.settings import load_settings
+    from assistant.emulator.scenario import load_scenario
+
+    try:
+        if seconds <= 1:
+            raise InputError("--seconds: give more than a second")
+        scenario = load_scenario(scenario_name)
+        example = Path(__file__).resolve().parent.parent / "config" / "assistant.example.toml"
+        settings = load_settings(Path(config) if config else example)
+    except InputError as exc:
+        print(f"assistant demo: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return run(scenario, settings, seconds)
+
+
 def _with_settings(args: argparse.Namespace) -> int:
     from assistant.app.settings import credentials, find_config, load_settings
 
@@ -116,6 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_calc(args.file)
     if args.command == "emulator":
         return _run_emulator(args.host, args.port, args.scenario)
+    if args.command == "demo":
+        return _run_demo(args.scenario, args.config, args.seconds)
     return _with_settings(args)
     raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
 

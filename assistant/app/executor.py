@@ -103,6 +103,9 @@ class Executor:
                 await self.carry_out(action, rules, health)
             except ExchangeError as exc:  # anything unexpected from a lookup: never fatal
                 log.error("action %s: %s", action.decision_id, exc)
+            except Exception:  # a bug must not silence every later action
+                log.exception("action %s crashed", action.decision_id)
+                await self._settle(action, _kind(action), "failed", "internal error (see the log)")
 
     # ---- one action --------------------------------------------------------------------------
 
@@ -166,6 +169,13 @@ class Executor:
                 )
                 self.store.audit(
                     now_ms(), action.decision_id, "retry", f"{exc}; again in {wait:.1f}s"
+                )
+                log.warning(
+                    "%s %s: %s; not found on the exchange; again in %.1fs",
+                    kind,
+                    action.decision_id,
+                    exc,
+                    wait,
                 )
                 await asyncio.sleep(wait)
                 continue
@@ -234,6 +244,8 @@ class Executor:
     # ---- bookkeeping -------------------------------------------------------------------------
 
     async def _finish(self, action: MoneyAction, kind: str, outcome: str, detail: str) -> None:
+        if outcome == "failed":
+            log.error("%s %s failed: %s", kind, action.decision_id, detail)
         self.store.settle_intent(action.decision_id, outcome, {"detail": detail}, now_ms())
         await self._settle(action, kind, outcome, detail)
 

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 logging.getLogger("ccxt").setLevel(logging.WARNING)
 
 WEIGHT_HEADROOM = 0.9  # pause before using more than this share of the minute's weight
+SPOT_WEIGHT_LIMIT = 6000  # Binance's spot REQUEST_WEIGHT per minute (api/v3 and sapi)
 
 
 class _Binance(ccxt.binanceusdm):  # type: ignore[misc]
@@ -121,9 +122,9 @@ class BinanceRest:
         self._on_sent = on_sent
         self._session: aiohttp.ClientSession | None = None
         self.clock = clock
-        self.weight_limit = 2400
-        self.used_weight = 0
-        self._window = -1
+        self.weight_limit = 2400  # futures; read from exchangeInfo
+        self._used: dict[str, int] = {}
+        self._window: dict[str, int] = {}
         self._blocked_until = 0.0
 
     async def close(self) -> None:
@@ -151,7 +152,8 @@ class BinanceRest:
 
     async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
         self._hook_session()
-        await self._gate()
+        budget = self._budget(method)
+        await self._gate(budget)
         ex = self.exchange
         ex.last_http_status = None
         ex.last_json_response = None
@@ -169,24 +171,38 @@ class BinanceRest:
             log.warning("REST %s failed: %s", method, error)
             raise error from None
         finally:
-            self._account(ex.last_response_headers or {})
+            self._account(budget, ex.last_response_headers or {})
 
-    def _account(self, headers: dict[str, str]) -> None:
+    @staticmethod
+    def _budget(method: str) -> str:
+        """Binance counts futures (fapi) and spot (api, sapi) weight separately."""
+        return "futures" if method.startswith("fapi") else "spot"
+
+    @property
+    def used_weight(self) -> int:
+        return self._used.get("futures", 0)
+
+    def _account(self, budget: str, headers: dict[str, str]) -> None:
         used = headers.get("X-MBX-USED-WEIGHT-1M") or headers.get("x-mbx-used-weight-1m")
         if used is not None:
-            self.used_weight = int(used)
-            self._window = int(self.clock() // 60)
+            self._used[budget] = int(used)
+            self._window[budget] = int(self.clock() // 60)
 
-    async def _gate(self) -> None:
-        """Wait out a ban or a 429, and pause near the minute's weight limit."""
+    async def _gate(self, budget: str) -> None:
+        """Wait out a ban or a 429, and pause near this budget's weight limit for the minute."""
         now = self.clock()
         if now < self._blocked_until:
             await asyncio.sleep(self._blocked_until - now)
             now = self.clock()
-        if int(now // 60) != self._window:
-            self.used_weight = 0
-        elif self.used_weight >= self.weight_limit * WEIGHT_HEADROOM:
-            await asyncio.sleep((self._window + 1) * 60 - now)
+        window = self._window.get(budget, -1)
+        limit = self.weight_limit if budget == "futures" else SPOT_WEIGHT_LIMIT
+        if int(now // 60) != window:
+            self._used[budget] = 0
+        elif self._used.get(budget, 0) >= limit * WEIGHT_HEADROOM:
+            log.warning(
+                "%s request weight %s of %s this minute: pausing", budget, self._used[budget], limit
+            )
+            await asyncio.sleep((window + 1) * 60 - now)
 
     # ---- what the service asks ----------------------------------------------------------------
 

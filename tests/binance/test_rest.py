@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -106,3 +107,13 @@ async def test_a_ban_stops_every_request_until_it_ends(rest: BinanceRest, emu: E
     assert rest._blocked_until == 1030.0
     now[0] = 1031.0  # the ban is over: the gate lets the next request through at once
     await rest.call("fapiPrivateV3GetAccount")
+
+
+async def test_spot_weight_does_not_hold_back_futures_calls(rest: BinanceRest) -> None:
+    """Transfers weigh 900 each on the spot budget; the futures budget is another (a demo once
+    waited a minute for a reduce-only order because the two were mixed)."""
+    for _ in range(3):
+        await rest.transfer_to_futures(Decimal("1"))
+    assert rest._used["spot"] >= 2700 > rest.weight_limit * 0.9
+    async with asyncio.timeout(2):
+        await rest.call("fapiPrivateV3GetAccount")
