@@ -225,6 +225,11 @@ def load_settings(path: Path) -> Settings:
     settings = settings.model_copy(update={"source": path.resolve(), "version": version})
     if settings.exchange.environment == "emulator" and not settings.exchange.rest_url:
         raise InputError(f"{path}: exchange.rest_url: required for the emulator")
+    if settings.exchange.environment == "demo" and settings.deposit.enabled:
+        raise InputError(
+            f"{path}: deposit.enabled: Binance demo trading has no spot wallet to"
+            " transfer from; set [deposit] enabled = false"
+        )
     return settings
 
 

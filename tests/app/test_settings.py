@@ -127,3 +127,22 @@ def test_credential_files_from_systemd(tmp_path: Path) -> None:
 def test_relative_store_path_is_relative_to_the_config(tmp_path: Path) -> None:
     path = write(tmp_path, '[store]\npath = "data/a.db"\n')
     assert load_settings(path).store_path == tmp_path / "data" / "a.db"
+
+
+def test_demo_trading_refuses_deposit_rules(tmp_path: Path) -> None:
+    path = write(tmp_path, '[exchange]\nenvironment = "demo"\n')
+    result = check(
+        path, BINANCE_API_KEY="fake-key-for-tests", BINANCE_API_SECRET="fake-secret-for-tests"
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"{path}: deposit.enabled: Binance demo trading has no spot wallet"
+        " to transfer from; set [deposit] enabled = false"
+    )
+    path.write_text('[exchange]\nenvironment = "demo"\n[deposit]\nenabled = false\n')
+    assert (
+        check(
+            path, BINANCE_API_KEY="fake-key-for-tests", BINANCE_API_SECRET="fake-secret"
+        ).returncode
+        == 0
+    )
