@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 
+from assistant.app import systemd
 from assistant.app.executor import on_request_sent
 from assistant.app.service import MirrorService, MirrorTimings
 from assistant.app.settings import Settings, credentials, rules_from
@@ -58,15 +59,36 @@ async def serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, task.cancel)
-    log.info("mirroring %s account; store %s", exchange.environment, settings.store_path)
+    log.info(
+        "mirroring %s account; store %s; mode %s",
+        exchange.environment,
+        settings.store_path,
+        settings.actions.mode,
+    )
+    helpers = [
+        asyncio.create_task(_ready(service)),
+        asyncio.create_task(systemd.watchdog(lambda: service.alive)),
+    ]
     try:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     finally:
+        systemd.notify("STOPPING=1")
+        for helper in helpers:
+            helper.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
         store.close()
         await rest.close()
-    log.info("stopped")
+    log.info("stopped after %d events; the journal is flushed", service.applied)
     return 0
+
+
+async def _ready(service: MirrorService) -> None:
+    """READY=1 once the account is mirrored (first snapshot in), not merely started."""
+    async with service.changed:
+        await service.changed.wait_for(lambda: service.state.ready)
+    systemd.notify("READY=1\nSTATUS=mirroring the account")
+    log.info("ready: the account is mirrored")
 
 
 def run(settings: Settings) -> int:

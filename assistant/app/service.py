@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -106,6 +106,7 @@ class MirrorService:
         self.executor = Executor(rest=rest, store=store, put=self.put, notify=notify or log_alert)
         self._last_health = 0
         self._last_prune = 0
+        self._crashed: set[str] = set()
 
     async def put(self, event: Event, raw: str | None, received_at: int) -> None:
         await self.queue.put((event, raw, received_at))
@@ -143,6 +144,13 @@ class MirrorService:
         if isinstance(event, StreamConnected) and event.stream == "user":
             self._spawn(self.reconcile())
 
+    def _handle_safely(self, event: Event, raw: str | None, received_at: int) -> None:
+        """One event; a bug it triggers is logged with the event, and the next one goes on."""
+        try:
+            self.handle(event, raw, received_at)
+        except Exception:
+            log.exception("could not handle %s; skipped", type(event).__name__)
+
     def _decide(self, event: Event, at: int) -> None:
         """The rules on the new state; alerts go out at once, money actions to the executor."""
         if self.rules is None:
@@ -175,10 +183,9 @@ class MirrorService:
 
     async def consume(self) -> None:
         while True:
-            event, raw, received_at = await self.queue.get()
-            self.handle(event, raw, received_at)
+            self._handle_safely(*await self.queue.get())
             while not self.queue.empty():  # drain a burst before waking waiters
-                self.handle(*self.queue.get_nowait())
+                self._handle_safely(*self.queue.get_nowait())
             async with self.changed:
                 self.changed.notify_all()
 
@@ -261,17 +268,37 @@ class MirrorService:
         scheduler.start()
         try:
             async with asyncio.TaskGroup() as group:
-                group.create_task(self.consume())
-                group.create_task(self._flusher())
-                group.create_task(self.streams.run())
+                group.create_task(self._supervised("consumer", self.consume))
+                group.create_task(self._supervised("flusher", self._flusher))
+                group.create_task(self._supervised("streams", self.streams.run))
                 if self.rules is not None:
-                    group.create_task(self.executor.run())
+                    group.create_task(self._supervised("executor", self.executor.run))
         finally:
             scheduler.shutdown(wait=False)
             for task in list(self._tasks):
                 task.cancel()
             with contextlib.suppress(Exception):
                 self.save()
+
+    @property
+    def alive(self) -> bool:
+        """For systemd's watchdog: every supervised task is running, none is in a restart."""
+        return not self._crashed
+
+    async def _supervised(self, name: str, job: Callable[[], Awaitable[None]]) -> None:
+        """Run `job`; if it crashes, log it and start it again (never silently lost)."""
+        for attempt in range(10**9):
+            try:
+                await job()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self._crashed.add(name)
+                delay = min(30.0, 0.5 * 2 ** min(attempt, 6))
+                log.exception("task %s crashed; restarting it in %.1fs", name, delay)
+                await asyncio.sleep(delay)
+                self._crashed.discard(name)
 
     async def _until_ok(self, step: Callable[[], object]) -> None:
         for attempt in range(1_000_000):

@@ -1,0 +1,92 @@
+"""systemd: the notify protocol against a socket we create, and the units as systemd reads them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def receive(sock: socket.socket, until: str, limit: int = 50) -> list[str]:
+    """Datagrams until one contains `until` (bounded in count; each wait bounded in time)."""
+    got: list[str] = []
+    for _ in range(limit):
+        message = sock.recv(4096).decode()
+        got.append(message)
+        if until in message:
+            return got
+    raise AssertionError(f"no {until} in {got}")
+
+
+def test_ready_watchdog_and_stopping_reach_the_notify_socket(tmp_path: Path) -> None:
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "emulator", "--scenario", "calm"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    notify_path = tmp_path / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(notify_path))
+        sock.settimeout(20)
+        try:
+            assert emulator.stdout is not None
+            urls = json.loads(emulator.stdout.readline())
+            config = tmp_path / "a.toml"
+            config.write_text(
+                f'[exchange]\nenvironment = "emulator"\nrest_url = "{urls["rest"]}"\n'
+                f'ws_url = "{urls["ws"]}"\n'
+            )
+            env = {**os.environ, "NOTIFY_SOCKET": str(notify_path), "WATCHDOG_USEC": "200000"}
+            service = subprocess.Popen(
+                [sys.executable, "-m", "assistant", "run", "-c", str(config)],
+                env=env,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            try:
+                before_ready = receive(sock, "READY=1")
+                assert "READY=1" in before_ready[-1]
+                pings = receive(sock, "WATCHDOG=1") + receive(sock, "WATCHDOG=1")
+                assert sum("WATCHDOG=1" in p for p in pings) >= 2  # every 0.1 s: half of 0.2 s
+                service.send_signal(signal.SIGTERM)
+                assert any("STOPPING=1" in m for m in receive(sock, "STOPPING=1"))
+                _, err = service.communicate(timeout=15)
+                assert service.returncode == 0, err
+            finally:
+                if service.poll() is None:
+                    service.kill()
+                    service.communicate()
+        finally:
+            emulator.terminate()
+            emulator.communicate(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("unit", "installed_as"),
+    [("assistant.service", "assistant.service"), ("assistant@.service", "assistant@main.service")],
+)
+def test_units_pass_systemd_analyze_verify(unit: str, installed_as: str, tmp_path: Path) -> None:
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed here: the units were not verified")
+    text = (ROOT / "systemd" / unit).read_text()
+    # Point ExecStart at this checkout's command, so verify can check it exists.
+    text = text.replace(
+        "/opt/assistant/.venv/bin/assistant", str(Path(sys.executable).parent / "assistant")
+    )
+    path = tmp_path / installed_as
+    path.write_text(text)
+    result = subprocess.run(
+        [analyze, "verify", str(path)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "assistant" not in result.stderr, result.stderr  # no complaint about our unit
