@@ -11,9 +11,11 @@ import sys
 
 from assistant.app import systemd
 from assistant.app.executor import on_request_sent
+from assistant.app.metrics import Metrics
 from assistant.app.service import MirrorService, MirrorTimings
 from assistant.app.settings import Settings, credentials, rules_from
 from assistant.binance.rest import BinanceRest
+from assistant.core.actions import SendAlert
 from assistant.errors import InputError
 from assistant.store.sqlite import SqliteStore
 
@@ -55,6 +57,19 @@ async def serve(settings: Settings) -> int:
     service = MirrorService(
         rest=rest, store=store, ws_url=ws_url, timings=timings, rules=rules_from(settings)
     )
+    metrics = None
+    if settings.metrics.port:
+        metrics = Metrics()
+        service.metrics = metrics
+        log_alert = service.executor.notify
+
+        def counted(alert: SendAlert) -> None:
+            metrics.alert(alert)  # type: ignore[union-attr]
+            log_alert(alert)
+
+        service.executor.notify = counted
+        port = await metrics.serve(settings.metrics.host, settings.metrics.port)
+        log.info("metrics on http://%s:%d/metrics", settings.metrics.host, port)
     task = asyncio.create_task(service.run())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -79,6 +94,8 @@ async def serve(settings: Settings) -> int:
         await asyncio.gather(*helpers, return_exceptions=True)
         store.close()
         await rest.close()
+        if metrics is not None:
+            await metrics.stop()
     log.info("stopped after %d events; the journal is flushed", service.applied)
     return 0
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from assistant.app.executor import Executor
+from assistant.app.metrics import Metrics
 from assistant.binance.rest import BinanceRest
 from assistant.binance.streams import BinanceStreams, StreamSettings
 from assistant.core.actions import SendAlert
@@ -107,6 +108,7 @@ class MirrorService:
         self._last_health = 0
         self._last_prune = 0
         self._crashed: set[str] = set()
+        self.metrics: Metrics | None = None
 
     async def put(self, event: Event, raw: str | None, received_at: int) -> None:
         await self.queue.put((event, raw, received_at))
@@ -148,6 +150,8 @@ class MirrorService:
         """One event; a bug it triggers is logged with the event, and the next one goes on."""
         try:
             self.handle(event, raw, received_at)
+            if self.metrics is not None:
+                self.metrics.observe(self.state, event)
         except Exception:
             log.exception("could not handle %s; skipped", type(event).__name__)
 

@@ -138,6 +138,11 @@ class Mirror(_Section):
     flush_every: Duration = 0.05  # group commit of the journal
 
 
+class MetricsSection(_Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 0  # 0: no endpoint
+
+
 class Settings(_Section):
     exchange: Exchange = Field(default_factory=Exchange)
     telegram: Telegram = Field(default_factory=Telegram)
@@ -147,6 +152,7 @@ class Settings(_Section):
     alerts: AlertsSection = Field(default_factory=AlertsSection)
     deposit: DepositSection = Field(default_factory=DepositSection)
     reduce: ReduceSection = Field(default_factory=ReduceSection)
+    metrics: MetricsSection = Field(default_factory=MetricsSection)
     source: Path | None = Field(default=None, exclude=True)
     version: str = Field(default="", exclude=True)  # the config file's hash: decisions record it
 
