@@ -70,6 +70,7 @@ async def serve(settings: Settings) -> int:
         service.executor.notify = counted
         port = await metrics.serve(settings.metrics.host, settings.metrics.port)
         log.info("metrics on http://%s:%d/metrics", settings.metrics.host, port)
+    service.daily_summary = settings.alerts.daily_summary
     task = asyncio.create_task(service.run())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -109,6 +109,7 @@ class MirrorService:
         self._last_prune = 0
         self._crashed: set[str] = set()
         self.metrics: Metrics | None = None
+        self.daily_summary = ""  # "HH:MM" UTC, set by the composition root
 
     async def put(self, event: Event, raw: str | None, received_at: int) -> None:
         await self.queue.put((event, raw, received_at))
@@ -247,6 +248,29 @@ class MirrorService:
             await asyncio.sleep(self.timings.flush_every)
             self.store.flush()
 
+    async def _summary_job(self) -> None:
+        self.executor.alert(self.summary(now_ms()))
+
+    def summary(self, at: int) -> SendAlert:
+        """The daily health summary, as an info alert."""
+        book = self.state.book
+        if book is None or not self.state.ready:
+            return SendAlert(
+                "summary", "warning", "daily summary: the account is not mirrored right now", at
+            )
+        down, up = uniform_distance(book)
+        moves = [m for m in (down, up) if m is not None]
+        nearest = f"{min(moves) * 100:.2f}%" if moves else "none"
+        ratio = book.margin_ratio
+        deposited = self.memory.deposited_today(at)
+        text = (
+            f"daily summary: margin ratio {'n/a' if ratio is None else f'{ratio * 100:.2f}%'},"
+            f" margin balance {book.margin_balance:.2f} USDT, liquidation at a {nearest} move,"
+            f" {len(self.state.positions)} position(s), deposited today {deposited:.2f} USDT,"
+            f" mode {self.rules.mode if self.rules else 'mirror only'}"
+        )
+        return SendAlert("summary", "info", text, at)
+
     async def _save_job(self) -> None:  # a coroutine: apscheduler runs plain functions in threads
         self.save()
         now = now_ms()
@@ -269,6 +293,9 @@ class MirrorService:
         scheduler.add_job(self.reconcile, "interval", seconds=self.timings.reconcile_every)
         scheduler.add_job(self.refresh_brackets, "interval", seconds=self.timings.brackets_every)
         scheduler.add_job(self._save_job, "interval", seconds=self.timings.save_every)
+        if self.daily_summary:
+            hour, minute = (int(x) for x in self.daily_summary.split(":"))
+            scheduler.add_job(self._summary_job, "cron", hour=hour, minute=minute, timezone="UTC")
         scheduler.start()
         try:
             async with asyncio.TaskGroup() as group:

@@ -89,6 +89,14 @@ class AlertsSection(_Section):
     cooldown: Duration = 300.0
     stale_after: Duration = 15.0
     drift: bool = True
+    daily_summary: str = "08:00"  # UTC time of a daily health summary; "" = none
+
+    @field_validator("daily_summary")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if value and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError('expected a UTC time like "08:00", or "" for none')
+        return value
 
     @field_validator("margin_ratio", "isolated_ratio")
     @classmethod

@@ -308,3 +308,16 @@ async def test_hedge_mode_and_isolated_positions(tmp_path: Path) -> None:
     finally:
         await exchange.close()
         await emulator.stop()
+
+
+async def test_the_daily_summary_reads_the_mirrored_health(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    from assistant.core.rules.config import Rules
+
+    async with Running(emulator, tmp_path / "s.db", rules=Rules()) as service:
+        await service.wait_for(lambda s: s.ready, WAIT)
+        alert = service.summary(1_000)
+    assert alert.severity == "info"
+    assert "margin ratio 6.00%" in alert.text and "margin balance 3000.00 USDT" in alert.text
+    assert "2 position(s)" in alert.text and "mode dry-run" in alert.text
