@@ -38,6 +38,16 @@ log = logging.getLogger(__name__)
 Sink = Callable[[Event, str | None, int], Awaitable[None]]
 MONEY_PATHS = ("/fapi/v1/order", "/sapi/v1/asset/transfer", "/fapi/v1/positionMargin")
 CLOCK_SKEW_MS = 5_000  # how far back the transfer history is searched for a deposit's trace
+UNKNOWN = object()  # a lookup that could not be made
+
+
+def _backoff(exc: ExchangeError, attempt: int) -> float:
+    return exc.retry_after if isinstance(exc, RateLimited) else min(5.0, 0.2 * 2**attempt)
+
+
+def _moved(action: MoneyAction) -> Decimal | None:
+    """The USDT a done action moved into futures (deposits and top-ups count against caps)."""
+    return action.amount if isinstance(action, (TransferToFutures, AddIsolatedMargin)) else None
 
 
 def now_ms() -> int:
@@ -101,8 +111,9 @@ class Executor:
             action, rules, health = await self.queue.get()
             try:
                 await self.carry_out(action, rules, health)
-            except ExchangeError as exc:  # anything unexpected from a lookup: never fatal
+            except ExchangeError as exc:  # e.g. the spot balance could not be read
                 log.error("action %s: %s", action.decision_id, exc)
+                await self._settle(action, _kind(action), "failed", str(exc))
             except Exception:  # a bug must not silence every later action
                 log.exception("action %s crashed", action.decision_id)
                 await self._settle(action, _kind(action), "failed", "internal error (see the log)")
@@ -159,14 +170,21 @@ class Executor:
                 return
             except ExchangeError as exc:
                 # Unknown outcome (5xx, timeout), rate limit, clock: look before trying again.
-                found = await self._look(action, since)
+                if isinstance(action, AddIsolatedMargin):  # no trace to look up: never resend
+                    detail = f"{exc}; check the position's margin"
+                    await self._finish(action, kind, "unknown", detail)
+                    return
+                found = await self._look_until_known(action, since)
+                if found is UNKNOWN:
+                    await self._finish(
+                        action, kind, "unknown", f"{exc}; and the exchange could not be asked"
+                    )
+                    return
                 if found is not None:
                     await self._finish(action, kind, "done", f"found after {exc}: {found}")
                     self._announce(action, "warning", f"done: {what} (confirmed after: {exc})")
                     return
-                wait = (
-                    exc.retry_after if isinstance(exc, RateLimited) else min(5.0, 0.2 * 2**attempt)
-                )
+                wait = _backoff(exc, attempt)
                 self.store.audit(
                     now_ms(), action.decision_id, "retry", f"{exc}; again in {wait:.1f}s"
                 )
@@ -180,10 +198,25 @@ class Executor:
                 await asyncio.sleep(wait)
                 continue
             failpoints.hit("after-accept")
-            await self._finish(action, kind, "done", json.dumps(result, default=str)[:500])
+            await self._finish(
+                action, kind, "done", json.dumps(result, default=str)[:500], amount=_moved(action)
+            )
             self._announce(action, "warning", f"done: {what} ({action.reason})")
             return
         await self._finish(action, kind, "failed", f"gave up after {self.attempts} attempts")
+
+    async def _look_until_known(self, action: MoneyAction, since: int) -> Any:
+        """`_look`, asked again while the exchange cannot answer; UNKNOWN if it never can."""
+        for attempt in range(self.attempts):
+            try:
+                return await self._look(action, since)
+            except ExchangeError as exc:
+                wait = _backoff(exc, attempt)
+                log.warning(
+                    "lookup for %s failed (%s); again in %.1fs", action.decision_id, exc, wait
+                )
+                await asyncio.sleep(wait)
+        return UNKNOWN
 
     async def _send(self, action: MoneyAction) -> Any:
         if isinstance(action, TransferToFutures):
@@ -218,42 +251,72 @@ class Executor:
             return None if order is None else f"order {order.get('orderId')} {order.get('status')}"
         if isinstance(action, TransferToFutures):
             for row in await self.rest.transfer_history(since - CLOCK_SKEW_MS):
-                if Decimal(str(row["amount"])) == action.amount and self.store.claim_transfer(
-                    int(row["tranId"]), action.decision_id
-                ):
-                    return f"transfer {row['tranId']}"
+                usable = (
+                    str(row.get("asset", "USDT")) == "USDT"
+                    and str(row.get("status", "CONFIRMED")) != "FAILED"
+                    and Decimal(str(row["amount"])) == action.amount
+                )
+                if usable and self.store.claim_transfer(int(row["tranId"]), action.decision_id):
+                    return f"transfer {row['tranId']} ({row.get('status', 'CONFIRMED')})"
             return None
-        return None  # isolated margin has no trace to look up: a retry is refused, not doubled
+        return None  # isolated margin has no trace to look up (it is never resent)
 
     # ---- after a crash -----------------------------------------------------------------------
 
     async def recover(self) -> None:
         """Every intent left pending by a crash: found on the exchange (done), or abandoned —
-        no request is sent for it again; the rules decide anew on fresh data."""
+        no request is sent for it again; the rules decide anew on fresh data. If the exchange
+        cannot be asked, the outcome is unknown, and said so loudly."""
         for row in self.store.pending_intents():
             payload = json.loads(row["payload"])
             action = _rebuild(row["kind"], payload)
-            try:
-                found = await self._look(action, int(row["created_at"]))
-            except ExchangeError as exc:
-                log.warning("recovery lookup for %s failed: %s", row["decision_id"], exc)
+            if isinstance(action, AddIsolatedMargin):
+                await self._finish(
+                    action,
+                    row["kind"],
+                    "unknown",
+                    "interrupted by a restart; check the position's margin",
+                )
                 continue
-            outcome = "done" if found is not None else "abandoned"
-            await self._finish(action, row["kind"], outcome, found or "not found after a restart")
+            found = await self._look_until_known(action, int(row["created_at"]))
+            if found is UNKNOWN:
+                await self._finish(
+                    action,
+                    row["kind"],
+                    "unknown",
+                    "interrupted by a restart, and the exchange could not be asked",
+                )
+            elif found is not None:
+                await self._finish(action, row["kind"], "done", found, amount=_moved(action))
+            else:
+                await self._finish(action, row["kind"], "abandoned", "not found after a restart")
 
     # ---- bookkeeping -------------------------------------------------------------------------
 
-    async def _finish(self, action: MoneyAction, kind: str, outcome: str, detail: str) -> None:
-        if outcome == "failed":
-            log.error("%s %s failed: %s", kind, action.decision_id, detail)
+    async def _finish(
+        self,
+        action: MoneyAction,
+        kind: str,
+        outcome: str,
+        detail: str,
+        amount: Decimal | None = None,
+    ) -> None:
+        if outcome in ("failed", "unknown"):
+            log.error("%s %s %s: %s", kind, action.decision_id, outcome, detail)
         self.store.settle_intent(action.decision_id, outcome, {"detail": detail}, now_ms())
-        await self._settle(action, kind, outcome, detail)
+        await self._settle(action, kind, outcome, detail, amount)
 
-    async def _settle(self, action: MoneyAction, kind: str, outcome: str, detail: str) -> None:
+    async def _settle(
+        self,
+        action: MoneyAction,
+        kind: str,
+        outcome: str,
+        detail: str,
+        amount: Decimal | None = None,
+    ) -> None:
         self.store.audit(now_ms(), action.decision_id, outcome, detail)
-        await self.put(
-            ActionSettled(action.decision_id, kind, outcome, detail[:300], now_ms()), None, now_ms()
-        )
+        settled = ActionSettled(action.decision_id, kind, outcome, detail[:300], now_ms(), amount)
+        await self.put(settled, None, now_ms())
 
     def _announce(self, action: MoneyAction, severity: str, text: str) -> None:
         self.notify(SendAlert(_kind(action), severity, text, now_ms()))

@@ -168,9 +168,10 @@ class ActionSettled:
 
     decision_id: str
     kind: str
-    outcome: str  # "done" | "failed" | "abandoned" | "dry-run" | "awaiting-confirmation"
+    outcome: str  # done | failed | unknown | abandoned | dry-run | awaiting-confirmation
     detail: str
     at: int
+    amount: Decimal | None = None  # what a done deposit or top-up actually moved
 
 
 Event = (

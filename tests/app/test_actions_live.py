@@ -246,3 +246,92 @@ async def test_a_deposit_is_limited_by_the_spot_balance(tmp_path: Path) -> None:
     finally:
         await emulator.stop()
     assert [t["amount"] for t in emulator.engine.transfers] == ["123.45"]
+
+
+async def test_an_unanswerable_lookup_is_an_unknown_outcome_not_a_stuck_decision(
+    danger: Emulator, tmp_path: Path
+) -> None:
+    """The transfer fails with a 5xx and so does every history lookup: the decision is settled
+    as unknown, loudly, and nothing is sent twice."""
+    danger.faults.append(
+        Fault.parse(
+            {
+                "path": "/sapi/v1/asset/transfer",
+                "method": "POST",
+                "status": 503,
+                "code": -1001,
+                "msg": "Internal error",
+                "execute": True,
+            }
+        )
+    )
+    danger.faults.append(
+        Fault.parse(
+            {
+                "path": "/sapi/v1/asset/transfer",
+                "method": "GET",
+                "status": 503,
+                "code": -1001,
+                "msg": "Internal error",
+                "count": 100,
+            }
+        )
+    )
+    rules = example_rules(speed=1, reduce=replace(example_rules().reduce, enabled=False))
+    alerts = await run_until(
+        danger, tmp_path, rules, lambda e, a: any(x.key == "action" for x in a)
+    )
+    unknown = [a for a in alerts if a.key == "action"]
+    assert unknown and "UNKNOWN" in unknown[0].text and unknown[0].severity == "critical"
+    posts = [
+        r
+        for r in danger.requests
+        if r["path"] == "/sapi/v1/asset/transfer" and r["method"] == "POST"
+    ]
+    assert len(posts) == 1 and len(danger.engine.transfers) == 1
+
+
+ISOLATED_DANGER: dict[str, Any] = {
+    "futures": {"USDT": "5000"},
+    "spot": {"USDT": "0"},
+    "symbols": {"BTCUSDT": {"mark": "60000"}},
+    "positions": [
+        {
+            "symbol": "BTCUSDT",
+            "positionAmt": "0.1",
+            "entryPrice": "61500",
+            "leverage": 20,
+            "marginType": "isolated",
+            "isolatedWallet": "178",
+        }
+    ],
+    "settings": {"mark_interval": 0.2},
+}  # isolated margin 28 for MM 24 (ratio 0.86): past the isolated tier, a top-up is due
+
+
+async def test_an_isolated_top_up_with_an_unknown_outcome_is_never_sent_twice(
+    tmp_path: Path,
+) -> None:
+    emulator = await Emulator(load_scenario(ISOLATED_DANGER)).start()
+    try:
+        emulator.faults.append(
+            Fault.parse(
+                {
+                    "path": "/fapi/v1/positionMargin",
+                    "method": "POST",
+                    "status": 503,
+                    "code": -1001,
+                    "msg": "x",
+                    "execute": True,
+                }
+            )
+        )
+        rules = example_rules(speed=1, reduce=replace(example_rules().reduce, enabled=False))
+        alerts = await run_until(
+            emulator, tmp_path, rules, lambda e, a: any(x.key == "action" for x in a)
+        )
+    finally:
+        await emulator.stop()
+    assert any("UNKNOWN" in a.text for a in alerts if a.key == "action")
+    posts = [r for r in emulator.requests if r["path"] == "/fapi/v1/positionMargin"]
+    assert len(posts) == 1

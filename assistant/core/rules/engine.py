@@ -16,11 +16,11 @@ from assistant.core.events import (
     OrderUpdated,
 )
 from assistant.core.liquidation import distance, distance_lower_bound
-from assistant.core.margin import margin_ratio
+from assistant.core.margin import MarginBook, margin_ratio
 from assistant.core.mirror import MirrorState
 from assistant.core.rules import alerts, money
 from assistant.core.rules.config import Rules
-from assistant.core.rules.memory import Memory
+from assistant.core.rules.memory import DAY_MS, Memory
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +93,7 @@ def evaluate(
     actions += found
     memory = _isolated_and_stale(state, memory, now, rules, actions)
     book = state.book
-    if not rules.paused and book is not None:
+    if not rules.paused and book is not None and _fresh(state, now, a.stale_after_ms):
         memory, transfers = money.deposit(
             book, memory, now, rules.deposit, health.margin_ratio, health.distance
         )
@@ -101,16 +101,57 @@ def evaluate(
         top_trigger = a.isolated_ratio_tiers[0] if a.isolated_ratio_tiers else Decimal("0.9")
         memory, top_ups = money.isolated_top_ups(state, memory, now, rules.deposit, top_trigger)
         actions += top_ups
+        after = _with_pending_deposits(state, memory, rules.distance_horizon)
+        reduce_state, reduce_health = after if after is not None else (state, health)
         memory, orders = money.reduce(
-            state, memory, now, rules.reduce, health.margin_ratio, health.distance
+            reduce_state,
+            memory,
+            now,
+            rules.reduce,
+            reduce_health.margin_ratio,
+            reduce_health.distance,
         )
         actions += orders
     return Decision(tuple(actions), memory, health)
 
 
+def _fresh(state: MirrorState, now: int, stale_after_ms: int) -> bool:
+    """Money moves only on live data: both streams up, every held mark recent."""
+    if not (state.connected.get("user") and state.connected.get("market")):
+        return False
+    return all(now - state.mark_at.get(s, 0) <= stale_after_ms for s in state.held_symbols)
+
+
+def _with_pending_deposits(
+    state: MirrorState, memory: Memory, horizon: Decimal
+) -> tuple[MirrorState, Health] | None:
+    """The state as it will be once the deposits decided but not yet seen have landed."""
+    pending = memory.pending_deposits()
+    if not pending or state.book is None:
+        return None
+    account = state.book.account
+    book = MarginBook.build(replace(account, wallet_balance=account.wallet_balance + pending))
+    after = replace(state, book=book)
+    health = measure(after, horizon)
+    return (after, health) if health is not None else None
+
+
 def _settle(memory: Memory, event: Event | None) -> Memory:
-    if isinstance(event, ActionSettled) and event.decision_id in memory.pending:
-        return replace(memory, pending=memory.pending - {event.decision_id})
+    """An outcome frees its kind for the next decision, and gives back to the daily cap what
+    was booked but not moved (failed, abandoned, dry-run, or less than decided)."""
+    if not isinstance(event, ActionSettled) or event.decision_id not in memory.pending:
+        return memory
+    booked = dict(memory.booked)
+    amount = booked.pop(event.decision_id, None)
+    memory = replace(memory, pending=memory.pending - {event.decision_id}, booked=booked)
+    if amount is None or event.outcome == "unknown":  # unknown: it may have moved; keep it
+        return memory
+    moved = Decimal(0)
+    if event.outcome == "done":
+        moved = event.amount if event.amount is not None else amount
+    if memory.deposit_day == event.at // DAY_MS:
+        total = max(Decimal(0), memory.deposit_total - (amount - moved))
+        memory = replace(memory, deposit_total=total)
     return memory
 
 
@@ -147,15 +188,10 @@ def _event_alerts(event: Event | None, rules: Rules, now: int) -> list[SendAlert
                 now,
             )
         ]
-    if isinstance(event, ActionSettled) and event.outcome == "failed":
-        return [
-            SendAlert(
-                "action",
-                "critical",
-                f"{event.kind} {event.decision_id} failed: {event.detail}",
-                now,
-            )
-        ]
+    if isinstance(event, ActionSettled) and event.outcome in ("failed", "unknown"):
+        word = "failed" if event.outcome == "failed" else "has an UNKNOWN outcome"
+        text = f"{event.kind} {event.decision_id} {word}: {event.detail}"
+        return [SendAlert("action", "critical", text, now)]
     return []
 
 

@@ -20,7 +20,12 @@ class Memory:
     deposit_total: Decimal = Decimal(0)
     reduce_at: int = NEVER
     pending: frozenset[str] = frozenset()  # decision ids not yet settled
+    booked: Mapping[str, Decimal] = field(default_factory=dict)  # USDT booked per pending move
     decisions: int = 0  # a counter, so two decisions in one millisecond differ
 
     def deposited_today(self, now: int) -> Decimal:
         return self.deposit_total if self.deposit_day == now // DAY_MS else Decimal(0)
+
+    def pending_deposits(self) -> Decimal:
+        """USDT decided for spot → futures deposits whose outcome is not in yet."""
+        return sum((v for k, v in self.booked.items() if k.startswith("deposit-")), Decimal(0))

@@ -79,7 +79,11 @@ def deposit(
     day = now // DAY_MS
     total = memory.deposited_today(now) + amount
     memory = replace(
-        _decided(memory, decision), deposit_at=now, deposit_day=day, deposit_total=total
+        _decided(memory, decision),
+        deposit_at=now,
+        deposit_day=day,
+        deposit_total=total,
+        booked={**memory.booked, decision: amount},
     )
     return memory, [TransferToFutures(decision, amount, why, now)]
 
@@ -102,12 +106,19 @@ def isolated_top_ups(
         margin = pos.isolated_wallet + pos.amount * (mark - pos.entry_price)
         if margin > 0 and mm / margin < trigger:
             continue
+        left_today = rule.max_per_day - memory.deposited_today(now)  # one daily cap for both
         amount = min(isolated_deposit(book, pos, rule.target_ratio), rule.max_per_action)
-        amount = amount.quantize(CENT, rounding=ROUND_CEILING)
+        amount = min(amount.quantize(CENT, rounding=ROUND_CEILING), left_today)
         if amount < rule.min_amount:
             continue
         decision = f"isolated-{now}-{memory.decisions}"
-        memory = replace(_decided(memory, decision), deposit_at=now)
+        memory = replace(
+            _decided(memory, decision),
+            deposit_at=now,
+            deposit_day=now // DAY_MS,
+            deposit_total=memory.deposited_today(now) + amount,
+            booked={**memory.booked, decision: amount},
+        )
         actions.append(
             AddIsolatedMargin(
                 decision, pos.symbol, pos.side, amount, f"isolated ratio past {trigger}", now

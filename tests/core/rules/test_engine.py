@@ -23,7 +23,9 @@ ALERTS_ONLY = Rules(
 
 
 def at_price(state: MirrorState, price: str, t: int) -> MirrorState:
-    return apply(state, MarkPriceUpdated("BTCUSDT", D(price), t))
+    """The mirrored state at a new mark, with both streams up (money rules need live data)."""
+    state = apply(state, MarkPriceUpdated("BTCUSDT", D(price), t))
+    return replace(state, connected={"user": True, "market": True})
 
 
 def price_for_ratio(ratio: Decimal) -> Decimal:
@@ -144,3 +146,64 @@ def test_reduce_is_sized_and_capped_and_sides_are_right() -> None:
 def test_dry_state_not_ready_decides_nothing() -> None:
     decision = evaluate(MirrorState(), Memory(), 1, Rules())
     assert decision.actions == () and decision.health is None
+
+
+LIVE_RULES = Rules(
+    deposit=DepositRule(
+        trigger_ratio=D("0.5"),
+        trigger_distance=None,
+        target_ratio=D("0.05"),
+        target_distance=D("0"),
+        max_per_action=D("400"),
+        max_per_day=D("1000"),
+        cooldown_ms=0,
+    ),
+    reduce=ReduceRule(enabled=False),
+    alerts=AlertRules(distance_tiers=(), stale_after_ms=5_000),
+)
+
+
+def test_no_money_moves_on_stale_or_disconnected_data() -> None:
+    state = at_price(ready(), str(price_for_ratio(D("0.6"))), 2_000)
+    assert any(
+        isinstance(a, TransferToFutures)
+        for a in evaluate(state, Memory(), 3_000, LIVE_RULES).actions
+    )
+    stale = evaluate(state, Memory(), 9_000, LIVE_RULES)  # the mark is 7 s old
+    assert not any(isinstance(a, TransferToFutures) for a in stale.actions)
+    down = replace(state, connected={"user": False, "market": True})
+    assert not any(
+        isinstance(a, TransferToFutures)
+        for a in evaluate(down, Memory(), 3_000, LIVE_RULES).actions
+    )
+
+
+def test_moves_that_did_not_happen_give_the_daily_cap_back() -> None:
+    rules = replace(
+        LIVE_RULES,
+        deposit=replace(LIVE_RULES.deposit, cooldown_ms=1_000),
+        alerts=replace(LIVE_RULES.alerts, stale_after_ms=10**9),
+    )
+    state = at_price(ready(), str(price_for_ratio(D("0.6"))), 2_000)
+    memory, t = Memory(), 2_000
+    for outcome in ("failed", "dry-run", "abandoned"):
+        t += 2_000
+        decision = evaluate(state, memory, t, rules)
+        [transfer] = [a for a in decision.actions if isinstance(a, TransferToFutures)]
+        # The outcome arrives within the cooldown: nothing new is decided with it.
+        memory = evaluate(
+            state,
+            decision.memory,
+            t,
+            rules,
+            ActionSettled(transfer.decision_id, "deposit", outcome, "", t),
+        ).memory
+        assert memory.deposited_today(t) == 0, outcome
+    t += 2_000
+    decision = evaluate(state, memory, t, rules)
+    [transfer] = [a for a in decision.actions if isinstance(a, TransferToFutures)]
+    settled = ActionSettled(
+        transfer.decision_id, "deposit", "done", "", t, D("123.45")
+    )  # spot ran dry
+    memory = evaluate(state, decision.memory, t, rules, settled).memory
+    assert memory.deposited_today(t) == D("123.45")
