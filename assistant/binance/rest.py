@@ -123,6 +123,7 @@ class BinanceRest:
         self._session: aiohttp.ClientSession | None = None
         self.clock = clock
         self.weight_limit = 2400  # futures; read from exchangeInfo
+        self.offset_ms = 0  # Binance's clock minus ours, from sync_clock()
         self._used: dict[str, int] = {}
         self._window: dict[str, int] = {}
         self._blocked_until = 0.0
@@ -208,6 +209,7 @@ class BinanceRest:
 
     async def filters(self) -> FiltersLoaded:
         """exchangeInfo as an event: each symbol's tick, step, min quantity and notional."""
+        await self.sync_clock()
         raw = await self.load_limits()
         table = {
             symbol: SymbolFilters(
@@ -240,8 +242,22 @@ class BinanceRest:
             filters[str(symbol["symbol"])] = found
         return filters
 
+    async def sync_clock(self) -> int:
+        """Measure Binance's clock against ours (ms, server − local). Snapshots are stamped in
+        Binance's time, so they compare right with stream events' `E`; signed requests use it
+        too (ccxt's timeDifference), which keeps -1021 away on a drifting host."""
+        before = self.clock()
+        server = int((await self.call("fapiPublicGetTime"))["serverTime"])
+        after = self.clock()
+        self.offset_ms = server - int((before + after) / 2 * 1000)
+        self.exchange.options["timeDifference"] = -self.offset_ms
+        return self.offset_ms
+
+    def server_ms(self) -> int:
+        return int(self.clock() * 1000) + self.offset_ms
+
     async def snapshot(self) -> AccountSnapshotted:
-        taken_at = int(self.clock() * 1000)
+        taken_at = self.server_ms()
         account, risk, config, orders, dual = await asyncio.gather(
             self.call("fapiPrivateV3GetAccount"),
             self.call("fapiPrivateV3GetPositionRisk"),

@@ -117,3 +117,16 @@ async def test_spot_weight_does_not_hold_back_futures_calls(rest: BinanceRest) -
     assert rest._used["spot"] >= 2700 > rest.weight_limit * 0.9
     async with asyncio.timeout(2):
         await rest.call("fapiPrivateV3GetAccount")
+
+
+async def test_snapshots_are_stamped_in_binances_time(rest: BinanceRest) -> None:
+    """A host clock 3 s ahead: the snapshot's moment is still Binance's, so stream events
+    that follow it are not mistaken for older ones."""
+    import time as real_time
+
+    rest.clock = lambda: real_time.time() + 3.0
+    offset = await rest.sync_clock()
+    assert -3100 < offset < -2900
+    snapshot = await rest.snapshot()
+    assert abs(snapshot.taken_at - int(real_time.time() * 1000)) < 500
+    await rest.call("fapiPrivateV3GetAccount")  # signed with the corrected clock: no -1021
