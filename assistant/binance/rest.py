@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 logging.getLogger("ccxt").setLevel(logging.WARNING)
 
 WEIGHT_HEADROOM = 0.9  # pause before using more than this share of the minute's weight
+SNAPSHOT_MARGIN_MS = 250  # snapshots are dated this much early (plus the measured round trip)
 SPOT_WEIGHT_LIMIT = 6000  # Binance's spot REQUEST_WEIGHT per minute (api/v3 and sapi)
 
 
@@ -124,6 +125,7 @@ class BinanceRest:
         self.clock = clock
         self.weight_limit = 2400  # futures; read from exchangeInfo
         self.offset_ms = 0  # Binance's clock minus ours, from sync_clock()
+        self.clock_margin_ms = SNAPSHOT_MARGIN_MS
         self._used: dict[str, int] = {}
         self._window: dict[str, int] = {}
         self._blocked_until = 0.0
@@ -250,6 +252,7 @@ class BinanceRest:
         server = int((await self.call("fapiPublicGetTime"))["serverTime"])
         after = self.clock()
         self.offset_ms = server - int((before + after) / 2 * 1000)
+        self.clock_margin_ms = SNAPSHOT_MARGIN_MS + int((after - before) * 1000)
         self.exchange.options["timeDifference"] = -self.offset_ms
         return self.offset_ms
 
@@ -257,7 +260,10 @@ class BinanceRest:
         return int(self.clock() * 1000) + self.offset_ms
 
     async def snapshot(self) -> AccountSnapshotted:
-        taken_at = self.server_ms()
+        # A little early, for the error of the clock measurement: stream events after this
+        # moment are applied again on top of the snapshot, which is safe (they carry absolute
+        # values); dropping one the snapshot's reads missed would not be.
+        taken_at = self.server_ms() - self.clock_margin_ms
         account, risk, config, orders, dual = await asyncio.gather(
             self.call("fapiPrivateV3GetAccount"),
             self.call("fapiPrivateV3GetPositionRisk"),
