@@ -281,6 +281,7 @@ class MirrorService:
     def save(self) -> None:
         self.store.flush()
         self.store.save_state(self.state, now_ms())
+        self.store.checkpoint()
         if self.rules is not None:
             self.store.save_memory(self.memory, now_ms())
 

@@ -84,6 +84,9 @@ class SqliteStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=5000")
+        # Checkpoints (the only fsyncs in WAL mode) run from `checkpoint()`, on the service's
+        # periodic save, never inside the commit of an intent that an order is waiting for.
+        self.db.execute("PRAGMA wal_autocheckpoint=0")
         self._migrate()
         self._pending: list[tuple[int, str, str, str | None]] = []
 
@@ -265,6 +268,10 @@ class SqliteStore:
         row = self.db.execute("SELECT memory FROM memory WHERE id = 1").fetchone()
         return None if row is None else from_plain(cls, json.loads(row[0]))
 
+    def checkpoint(self) -> None:
+        self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
     def close(self) -> None:
         self.flush()
+        self.checkpoint()
         self.db.close()
