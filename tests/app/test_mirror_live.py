@@ -20,6 +20,7 @@ from assistant.emulator.scenario import load_scenario
 from assistant.emulator.server import Emulator
 from assistant.store.sqlite import SqliteStore
 from tests.emulator.conftest import ccxt_client, fast
+from tests.emulator.test_trading import HEDGE
 
 WAIT = 15.0  # seconds any single condition may take
 
@@ -249,26 +250,11 @@ async def test_a_restart_resumes_from_the_store_and_catches_up(
     assert state.open_orders and next(iter(state.open_orders.values())).client_id == "while-down"
 
 
-HEDGE_ISOLATED: dict[str, Any] = {
-    "position_mode": "hedge",
-    "futures": {"USDT": "10000"},
-    "spot": {"USDT": "1000"},
-    "symbols": {"BTCUSDT": {"mark": "60000"}, "ETHUSDT": {"mark": "3000"}},
+HEDGE_ISOLATED: dict[str, Any] = {  # the trading tests' hedge account, plus an isolated ETH leg
+    **HEDGE,
+    "symbols": {**HEDGE["symbols"], "ETHUSDT": {"mark": "3000"}},
     "positions": [
-        {
-            "symbol": "BTCUSDT",
-            "positionSide": "LONG",
-            "positionAmt": "0.2",
-            "entryPrice": "60000",
-            "leverage": 20,
-        },
-        {
-            "symbol": "BTCUSDT",
-            "positionSide": "SHORT",
-            "positionAmt": "-0.1",
-            "entryPrice": "61000",
-            "leverage": 20,
-        },
+        *HEDGE["positions"],
         {
             "symbol": "ETHUSDT",
             "positionSide": "LONG",

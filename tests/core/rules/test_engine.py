@@ -20,6 +20,19 @@ ALERTS_ONLY = Rules(
     deposit=DepositRule(enabled=False),
     reduce=ReduceRule(enabled=False),
 )
+LIVE_RULES = Rules(
+    deposit=DepositRule(
+        trigger_ratio=D("0.5"),
+        trigger_distance=None,
+        target_ratio=D("0.05"),
+        target_distance=D("0"),
+        max_per_action=D("400"),
+        max_per_day=D("1000"),
+        cooldown_ms=0,
+    ),
+    reduce=ReduceRule(enabled=False),
+    alerts=AlertRules(distance_tiers=(), stale_after_ms=5_000),
+)  # deposits only: trigger 0.5, caps 400 / 1000
 
 
 def at_price(state: MirrorState, price: str, t: int) -> MirrorState:
@@ -88,17 +101,9 @@ def test_cooldown_holds_a_repeat_of_the_same_tier() -> None:
 
 
 def test_deposits_respect_per_action_and_daily_caps_and_wait_for_their_outcome() -> None:
-    rules = Rules(
-        deposit=DepositRule(
-            trigger_ratio=D("0.5"),
-            trigger_distance=None,
-            target_ratio=D("0.05"),
-            target_distance=D("0"),
-            max_per_action=D("400"),
-            max_per_day=D("1000"),
-            cooldown_ms=1_000,
-        ),
-        reduce=ReduceRule(enabled=False),
+    rules = replace(
+        LIVE_RULES,
+        deposit=replace(LIVE_RULES.deposit, cooldown_ms=1_000),
         alerts=AlertRules(distance_tiers=()),
     )
     state = at_price(ready(), str(price_for_ratio(D("0.6"))), 2_000)
@@ -146,21 +151,6 @@ def test_reduce_is_sized_and_capped_and_sides_are_right() -> None:
 def test_dry_state_not_ready_decides_nothing() -> None:
     decision = evaluate(MirrorState(), Memory(), 1, Rules())
     assert decision.actions == () and decision.health is None
-
-
-LIVE_RULES = Rules(
-    deposit=DepositRule(
-        trigger_ratio=D("0.5"),
-        trigger_distance=None,
-        target_ratio=D("0.05"),
-        target_distance=D("0"),
-        max_per_action=D("400"),
-        max_per_day=D("1000"),
-        cooldown_ms=0,
-    ),
-    reduce=ReduceRule(enabled=False),
-    alerts=AlertRules(distance_tiers=(), stale_after_ms=5_000),
-)
 
 
 def test_no_money_moves_on_stale_or_disconnected_data() -> None:
