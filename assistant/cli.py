@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run = commands.add_parser("run", help="the service, in the foreground (systemd runs this)")
     run.add_argument("-c", "--config", help="config file (default: see README)")
+    run.add_argument(
+        "--console", action="store_true", help="also take chat commands typed in this terminal"
+    )
     status = commands.add_parser("status", help="health of the mirrored account, from the store")
     status.add_argument("-c", "--config", help="config file (default: see README)")
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -116,7 +119,12 @@ def _run_demo(scenario_name: str, config: str | None, seconds: float) -> int:
 
 
 def _with_settings(args: argparse.Namespace) -> int:
-    from assistant.app.settings import credentials, find_config, load_settings
+    from assistant.app.settings import (
+        credentials,
+        find_config,
+        load_settings,
+        telegram_token,
+    )
 
     try:
         path = find_config(args.config)
@@ -124,6 +132,7 @@ def _with_settings(args: argparse.Namespace) -> int:
         if args.command == "check-config":
             try:
                 credentials(settings)
+                telegram_token(settings)
             except InputError as exc:
                 raise InputError(f"{path}: {exc}") from None
             return EXIT_OK
@@ -135,7 +144,7 @@ def _with_settings(args: argparse.Namespace) -> int:
             return EXIT_OK
         from assistant.app.run import run
 
-        return run(settings)
+        return run(settings, console=args.console)
     except InputError as exc:
         print(str(exc), file=sys.stderr)  # one `FILE: key: problem` line per problem
         return EXIT_USAGE

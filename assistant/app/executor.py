@@ -36,6 +36,7 @@ from assistant.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 Sink = Callable[[Event, str | None, int], Awaitable[None]]
+Propose = Callable[["MoneyAction", "Rules", "Health | None"], Awaitable[bool]]
 MONEY_PATHS = ("/fapi/v1/order", "/sapi/v1/asset/transfer", "/fapi/v1/positionMargin")
 CLOCK_SKEW_MS = 5_000  # how far back the transfer history is searched for a deposit's trace
 UNKNOWN = object()  # a lookup that could not be made
@@ -87,12 +88,14 @@ class Executor:
         put: Sink,
         notify: Callable[[SendAlert], None],
         attempts: int = 5,
+        propose: Propose | None = None,
     ) -> None:
         self.rest = rest
         self.store = store
         self.put = put
         self.notify = notify
         self.attempts = attempts
+        self.propose = propose  # asks a person in `confirm` mode (None: nobody can be asked)
         self.queue: asyncio.Queue[tuple[MoneyAction, Rules, Health | None]] = asyncio.Queue()
 
     # ---- entry points ----------------------------------------------------------------------
@@ -104,6 +107,16 @@ class Executor:
     async def submit(self, action: MoneyAction, rules: Rules, health: Health | None) -> None:
         """Queued and carried out one at a time, in the order decided."""
         await self.queue.put((action, rules, health))
+
+    async def confirmed(self, action: MoneyAction, who: str, rules: Rules) -> None:
+        """A proposal a person confirmed: carried out in its turn (the mode and the kill
+        switch as they are now still apply)."""
+        self.store.audit(now_ms(), action.decision_id, "confirmed", who)
+        await self.queue.put((replace(action, by=who), rules, None))
+
+    async def declined(self, action: MoneyAction, why: str) -> None:
+        """A proposal cancelled or left to expire: nothing moves; its cap is given back."""
+        await self._settle(action, _kind(action), why, f"{why} in chat: nothing moved")
 
     async def run(self) -> None:
         await self.recover()
@@ -122,16 +135,18 @@ class Executor:
 
     async def carry_out(self, action: MoneyAction, rules: Rules, health: Health | None) -> None:
         kind, what = _kind(action), describe(action)
+        if action.by:
+            what = f"{what}, asked by {action.by}"
         if rules.mode == "dry-run" or rules.paused:
             why = "dry-run" if rules.mode == "dry-run" else "paused"
             self._announce(action, "info", f"{why}: would {what} ({action.reason})")
             await self._settle(action, kind, "dry-run", why)
             return
-        if rules.mode == "confirm":
-            self._announce(action, "warning", f"needs confirmation: {what} ({action.reason})")
-            await self._settle(
-                action, kind, "awaiting-confirmation", "nothing moves until confirmed"
-            )
+        if rules.mode == "confirm" and not action.by:  # a person's own request is confirmed
+            if self.propose is not None and await self.propose(action, rules, health):
+                return  # pending until confirmed (then queued again), cancelled or expired
+            self._announce(action, "warning", f"needs confirmation, but no chat is set up: {what}")
+            await self._settle(action, kind, "awaiting-confirmation", "nobody can confirm it")
             return
         if self.store.intent(action.decision_id) is not None:
             return  # this decision was already taken into account: never twice
@@ -319,19 +334,21 @@ class Executor:
         await self.put(settled, None, now_ms())
 
     def _announce(self, action: MoneyAction, severity: str, text: str) -> None:
-        self.notify(SendAlert(_kind(action), severity, text, now_ms()))
+        self.alert(SendAlert(_kind(action), severity, text, now_ms()))
 
 
 def _rebuild(kind: str, payload: dict[str, Any]) -> MoneyAction:
     """The action an intent row was written for (to look it up after a crash)."""
     decision, reason, at = payload["decision_id"], payload["reason"], int(payload["at"])
+    by = payload.get("by", "")
     if kind == "deposit":
-        return TransferToFutures(decision, Decimal(payload["amount"]), reason, at)
+        return TransferToFutures(decision, Decimal(payload["amount"]), reason, at, by)
     side = PositionSide(payload["position_side"])
     if kind == "isolated-margin":
         return AddIsolatedMargin(
-            decision, payload["symbol"], side, Decimal(payload["amount"]), reason, at
+            decision, payload["symbol"], side, Decimal(payload["amount"]), reason, at, by
         )
+    quantity = Decimal(payload["quantity"])
     return PlaceReduceOnly(
-        decision, payload["symbol"], side, payload["side"], Decimal(payload["quantity"]), reason, at
+        decision, payload["symbol"], side, payload["side"], quantity, reason, at, by
     )

@@ -6,16 +6,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
+from collections.abc import Sequence
 
-from assistant.app import systemd
+from assistant.app import chat_setup, redact, systemd
 from assistant.app.executor import on_request_sent
 from assistant.app.metrics import Metrics
+from assistant.app.notify import Notifier
 from assistant.app.service import MirrorService, MirrorTimings
-from assistant.app.settings import Settings, credentials, rules_from
+from assistant.app.settings import Settings, credentials, rules_from, telegram_token
 from assistant.binance.rest import BinanceRest
-from assistant.core.actions import SendAlert
 from assistant.errors import InputError
 from assistant.store.sqlite import SqliteStore
 
@@ -23,17 +25,24 @@ log = logging.getLogger("assistant")
 WS_BASES = {"live": "wss://fstream.binance.com", "demo": "wss://fstream.binancefuture.com"}
 
 
-def setup_logging() -> None:
-    """One event per line, as journald likes it; no secrets (ccxt's request logs are muted)."""
+def setup_logging(secrets: Sequence[str] = ()) -> None:
+    """One event per line, as journald likes it. Secrets are cut from every line (the HTTP
+    client under Telegram logs URLs with the bot token); `ASSISTANT_DEBUG=1` logs everything."""
+    debug = os.environ.get("ASSISTANT_DEBUG") == "1"
     logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+        level=logging.DEBUG if debug else logging.INFO,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("apscheduler", "websockets", "httpx", "ccxt"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not debug:
+        for noisy in ("apscheduler", "websockets", "httpx", "httpcore", "ccxt", "telegram"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    redact.install(secrets)
 
 
-async def serve(settings: Settings) -> int:
+async def serve(settings: Settings, *, console: bool = False) -> int:
     key, secret = credentials(settings)
+    token = telegram_token(settings)
     exchange = settings.exchange
     ws_url = exchange.ws_url or WS_BASES.get(exchange.environment, "")
     if not ws_url:
@@ -54,20 +63,21 @@ async def serve(settings: Settings) -> int:
         keepalive_every=mirror.keepalive_every,
         flush_every=mirror.flush_every,
     )
+    notifier = Notifier(store, chats=settings.telegram.allowed_chat_ids if token else ())
     service = MirrorService(
-        rest=rest, store=store, ws_url=ws_url, timings=timings, rules=rules_from(settings)
+        rest=rest,
+        store=store,
+        ws_url=ws_url,
+        timings=timings,
+        rules=rules_from(settings),
+        notify=notifier,
     )
+    chat_setup.attach(service, notifier, settings.telegram, token, console=console)
     metrics = None
     if settings.metrics.port:
         metrics = Metrics()
         service.metrics = metrics
-        log_alert = service.executor.notify
-
-        def counted(alert: SendAlert) -> None:
-            metrics.alert(alert)  # type: ignore[union-attr]
-            log_alert(alert)
-
-        service.executor.notify = counted
+        notifier.listeners.append(metrics.alert)
         port = await metrics.serve(settings.metrics.host, settings.metrics.port)
         log.info("metrics on http://%s:%d/metrics", settings.metrics.host, port)
     service.daily_summary = settings.alerts.daily_summary
@@ -109,6 +119,10 @@ async def _ready(service: MirrorService) -> None:
     log.info("ready: the account is mirrored")
 
 
-def run(settings: Settings) -> int:
-    setup_logging()
-    return asyncio.run(serve(settings))
+def run(settings: Settings, *, console: bool = False) -> int:
+    exchange = settings.exchange
+    secrets = [settings.telegram.token, exchange.api_key, exchange.api_secret]
+    with contextlib.suppress(InputError):  # if not, serve() says so in one line
+        secrets += [telegram_token(settings), *credentials(settings)]  # the resolved values
+    setup_logging(secrets)
+    return asyncio.run(serve(settings, console=console))

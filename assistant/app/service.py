@@ -31,18 +31,26 @@ from assistant.core.events import (
     DataWentStale,
     DriftDetected,
     Event,
+    ManualDeposit,
+    ManualReduce,
+    ModeSet,
+    MuteSet,
+    PauseSet,
     StreamConnected,
 )
 from assistant.core.liquidation import uniform_distance
 from assistant.core.mirror import MirrorState, apply
 from assistant.core.reconcile import figure_drift, mirror_drift
 from assistant.core.rules.config import Rules
+from assistant.core.rules.control import effective
 from assistant.core.rules.engine import Decision, evaluate
 from assistant.core.rules.memory import Memory
 from assistant.errors import ExchangeError
 from assistant.store.sqlite import SqliteStore
+from assistant.telegram.types import Reply
 
 log = logging.getLogger(__name__)
+CHAT_EVENTS = (ModeSet, PauseSet, MuteSet, ManualDeposit, ManualReduce)
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,10 @@ class MirrorService:
         self._crashed: set[str] = set()
         self.metrics: Metrics | None = None
         self.daily_summary = ""  # "HH:MM" UTC, set by the composition root
+        # Set by the composition root: more supervised tasks (Telegram, the outbox, the
+        # console chat), and where a question for every chat goes.
+        self.extra_tasks: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self.broadcasters: list[Callable[[Reply], Awaitable[bool]]] = []
 
     async def put(self, event: Event, raw: str | None, received_at: int) -> None:
         await self.queue.put((event, raw, received_at))
@@ -162,17 +174,35 @@ class MirrorService:
             return
         decision = evaluate(self.state, self.memory, at, self.rules, event)
         self.memory = decision.memory
-        money = False
+        rules = effective(self.rules, self.memory)
+        money = isinstance(event, CHAT_EVENTS)
+        if isinstance(event, (ModeSet, PauseSet)):
+            log.warning(
+                "%s from chat (%s): mode %s%s",
+                type(event).__name__,
+                event.by,
+                rules.mode,
+                ", paused" if rules.paused else "",
+            )
         for action in decision.actions:
             if isinstance(action, SendAlert):
                 self.executor.alert(action)
             else:
                 money = True
-                self.executor.queue.put_nowait((action, self.rules, decision.health))
+                self.executor.queue.put_nowait((action, rules, decision.health))
         if decision.actions:
             self.decisions.append(decision)
         if money:
             self.store.save_memory(self.memory, at)
+
+    def effective_rules(self) -> Rules:
+        """The rules in force: the config's, with the chat's overrides."""
+        return effective(self.rules or Rules(), self.memory)
+
+    async def broadcast(self, reply: Reply) -> bool:
+        """A question for every chat (Telegram, console); True if at least one got it."""
+        results = [await send(reply) for send in self.broadcasters]
+        return any(results)
 
     def _record_health(self, at: int) -> None:
         """One row of the health series (downsampled to `health_every`)."""
@@ -267,7 +297,7 @@ class MirrorService:
             f"daily summary: margin ratio {'n/a' if ratio is None else f'{ratio * 100:.2f}%'},"
             f" margin balance {book.margin_balance:.2f} USDT, liquidation at a {nearest} move,"
             f" {len(self.state.positions)} position(s), deposited today {deposited:.2f} USDT,"
-            f" mode {self.rules.mode if self.rules else 'mirror only'}"
+            f" mode {self.effective_rules().mode if self.rules else 'mirror only'}"
         )
         return SendAlert("summary", "info", text, at)
 
@@ -305,6 +335,8 @@ class MirrorService:
                 group.create_task(self._supervised("streams", self.streams.run))
                 if self.rules is not None:
                     group.create_task(self._supervised("executor", self.executor.run))
+                for name, job in self.extra_tasks:
+                    group.create_task(self._supervised(name, job))
         finally:
             scheduler.shutdown(wait=False)
             for task in list(self._tasks):

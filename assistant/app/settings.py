@@ -15,7 +15,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from assistant.core.rules.config import AlertRules, DepositRule, ReduceRule, Rules
 from assistant.errors import InputError
@@ -62,9 +70,27 @@ class Exchange(_Section):
 
 
 class Telegram(_Section):
-    token: str = ""
+    token: str = ""  # "env:NAME", "file:PATH" or "credential:NAME"; "" = Telegram off
     allowed_chat_ids: tuple[int, ...] = ()
-    base_url: str = ""
+    allowed_user_ids: tuple[int, ...] = ()  # in group chats, only these people (if set)
+    base_url: str = ""  # a self-hosted Bot API server, e.g. "http://127.0.0.1:8081/bot"
+    confirm_timeout: Duration = 60.0  # Confirm buttons stop working after this
+
+    @field_validator("base_url")
+    @classmethod
+    def _base(cls, value: str) -> str:
+        if value and not re.match(r"^https?://", value):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @model_validator(mode="after")
+    def _owners(self) -> Telegram:
+        if self.token and not self.allowed_chat_ids:
+            raise ValueError(
+                "allowed_chat_ids: required with a token (nobody could use the bot,"
+                " and alerts would go nowhere)"
+            )
+        return self
 
 
 class Store(_Section):
@@ -245,6 +271,12 @@ def load_settings(path: Path) -> Settings:
             " transfer from; set [deposit] enabled = false"
         )
     return settings
+
+
+def telegram_token(settings: Settings) -> str:
+    """The bot token, resolved ("" when Telegram is off)."""
+    token = settings.telegram.token
+    return resolve_secret(token, "telegram.token", literal_ok=False) if token else ""
 
 
 def credentials(settings: Settings) -> tuple[str, str]:

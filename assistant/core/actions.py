@@ -24,6 +24,7 @@ class TransferToFutures:
     amount: Decimal
     reason: str
     at: int
+    by: str = ""  # who ordered it from chat ("" = the rules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,7 @@ class AddIsolatedMargin:
     amount: Decimal
     reason: str
     at: int
+    by: str = ""  # who ordered it from chat ("" = the rules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,7 @@ class PlaceReduceOnly:
     quantity: Decimal
     reason: str
     at: int
+    by: str = ""  # who ordered it from chat ("" = the rules)
 
     @property
     def client_id(self) -> str:

@@ -169,10 +169,60 @@ class ActionSettled:
     decision_id: str
     kind: str
     outcome: str  # done | failed | unknown | abandoned | dry-run | awaiting-confirmation
+    # | cancelled | expired (a proposal a person declined or let expire)
     detail: str
     at: int
     amount: Decimal | None = None  # what a done deposit or top-up actually moved
 
+
+@dataclass(frozen=True, slots=True)
+class ModeSet:
+    """A person set the actions' mode from chat ("" = back to the config file's)."""
+
+    mode: str
+    by: str
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class PauseSet:
+    """A person paused (the kill switch) or resumed money actions from chat."""
+
+    paused: bool
+    by: str
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class MuteSet:
+    """A person muted info and warning alerts until `until` (critical ones still go out)."""
+
+    until: int
+    by: str
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ManualDeposit:
+    """A person asked, and confirmed, a transfer of `amount` USDT from spot to futures."""
+
+    amount: Decimal
+    by: str
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ManualReduce:
+    """A person asked, and confirmed, a reduce-only order for `quantity` of a position."""
+
+    symbol: str
+    position_side: PositionSide
+    quantity: Decimal
+    by: str
+    at: int
+
+
+ChatControl = ModeSet | PauseSet | MuteSet | ManualDeposit | ManualReduce
 
 Event = (
     MarkPriceUpdated
@@ -189,4 +239,9 @@ Event = (
     | DriftDetected
     | FiltersLoaded
     | ActionSettled
+    | ModeSet
+    | PauseSet
+    | MuteSet
+    | ManualDeposit
+    | ManualReduce
 )

@@ -21,6 +21,7 @@ import sqlite_utils
 
 from assistant.core import events
 from assistant.core.mirror import MirrorState, rebuild
+from assistant.store import outbox
 from assistant.store.codec import decode_event, encode_event, from_plain, to_plain
 
 SCHEMA_VERSION = 1
@@ -74,7 +75,7 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
     db["memory"].create({"id": int, "saved_at": int, "memory": str}, pk="id")
 
 
-MIGRATIONS = [_migrate_1, _migrate_2]
+MIGRATIONS = [_migrate_1, _migrate_2, outbox.migrate]
 
 
 class SqliteStore:
@@ -89,6 +90,7 @@ class SqliteStore:
         self.db.execute("PRAGMA wal_autocheckpoint=0")
         self._migrate()
         self._pending: list[tuple[int, str, str, str | None]] = []
+        self.outbox = outbox.Outbox(self.db)
 
     def _migrate(self) -> None:
         self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
@@ -241,6 +243,19 @@ class SqliteStore:
 
     def audit_rows(self) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM audit ORDER BY id"))
+
+    def recent_audit(self, prefix: str, limit: int) -> list[dict[str, Any]]:
+        """The newest audit rows whose `what` starts with `prefix`, newest first."""
+        return list(
+            self.db.query(
+                "SELECT * FROM audit WHERE what LIKE ? ORDER BY id DESC LIMIT ?",
+                [prefix.replace("%", "") + "%", limit],
+            )
+        )
+
+    def health_since(self, since: int) -> list[dict[str, Any]]:
+        """The health series from `since` on, oldest first (figures as strings)."""
+        return list(self.db.query("SELECT * FROM health WHERE at >= ? ORDER BY at", [since]))
 
     def claim_transfer(self, tran_id: int, decision_id: str) -> bool:
         """Attribute a transfer in Binance's history to a decision: True if it is (now or

@@ -12,14 +12,20 @@ from assistant.core.events import (
     ActionSettled,
     DriftDetected,
     Event,
+    ManualDeposit,
+    ManualReduce,
     MarginCallReceived,
+    ModeSet,
+    MuteSet,
     OrderUpdated,
+    PauseSet,
 )
 from assistant.core.liquidation import distance, distance_lower_bound
 from assistant.core.margin import MarginBook, margin_ratio
 from assistant.core.mirror import MirrorState
 from assistant.core.rules import alerts, money
 from assistant.core.rules.config import Rules
+from assistant.core.rules.control import control, effective, manual
 from assistant.core.rules.memory import DAY_MS, Memory
 
 
@@ -60,7 +66,16 @@ def evaluate(
     state: MirrorState, memory: Memory, now: int, rules: Rules, event: Event | None = None
 ) -> Decision:
     memory = _settle(memory, event)
+    if isinstance(event, (ModeSet, PauseSet, MuteSet)):
+        memory = control(memory, event, rules)
+    rules = effective(rules, memory)
     actions: list[Action] = list(_event_alerts(event, rules, now))
+    if isinstance(event, (ManualDeposit, ManualReduce)):
+        memory, ordered, refused = manual(state, memory, rules, event)
+        if ordered is not None:
+            actions.append(ordered)
+        else:
+            actions.append(SendAlert("manual", "warning", f"not done: {refused}", now))
     health = measure(state, rules.distance_horizon) if state.ready else None
     if health is None:
         return Decision(tuple(actions), memory, None)

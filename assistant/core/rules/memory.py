@@ -22,6 +22,11 @@ class Memory:
     pending: frozenset[str] = frozenset()  # decision ids not yet settled
     booked: Mapping[str, Decimal] = field(default_factory=dict)  # USDT booked per pending move
     decisions: int = 0  # a counter, so two decisions in one millisecond differ
+    # Set from chat; they hold while the config file is the one they were set under.
+    mode: str = ""  # "" = the config file's mode
+    paused: bool | None = None  # None = the config file's
+    muted_until: int = NEVER  # info and warning alerts are not sent before this
+    overrides_version: str = ""  # the config version the chat overrides were set under
 
     def deposited_today(self, now: int) -> Decimal:
         return self.deposit_total if self.deposit_day == now // DAY_MS else Decimal(0)

@@ -1,0 +1,91 @@
+"""Wiring the chats into a service: the Telegram bot and its outbox delivery, the console
+chat, confirmations, and `confirm` mode's proposals. One set of command handlers serves all."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+
+from assistant.app.chat import ChatCommands
+from assistant.app.chat_actions import ChatActions
+from assistant.app.confirm import Confirmations
+from assistant.app.console import ConsoleChat
+from assistant.app.notify import Notifier
+from assistant.app.service import MirrorService
+from assistant.app.settings import Telegram
+from assistant.core.rules.control import muted
+from assistant.telegram.bot import TelegramBot
+from assistant.telegram.delivery import deliver
+from assistant.telegram.types import Reply
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Chats:
+    commands: ChatCommands
+    actions: ChatActions
+    confirmations: Confirmations
+    bot: TelegramBot | None = None
+    console: ConsoleChat | None = None
+
+
+def attach(
+    service: MirrorService,
+    notifier: Notifier,
+    telegram: Telegram,
+    token: str,
+    *,
+    console: bool = False,
+) -> Chats:
+    notifier.muted = lambda severity, at: muted(service.memory, severity, at)
+    confirmations = Confirmations(telegram.confirm_timeout)
+    actions = ChatActions(service, confirmations)
+    commands = ChatCommands(service, actions)
+    chats = Chats(commands, actions, confirmations)
+    store = service.store
+
+    if token:
+        bot = TelegramBot(
+            token=token,
+            base_url=telegram.base_url,
+            allowed_chat_ids=telegram.allowed_chat_ids,
+            allowed_user_ids=telegram.allowed_user_ids,
+            commands=commands.commands,
+            handle=commands.handle,
+            press=commands.press,
+            on_sent=confirmations.sent,
+        )
+        confirmations.edit = bot.edit
+        chats.bot = bot
+
+        async def ask_telegram(reply: Reply) -> bool:
+            asked = False
+            for chat_id in telegram.allowed_chat_ids:
+                try:
+                    await bot.deliver(chat_id, reply)
+                    asked = True
+                except Exception as exc:  # Telegram down: logged; the question expires
+                    log.warning("telegram: could not ask chat %s: %s", chat_id, exc)
+            return asked
+
+        service.broadcasters.append(ask_telegram)
+        service.extra_tasks.append(("telegram", bot.run))
+        service.extra_tasks.append(
+            ("outbox", lambda: deliver(bot.send, store.outbox, notifier.wake))
+        )
+    if console:
+        chat = ConsoleChat(commands.handle, commands.press, sys.stdout)
+        notifier.listeners.append(chat.alert)
+        chats.console = chat
+
+        async def ask_console(reply: Reply) -> bool:
+            chat.show(reply)
+            return True
+
+        service.broadcasters.append(ask_console)
+        service.extra_tasks.append(("console", chat.run))
+    if service.broadcasters:
+        service.executor.propose = actions.propose
+    return chats

@@ -1,0 +1,57 @@
+"""Where an alert goes: always the log (journald, the terminal), the audit table, and, when
+Telegram is on, the outbox of every allowed chat. Muted alerts (info and warning, while a
+person's `/mute` lasts) stay in the log and the audit table; critical ones always go out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+
+from assistant.core.actions import SendAlert
+from assistant.store.sqlite import SqliteStore
+from assistant.telegram.render import esc
+
+log = logging.getLogger("assistant.alerts")
+ICONS = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
+LEVELS = {"critical": logging.CRITICAL, "warning": logging.WARNING}
+
+
+def alert_html(alert: SendAlert) -> str:
+    icon = ICONS.get(alert.severity, "•")
+    return f"{icon} <b>{esc(alert.severity.upper())}</b> {esc(alert.key)}\n{esc(alert.text)}"
+
+
+class Notifier:
+    def __init__(
+        self,
+        store: SqliteStore,
+        *,
+        chats: Sequence[int] = (),
+        muted: Callable[[str, int], bool] = lambda severity, at: False,
+        dedup_ms: int = 600_000,
+    ) -> None:
+        self.store = store
+        self.chats = tuple(chats)
+        self.muted = muted
+        self.dedup_ms = dedup_ms
+        self.wake = asyncio.Event()  # the outbox's delivery loop waits on this
+        self.listeners: list[Callable[[SendAlert], None]] = []  # the console, metrics
+
+    def __call__(self, alert: SendAlert) -> None:
+        log.log(LEVELS.get(alert.severity, logging.INFO), "ALERT %s: %s", alert.key, alert.text)
+        for listener in self.listeners:
+            listener(alert)
+        if not self.chats:
+            return
+        if self.muted(alert.severity, alert.at):
+            log.info("alert %s not sent to Telegram: muted", alert.key)
+            return
+        text = alert_html(alert)
+        queued = [
+            self.store.outbox.add(chat, alert.key, alert.severity, text, alert.at, self.dedup_ms)
+            for chat in self.chats
+        ]
+        if not any(queued):
+            log.info("alert %s not sent again: the same text went out recently", alert.key)
+        self.wake.set()

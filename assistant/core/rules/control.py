@@ -1,0 +1,111 @@
+"""What a person changes from chat: the mode, the kill switch, muting, and manual actions.
+
+Chat overrides live in the rules' memory (so they survive a restart) and hold while the
+config file is the one they were set under: editing the config and restarting starts from
+what the file says. Manual actions are checked against the same caps as the rules' own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from assistant.core.actions import PlaceReduceOnly, TransferToFutures
+from assistant.core.events import (
+    ManualDeposit,
+    ManualReduce,
+    ModeSet,
+    MuteSet,
+    PauseSet,
+)
+from assistant.core.mirror import MirrorState
+from assistant.core.model import ZERO
+from assistant.core.rules.config import Rules
+from assistant.core.rules.memory import DAY_MS, Memory
+
+MODES = ("dry-run", "confirm", "auto")
+
+
+def effective(rules: Rules, memory: Memory) -> Rules:
+    """The rules with the chat's overrides applied (when set under this config)."""
+    if memory.overrides_version != rules.version:
+        return rules
+    mode = memory.mode or rules.mode
+    paused = rules.paused if memory.paused is None else memory.paused
+    if mode == rules.mode and paused == rules.paused:
+        return rules
+    return replace(rules, mode=mode, paused=paused)
+
+
+def _fresh_overrides(memory: Memory, rules: Rules) -> Memory:
+    """Overrides set under another config file are dropped before a new one is recorded."""
+    if memory.overrides_version == rules.version:
+        return memory
+    return replace(memory, mode="", paused=None, overrides_version=rules.version)
+
+
+def control(memory: Memory, event: ModeSet | PauseSet | MuteSet, rules: Rules) -> Memory:
+    if isinstance(event, MuteSet):
+        return replace(memory, muted_until=event.until)
+    memory = _fresh_overrides(memory, rules)
+    if isinstance(event, ModeSet):
+        if event.mode and event.mode not in MODES:
+            return memory
+        return replace(memory, mode="" if event.mode == rules.mode else event.mode)
+    return replace(memory, paused=None if event.paused == rules.paused else event.paused)
+
+
+def muted(memory: Memory, severity: str, now: int) -> bool:
+    return severity != "critical" and now < memory.muted_until
+
+
+def manual(
+    state: MirrorState, memory: Memory, rules: Rules, event: ManualDeposit | ManualReduce
+) -> tuple[Memory, TransferToFutures | PlaceReduceOnly | None, str]:
+    """The action a confirmed chat command becomes, within the caps; or why it cannot."""
+    now = event.at
+    if isinstance(event, ManualDeposit):
+        rule = rules.deposit
+        left = rule.max_per_day - memory.deposited_today(now)
+        if event.amount <= ZERO:
+            return memory, None, "the amount must be positive"
+        if any(d.startswith("deposit-") for d in memory.pending):
+            return memory, None, "a deposit is still in progress; try again when it settles"
+        if event.amount > rule.max_per_action:
+            return memory, None, f"over the per-deposit cap of {rule.max_per_action} USDT"
+        if event.amount > left:
+            return memory, None, f"over today's deposit cap: {max(left, ZERO)} USDT left"
+        decision = f"deposit-{now}-{memory.decisions}"
+        memory = replace(
+            memory,
+            pending=memory.pending | {decision},
+            decisions=memory.decisions + 1,
+            deposit_day=now // DAY_MS,
+            deposit_total=memory.deposited_today(now) + event.amount,
+            booked={**memory.booked, decision: event.amount},
+        )
+        return (
+            memory,
+            TransferToFutures(decision, event.amount, "asked from chat", now, event.by),
+            "",
+        )
+    change = state.positions.get((event.symbol, event.position_side))
+    if change is None or not change.amount:
+        return memory, None, f"no {event.symbol} {event.position_side.value} position"
+    if event.quantity <= ZERO or event.quantity > abs(change.amount):
+        return memory, None, f"the quantity must be above 0 and at most {abs(change.amount)}"
+    if any(d.startswith("reduce-") for d in memory.pending):
+        return memory, None, "a reduce-only order is still in progress; try again when it settles"
+    decision = f"reduce-{now}-{memory.decisions}"
+    side = "SELL" if change.amount > 0 else "BUY"
+    memory = replace(memory, pending=memory.pending | {decision}, decisions=memory.decisions + 1)
+    order = PlaceReduceOnly(
+        decision,
+        event.symbol,
+        event.position_side,
+        side,
+        event.quantity,
+        "asked from chat",
+        now,
+        event.by,
+    )
+    return memory, order, ""

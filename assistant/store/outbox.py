@@ -1,0 +1,97 @@
+"""The outbox: every chat message the assistant must deliver, one row per (message, chat),
+committed before any attempt, marked sent only once Telegram accepted it. A restart, a flood
+limit or a dead network delays messages; it never loses or reorders them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlite_utils
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    chat_id: int
+    key: str
+    severity: str
+    text: str  # Telegram HTML, every dynamic value escaped
+    created_at: int
+    attempts: int
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    db["outbox"].create(
+        {
+            "id": int,
+            "chat_id": int,
+            "key": str,
+            "severity": str,
+            "text": str,
+            "created_at": int,
+            "sent_at": int,
+            "attempts": int,
+            "last_error": str,
+        },
+        pk="id",
+    )
+    db["outbox"].create_index(["sent_at", "id"])
+    db["outbox"].create_index(["chat_id", "text", "created_at"])
+
+
+class Outbox:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def add(self, chat_id: int, key: str, severity: str, text: str, at: int, dedup_ms: int) -> bool:
+        """Queue a message; False (and nothing queued) if the same text to the same chat is
+        already waiting, or was queued less than `dedup_ms` ago."""
+        with self.db.conn:
+            row = self.db.conn.execute(
+                "SELECT 1 FROM outbox WHERE chat_id = ? AND text = ?"
+                " AND (sent_at IS NULL OR created_at > ?) LIMIT 1",
+                [chat_id, text, at - dedup_ms],
+            ).fetchone()
+            if row is not None:
+                return False
+            self.db.conn.execute(
+                "INSERT INTO outbox (chat_id, key, severity, text, created_at, attempts)"
+                " VALUES (?, ?, ?, ?, ?, 0)",
+                [chat_id, key, severity, text, at],
+            )
+        return True
+
+    def pending(self, limit: int = 100) -> list[OutboxRow]:
+        rows = self.db.conn.execute(
+            "SELECT id, chat_id, key, severity, text, created_at, attempts FROM outbox"
+            " WHERE sent_at IS NULL ORDER BY id LIMIT ?",
+            [limit],
+        ).fetchall()
+        return [OutboxRow(*row) for row in rows]
+
+    def sent(self, row_id: int, at: int) -> None:
+        with self.db.conn:
+            self.db.conn.execute(
+                "UPDATE outbox SET sent_at = ?, attempts = attempts + 1 WHERE id = ?",
+                [at, row_id],
+            )
+
+    def failed(self, row_id: int, error: str, *, give_up_at: int | None = None) -> None:
+        """One more failed attempt; with `give_up_at` the row is closed (never sent)."""
+        with self.db.conn:
+            self.db.conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?,"
+                " sent_at = COALESCE(?, sent_at) WHERE id = ?",
+                [error[:300], None if give_up_at is None else -give_up_at, row_id],
+            )
+
+    def count_pending(self) -> int:
+        row = self.db.conn.execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL").fetchone()
+        return int(row[0])
+
+    def delivered(self, chat_id: int) -> list[str]:
+        """Texts sent to one chat, in order (for tests and `/alerts`)."""
+        rows = self.db.conn.execute(
+            "SELECT text FROM outbox WHERE chat_id = ? AND sent_at > 0 ORDER BY id", [chat_id]
+        ).fetchall()
+        return [row[0] for row in rows]

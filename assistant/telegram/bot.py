@@ -1,0 +1,222 @@
+"""The Telegram side: python-telegram-bot inside the service's own event loop (initialize,
+start, start polling; never `run_polling`), an owners-only gate, and sending.
+
+Everything a chat can do is answered by the `handle` and `press` callables it is given;
+this module only moves text and buttons between Telegram and them. Anyone outside
+`allowed_chat_ids` (and, in group chats, outside `allowed_user_ids` when set) gets no answer
+and is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+from collections.abc import Callable, Sequence
+from io import BytesIO
+
+# Flood-control waits as timedelta (the int form is deprecated and warns): set before use.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from assistant.telegram.render import CAPTION_LIMIT, LIMIT, split
+from assistant.telegram.types import Command, Handle, Press, Reply, Who
+
+log = logging.getLogger(__name__)
+DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+Sent = Callable[[str, int, int], None]  # a reply's ref, chat id, message id
+
+
+def retry_seconds(value: int | dt.timedelta) -> float:
+    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+
+
+class TelegramBot:
+    def __init__(
+        self,
+        *,
+        token: str,
+        base_url: str,
+        allowed_chat_ids: Sequence[int],
+        allowed_user_ids: Sequence[int],
+        commands: Sequence[Command],
+        handle: Handle,
+        press: Press,
+        on_sent: Sent | None = None,
+        poll_timeout: int = 10,
+    ) -> None:
+        base = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        file_base = base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base
+        self.app = (
+            Application.builder()
+            .token(token)
+            .base_url(base)
+            .base_file_url(file_base)
+            .rate_limiter(AIORateLimiter(max_retries=2))
+            .get_updates_read_timeout(poll_timeout + 5)
+            .job_queue(None)
+            .build()
+        )
+        self.allowed_chats = frozenset(allowed_chat_ids)
+        self.allowed_users = frozenset(allowed_user_ids)
+        self.commands = commands
+        self.handle = handle
+        self.press = press
+        self.on_sent = on_sent
+        self.poll_timeout = poll_timeout
+        self.app.add_handler(MessageHandler(filters.UpdateType.MESSAGE, self._on_message))
+        self.app.add_handler(CallbackQueryHandler(self._on_press))
+        self.app.add_error_handler(self._on_error)
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.app.initialize()
+        await self.app.bot.set_my_commands(
+            [BotCommand(c.name, c.help[:256]) for c in self.commands if c.name]
+        )
+        await self.app.start()
+        updater = self.app.updater
+        assert updater is not None
+        await updater.start_polling(timeout=self.poll_timeout, drop_pending_updates=False)
+        log.info("telegram: polling as @%s", self.app.bot.username)
+
+    async def stop(self) -> None:
+        updater = self.app.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+
+    async def run(self) -> None:
+        """Start, then wait until cancelled (for the service's supervisor)."""
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
+    # ---- the gate -------------------------------------------------------------------------
+
+    def _allowed(self, chat_id: int, chat_type: str, user_id: int | None) -> bool:
+        if chat_id not in self.allowed_chats:
+            return False
+        if chat_type in (ChatType.GROUP, ChatType.SUPERGROUP) and self.allowed_users:
+            return user_id in self.allowed_users
+        return True
+
+    async def _on_message(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.message
+        if message is None:
+            return
+        user = message.from_user
+        who = Who(message.chat.id, user.id if user else 0, user.username or "" if user else "")
+        if not self._allowed(message.chat.id, message.chat.type, user.id if user else None):
+            log.warning(
+                "telegram: ignored a message from chat %s (user %s): not allowed",
+                message.chat.id,
+                who.user_id,
+            )
+            return
+        text = message.text or ""
+        replies = await self.handle(text, who)
+        for reply in replies:
+            await self._reply(message.chat.id, reply)
+
+    async def _on_press(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        message = query.message
+        chat = message.chat if message is not None else None
+        if chat is None or not self._allowed(chat.id, chat.type, query.from_user.id):
+            log.warning(
+                "telegram: ignored a button press from user %s: not allowed", query.from_user.id
+            )
+            await query.answer()
+            return
+        await query.answer()
+        who = Who(chat.id, query.from_user.id, query.from_user.username or "")
+        reply = await self.press(query.data or "", who)
+        if isinstance(message, Message):
+            await self.edit(chat.id, message.message_id, reply.text)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram: %s: %s", type(context.error).__name__, context.error)
+
+    # ---- sending ----------------------------------------------------------------------------
+
+    async def _reply(self, chat_id: int, reply: Reply, ref: str = "") -> None:
+        try:
+            await self.deliver(chat_id, reply, ref)
+        except TelegramError as exc:
+            log.error("telegram: a reply to chat %s was not sent: %s", chat_id, exc)
+
+    async def deliver(self, chat_id: int, reply: Reply, ref: str = "") -> None:
+        bot = self.app.bot
+        if reply.photo is not None:
+            caption = split(reply.text, CAPTION_LIMIT - 64)
+            await bot.send_photo(
+                chat_id, BytesIO(reply.photo), caption=caption[0], parse_mode=ParseMode.HTML
+            )
+            return
+        pieces = split(reply.text, LIMIT - 64)
+        markup = None
+        if reply.buttons:
+            markup = InlineKeyboardMarkup(
+                [[InlineKeyboardButton(b.text, callback_data=b.data) for b in reply.buttons]]
+            )
+        for i, piece in enumerate(pieces):
+            last = i == len(pieces) - 1
+            sent = await bot.send_message(
+                chat_id,
+                piece,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup if last else None,
+            )
+            if last and self.on_sent is not None and reply.buttons:
+                self.on_sent(reply.buttons[0].data, chat_id, sent.message_id)
+
+    async def send(self, chat_id: int, text: str, *, html: bool = True) -> None:
+        """One outbox message (raises Telegram's errors: the outbox decides what to do)."""
+        for piece in (
+            split(text, LIMIT - 64)
+            if html
+            else [text[i : i + LIMIT] for i in range(0, len(text), LIMIT)]
+        ):
+            await self.app.bot.send_message(
+                chat_id, piece, parse_mode=ParseMode.HTML if html else None
+            )
+
+    async def edit(self, chat_id: int, message_id: int, text: str) -> None:
+        """Replace a message's text and drop its buttons (a confirmation that was used)."""
+        try:
+            await self.app.bot.edit_message_text(
+                split(text, LIMIT - 64)[0],
+                chat_id=chat_id,
+                message_id=message_id,
+                parse_mode=ParseMode.HTML,
+            )
+        except BadRequest as exc:
+            log.info("telegram: could not edit message %s: %s", message_id, exc)
+        except TelegramError as exc:
+            log.warning("telegram: could not edit message %s: %s", message_id, exc)
