@@ -142,7 +142,7 @@ class ChatCommands:
             f"<b>Margin ratio</b> {pct(book.margin_ratio)}"
             + (f" (first alert at {pct(tiers[0], 0)})" if tiers else ""),
             f"<b>Margin balance</b> {money(book.margin_balance)} USDT"
-            f" (maintenance {money(book.maintenance_margin)})",
+            f" (maintenance {money(book.mm)})",
             f"<b>Liquidation</b> if every mark falls {pct(down)} / rises {pct(up)}".replace(
                 "n/a", "never"
             ),
@@ -206,7 +206,7 @@ class ChatCommands:
         if ex is None:
             return [Reply("The exchange's figures are not in yet.")]
         lines.append(
-            f"maintenance margin {money(book.maintenance_margin)} | {money(ex.total_maint_margin)}"
+            f"maintenance margin {money(book.mm)} | {money(ex.total_maint_margin)}"
         )
         lines.append(
             f"margin balance {money(book.margin_balance)} | {money(ex.total_margin_balance)}"

@@ -130,7 +130,7 @@ class ChatActions:
         today = self.service.memory.deposited_today(now_ms())
         lines = [f"Transfer {b(f'{amount} USDT')} from spot to futures?"]
         if book is not None:
-            after = margin_ratio(book.maintenance_margin, book.margin_balance + amount)
+            after = margin_ratio(book.mm, book.margin_balance + amount)
             lines.append(f"Margin ratio {pct(book.margin_ratio)} → {pct(after)}")
         lines.append(f"Deposited today {money(today)} of {money(rule.max_per_day)} USDT")
 
@@ -208,7 +208,7 @@ class ChatActions:
             lines.append(f"margin ratio now {pct(health.margin_ratio)}")
         if isinstance(action, TransferToFutures) and self.service.state.book is not None:
             book = self.service.state.book
-            after = margin_ratio(book.maintenance_margin, book.margin_balance + action.amount)
+            after = margin_ratio(book.mm, book.margin_balance + action.amount)
             lines.append(f"margin ratio after {pct(after)}")
         if isinstance(action, PlaceReduceOnly):
             lines.append(f"client order id {code(action.client_id)}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter
@@ -33,7 +33,7 @@ class Row(Protocol):
 
 
 class Outbox(Protocol):
-    def pending(self, limit: int = 100) -> list[Row]: ...  # type: ignore[misc]
+    def pending(self, limit: int = 100) -> Sequence[Row]: ...
     def sent(self, row_id: int, at: int) -> None: ...
     def failed(self, row_id: int, error: str, *, give_up_at: int | None = None) -> None: ...
 

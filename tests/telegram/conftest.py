@@ -1,0 +1,3 @@
+from tests.emulator.conftest import emulator
+
+__all__ = ["emulator"]

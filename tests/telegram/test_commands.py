@@ -1,0 +1,46 @@
+"""Every command against the real bot stack: PTB polling the fake Bot API server, the real
+service mirroring the emulator. Owners get answers; strangers get nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.emulator.server import Emulator
+from tests.telegram.harness import OWNER, STRANGER, Harness
+
+COMMANDS = [
+    ("/help", "/status"),
+    ("/start", "/deposit"),
+    ("/status", "Margin ratio"),
+    ("/positions", "liquidation"),
+    ("/health", "maintenance margin"),
+    ("/stress -10", "If every mark moves -10.00%"),
+    ("/stress BTCUSDT -15", "If BTCUSDT moves -15.00%"),
+    ("/alerts", "alerts"),
+    ("/rules", "Deposit"),
+    ("/mode confirm", "Mode set to <b>confirm</b>"),
+    ("/pause", "Paused"),
+    ("/mute 30m", "muted until"),
+    ("/deposit 100", "Transfer <b>100 USDT</b>"),
+    ("/reduce BTCUSDT 25%", "Reduce-only SELL"),
+    ("/chart 24h", "Not enough history"),
+    ("/status@fake_test_bot", "Margin ratio"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), COMMANDS)
+async def test_a_command_answers_the_owner_and_not_a_stranger(
+    emulator: Emulator, tmp_path: Path, text: str, expected: str
+) -> None:
+    async with Harness(emulator, tmp_path) as h:
+        h.fake.push_text(STRANGER, text)
+        reply = await h.ask(text)
+        assert expected in reply.params["text"], reply.params["text"]
+        assert reply.params["parse_mode"] == "HTML"
+        assert h.fake.texts(STRANGER) == []
+        assert h.service is not None
+        audit = [r["detail"] for r in h.service.store.audit_rows() if r["what"].startswith("chat:")]
+        assert any(f"chat {OWNER}" in d for d in audit)
+        assert not any(f"chat {STRANGER}" in d for d in audit)
