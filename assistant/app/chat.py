@@ -205,9 +205,7 @@ class ChatCommands:
         lines = ["<b>Ours</b> beside <b>the exchange's</b> (its last snapshot)"]
         if ex is None:
             return [Reply("The exchange's figures are not in yet.")]
-        lines.append(
-            f"maintenance margin {money(book.mm)} | {money(ex.total_maint_margin)}"
-        )
+        lines.append(f"maintenance margin {money(book.mm)} | {money(ex.total_maint_margin)}")
         lines.append(
             f"margin balance {money(book.margin_balance)} | {money(ex.total_margin_balance)}"
         )

@@ -77,6 +77,11 @@ class Call:
     method: str
     params: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+    status: int = 0  # the HTTP status answered (0: the connection was dropped)
+
+    @property
+    def answered(self) -> bool:
+        return self.status == 200
 
 
 class FakeBotApi:
@@ -91,8 +96,9 @@ class FakeBotApi:
         self._wake = asyncio.Event()
         self.flood: int = 0  # answer this many sends with 429
         self.retry_after = 1
-        self.down = False  # drop every connection
+        self.down = False  # answer 502 Bad Gateway to everything (`stop()`: unreachable)
         self.url = ""
+        self.port = 0
         self._runner: web.AppRunner | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------
@@ -108,7 +114,13 @@ class FakeBotApi:
         assert server is not None
         real_port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         self.url = f"http://127.0.0.1:{real_port}/bot"
+        self.port = real_port
         return self
+
+    async def restart(self) -> None:
+        """Back on the same port after `stop()` (an outage that ended)."""
+        self._wake = asyncio.Event()
+        await self.start(self.port)
 
     async def stop(self) -> None:
         self._wake.set()  # long polls return at once
@@ -177,12 +189,6 @@ class FakeBotApi:
         return {"id": BOT_ID, "is_bot": True, "first_name": "Fake", "username": self.username}
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        if self.down:
-            assert request.transport is not None
-            request.transport.close()
-            return web.Response(status=502)
-        if request.match_info["token"] != self.token:
-            return _error(401, "Unauthorized")
         method = request.match_info["method"]
         form = await request.post()
         params: dict[str, Any] = {}
@@ -190,6 +196,19 @@ class FakeBotApi:
             params[key] = value if isinstance(value, str) else value.file.read()  # type: ignore[union-attr]
         call = Call(method, params)
         self.calls.append(call)
+        if self.down:  # Telegram's side is down: its front answers 502, as it does
+            call.status = 502
+            return _error(502, "Bad Gateway")
+        response = await self._respond(request, call)
+        call.status = response.status
+        if call.status == 200 and method not in ("getMe", "getUpdates", "setMyCommands"):
+            self.sent.put_nowait(call)
+        return response
+
+    async def _respond(self, request: web.Request, call: Call) -> web.Response:
+        method, params = call.method, call.params
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
         if method == "getUpdates":
             return _ok(await self._get_updates(params))
         if method in ("sendMessage", "sendPhoto") and self.flood > 0:
@@ -205,10 +224,7 @@ class FakeBotApi:
                 return _error(400, f"Bad Request: can't parse entities: {problem}")
         if len(str(params.get("text", ""))) > 4096:
             return _error(400, "Bad Request: message is too long")
-        result = self._answer(method, params)
-        if method not in ("getMe", "deleteWebhook", "setMyCommands"):
-            self.sent.put_nowait(call)
-        return _ok(result)
+        return _ok(self._answer(method, params))
 
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         offset = int(params.get("offset", 0) or 0)

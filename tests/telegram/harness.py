@@ -41,12 +41,14 @@ class Harness:
         *,
         rules: Rules | None = None,
         fake: FakeBotApi | None = None,
+        keep_fake: bool = False,
         **telegram: Any,
     ) -> None:
         self.emulator = emulator
         self.path = path
         self.rules = rules or replace(Rules(), mode="auto")
         self.fake = fake or FakeBotApi(TOKEN)
+        self.keep_fake = keep_fake
         self.telegram = Telegram(allowed_chat_ids=(OWNER,), **telegram)
         self.chats: Chats | None = None
         self._running: Running | None = None
@@ -65,13 +67,15 @@ class Harness:
         self.chats = chat_setup.attach(service, self.notifier, self.telegram, TOKEN)
         self.service = await self._running.__aenter__()
         await service.wait_for(lambda s: s.ready, 15)
-        await self.wait_calls("getUpdates", 1)
+        if not self.fake.down:
+            await self.wait_calls("getUpdates", 1)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         assert self._running is not None
         await self._running.__aexit__(*exc)
-        await self.fake.stop()
+        if not self.keep_fake:
+            await self.fake.stop()
 
     async def stop_fake(self) -> None:
         await self.fake.stop()
