@@ -146,3 +146,24 @@ def test_demo_trading_refuses_deposit_rules(tmp_path: Path) -> None:
         ).returncode
         == 0
     )
+
+
+def test_telegram_needs_owners_and_a_secret_reference(tmp_path: Path) -> None:
+    base = '[exchange]\nenvironment = "emulator"\nrest_url = "http://127.0.0.1:1"\n'
+    path = write(tmp_path, base + '[telegram]\ntoken = "env:TG"\n')
+    with pytest.raises(InputError, match="telegram: allowed_chat_ids: required with a token"):
+        load_settings(path)
+    path = write(
+        tmp_path,
+        base + '[telegram]\ntoken = "env:TG"\nallowed_chat_ids = [1]\n'
+        'base_url = "ftp://x"\nconfirm_timeout = "90s"\n',
+    )
+    with pytest.raises(InputError, match="telegram.base_url: must start with http"):
+        load_settings(path)
+    path = write(tmp_path, base + '[telegram]\ntoken = "123:literal"\nallowed_chat_ids = [1]\n')
+    result = check(path)
+    assert result.returncode != 0 and "telegram.token: give secrets as" in result.stderr
+    assert "123:literal" not in result.stderr
+    path = write(tmp_path, base + '[telegram]\ntoken = "env:TG"\nallowed_chat_ids = [1]\n')
+    assert "telegram.token: environment variable TG is not set" in check(path).stderr
+    assert check(path, TG="123:fake").returncode == 0
