@@ -1,8 +1,9 @@
 """Run every benchmark: `python -m bench` (what `make bench` does)."""
 
-from bench import actions, emulator, margin, mirror
+from bench import actions, emulator, margin, mirror, telegram
 
 margin.main()
 mirror.main()
 emulator.main()
 actions.main()
+telegram.main()

@@ -38,6 +38,7 @@ def attach(
     token: str,
     *,
     console: bool = False,
+    console_alerts: bool = True,
 ) -> Chats:
     notifier.muted = lambda severity, at: muted(service.memory, severity, at)
     confirmations = Confirmations(telegram.confirm_timeout)
@@ -77,7 +78,8 @@ def attach(
         )
     if console:
         chat = ConsoleChat(commands.handle, commands.press, sys.stdout)
-        notifier.listeners.append(chat.alert)
+        if console_alerts:
+            notifier.listeners.append(chat.alert)
         chats.console = chat
 
         async def ask_console(reply: Reply) -> bool:

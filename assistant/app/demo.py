@@ -17,8 +17,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
 
+from assistant.app import chat_setup
+from assistant.app.notify import Notifier
 from assistant.app.service import MirrorService, MirrorTimings
-from assistant.app.settings import Settings, rules_from
+from assistant.app.settings import Settings, rules_from, telegram_token
 from assistant.binance.rest import BinanceRest
 from assistant.core.actions import SendAlert
 from assistant.core.liquidation import distance, liquidation_prices
@@ -93,13 +95,21 @@ async def play(scenario: Scenario, settings: Settings, seconds: float, out: Text
             api_key=scenario.api_key, api_secret=scenario.api_secret, rest_url=emulator.urls["rest"]
         )
         store = SqliteStore(Path(folder) / "demo.db")
+        token = telegram_token(settings)
+        chats = settings.telegram.allowed_chat_ids if token else ()
+        notifier = Notifier(store, chats=chats, log_alerts=False)
+        notifier.listeners.append(terminal.alert)
         service = MirrorService(
             rest=rest,
             store=store,
             ws_url=emulator.urls["ws"],
             timings=MirrorTimings(reconcile_every=30, staleness_limit=10),
             rules=scaled(rules_from(settings), speed),
-            notify=terminal.alert,
+            notify=notifier,
+        )
+        console = sys.stdin.isatty()  # type /status, /pause, /stress -10 while it runs
+        chat_setup.attach(
+            service, notifier, settings.telegram, token, console=console, console_alerts=False
         )
         task = asyncio.create_task(service.run())
         try:

@@ -30,16 +30,20 @@ class Notifier:
         chats: Sequence[int] = (),
         muted: Callable[[str, int], bool] = lambda severity, at: False,
         dedup_ms: int = 600_000,
+        log_alerts: bool = True,
     ) -> None:
         self.store = store
         self.chats = tuple(chats)
         self.muted = muted
         self.dedup_ms = dedup_ms
+        self.log_alerts = log_alerts  # off where the terminal already shows them (the demo)
         self.wake = asyncio.Event()  # the outbox's delivery loop waits on this
         self.listeners: list[Callable[[SendAlert], None]] = []  # the console, metrics
 
     def __call__(self, alert: SendAlert) -> None:
-        log.log(LEVELS.get(alert.severity, logging.INFO), "ALERT %s: %s", alert.key, alert.text)
+        if self.log_alerts:
+            level = LEVELS.get(alert.severity, logging.INFO)
+            log.log(level, "ALERT %s: %s", alert.key, alert.text)
         for listener in self.listeners:
             listener(alert)
         if not self.chats:

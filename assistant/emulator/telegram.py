@@ -9,9 +9,12 @@ can make the server answer 429 (flood control) or drop every connection (down).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import json
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -106,6 +109,8 @@ class FakeBotApi:
     async def start(self, port: int = 0) -> FakeBotApi:
         app = web.Application(client_max_size=20 * 2**20)
         app.router.add_post("/bot{token}/{method}", self._handle)
+        app.router.add_get("/_fake/calls", self._calls)
+        app.router.add_post("/_fake/message", self._message)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
@@ -187,6 +192,26 @@ class FakeBotApi:
 
     def _me(self) -> dict[str, Any]:
         return {"id": BOT_ID, "is_bot": True, "first_name": "Fake", "username": self.username}
+
+    async def _calls(self, request: web.Request) -> web.Response:
+        """Every call so far (`at` is this machine's monotonic clock, comparable across
+        processes on Linux), for a benchmark or a person driving the fake from outside."""
+        since = int(request.query.get("since", "0"))
+        rows = [
+            {
+                "method": c.method,
+                "at": c.at,
+                "status": c.status,
+                "params": {k: v for k, v in c.params.items() if isinstance(v, str)},
+            }
+            for c in self.calls[since:]
+        ]
+        return web.json_response(rows)
+
+    async def _message(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        update = self.push_text(int(body["chat_id"]), str(body["text"]))
+        return web.json_response({"update_id": update})
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
@@ -272,3 +297,27 @@ def _error(status: int, description: str, parameters: dict[str, Any] | None = No
     if parameters:
         body["parameters"] = parameters
     return web.json_response(body, status=status)
+
+
+async def _serve(token: str, port: int) -> None:
+    fake = await FakeBotApi(token).start(port)
+    print(json.dumps({"base_url": fake.url, "control": fake.url[: -len("/bot")] + "/_fake"}))
+    sys.stdout.flush()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await fake.stop()
+
+
+def main() -> None:
+    """`python -m assistant.emulator.telegram --token T [--port P]`: serve until killed."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(args.token, args.port))
+
+
+if __name__ == "__main__":
+    main()
