@@ -4,9 +4,12 @@ limit or a dead network delays messages; it never loses or reorders them."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sqlite_utils
+
+DECISION_ID = re.compile(r"\b(deposit|reduce|isolated)-\d+-\d+\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,7 @@ def migrate(db: sqlite_utils.Database) -> None:
             "key": str,
             "severity": str,
             "text": str,
+            "fingerprint": str,  # the text without decision ids: what deduplication compares
             "created_at": int,
             "sent_at": int,
             "attempts": int,
@@ -36,7 +40,7 @@ def migrate(db: sqlite_utils.Database) -> None:
         pk="id",
     )
     db["outbox"].create_index(["sent_at", "id"])
-    db["outbox"].create_index(["chat_id", "text", "created_at"])
+    db["outbox"].create_index(["chat_id", "fingerprint", "created_at"])
 
 
 class Outbox:
@@ -44,20 +48,22 @@ class Outbox:
         self.db = db
 
     def add(self, chat_id: int, key: str, severity: str, text: str, at: int, dedup_ms: int) -> bool:
-        """Queue a message; False (and nothing queued) if the same text to the same chat is
-        already waiting, or was queued less than `dedup_ms` ago."""
+        """Queue a message; False (and nothing queued) if the same text to the same chat
+        (decision ids aside: "deposit-… failed: spot wallet empty" again and again) is already
+        waiting, or was queued less than `dedup_ms` ago."""
+        fingerprint = DECISION_ID.sub("#", text)
         with self.db.conn:
             row = self.db.conn.execute(
-                "SELECT 1 FROM outbox WHERE chat_id = ? AND text = ?"
+                "SELECT 1 FROM outbox WHERE chat_id = ? AND fingerprint = ?"
                 " AND (sent_at IS NULL OR created_at > ?) LIMIT 1",
-                [chat_id, text, at - dedup_ms],
+                [chat_id, fingerprint, at - dedup_ms],
             ).fetchone()
             if row is not None:
                 return False
             self.db.conn.execute(
-                "INSERT INTO outbox (chat_id, key, severity, text, created_at, attempts)"
-                " VALUES (?, ?, ?, ?, ?, 0)",
-                [chat_id, key, severity, text, at],
+                "INSERT INTO outbox (chat_id, key, severity, text, fingerprint, created_at,"
+                " attempts) VALUES (?, ?, ?, ?, ?, ?, 0)",
+                [chat_id, key, severity, text, fingerprint, at],
             )
         return True
 

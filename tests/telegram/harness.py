@@ -49,7 +49,7 @@ class Harness:
         self.rules = rules or replace(Rules(), mode="auto")
         self.fake = fake or FakeBotApi(TOKEN)
         self.keep_fake = keep_fake
-        self.telegram = Telegram(allowed_chat_ids=(OWNER,), **telegram)
+        self.telegram = Telegram(**{"allowed_chat_ids": (OWNER,), **telegram})
         self.chats: Chats | None = None
         self._running: Running | None = None
         self.service: MirrorService | None = None

@@ -44,3 +44,15 @@ async def test_a_command_answers_the_owner_and_not_a_stranger(
         audit = [r["detail"] for r in h.service.store.audit_rows() if r["what"].startswith("chat:")]
         assert any(f"chat {OWNER}" in d for d in audit)
         assert not any(f"chat {STRANGER}" in d for d in audit)
+
+
+async def test_in_a_group_only_the_allowed_people_are_answered(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    group = -100200300
+    chats = (OWNER, group)
+    async with Harness(emulator, tmp_path, allowed_chat_ids=chats, allowed_user_ids=(OWNER,)) as h:
+        h.fake.push_text(group, "/status", user_id=STRANGER, chat_type="supergroup")
+        reply = await h.ask("/status", chat_id=group, user_id=OWNER, chat_type="supergroup")
+        assert "Margin ratio" in reply.params["text"]
+        assert len(h.fake.texts(group)) == 1
