@@ -158,7 +158,7 @@ def test_telegram_needs_owners_and_a_secret_reference(tmp_path: Path) -> None:
         base + '[telegram]\ntoken = "env:TG"\nallowed_chat_ids = [1]\n'
         'base_url = "ftp://x"\nconfirm_timeout = "90s"\n',
     )
-    with pytest.raises(InputError, match="telegram.base_url: must start with http"):
+    with pytest.raises(InputError, match=r"telegram\.base_url: must start with http"):
         load_settings(path)
     path = write(tmp_path, base + '[telegram]\ntoken = "123:literal"\nallowed_chat_ids = [1]\n')
     result = check(path)
