@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from assistant.errors import InputError
 
@@ -56,6 +56,32 @@ def _parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="health of the mirrored account, from the store")
     status.add_argument("-c", "--config", help="config file (default: see README)")
     status.add_argument("--json", action="store_true", help="machine-readable output")
+    replay = commands.add_parser(
+        "replay",
+        help="what these rules would have done on the recorded history (no exchange, no chat)",
+    )
+    replay.add_argument("-c", "--config", help="the rules to try (default: see README)")
+    replay.add_argument("--store", help="the store to replay (default: the config's)")
+    replay.add_argument("--from", dest="since", help="report from this time (UTC ISO or ms)")
+    replay.add_argument("--to", dest="until", help="replay up to this time (UTC ISO or ms)")
+    replay.add_argument("--json", action="store_true", help="machine-readable output")
+    replay.add_argument("--plot", help="draw margin ratio and distance to this PNG file")
+    replay.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if anything differs from what actually happened (a regression check)",
+    )
+    simulate = commands.add_parser(
+        "simulate",
+        help="these rules and the real executor against an emulator scenario, fast-forward",
+    )
+    simulate.add_argument("-c", "--config", help="the rules to try (default: see README)")
+    simulate.add_argument("--scenario", required=True, help="built-in name or JSON file")
+    simulate.add_argument(
+        "--speed", type=float, default=10.0, help="scenario seconds per wall second (default 10)"
+    )
+    simulate.add_argument("--json", action="store_true", help="machine-readable output")
+    simulate.add_argument("--plot", help="draw margin ratio and distance to this PNG file")
     check = commands.add_parser("check-config", help="validate a config file")
     check.add_argument("-c", "--config", help="config file (default: see README)")
     return parser
@@ -118,6 +144,24 @@ def _run_demo(scenario_name: str, config: str | None, seconds: float) -> int:
     return run(scenario, settings, seconds)
 
 
+def _replay(args: argparse.Namespace, settings: Any) -> int:
+    from pathlib import Path
+
+    from assistant.app import replay
+
+    since = replay.parse_time(args.since, "--from") if args.since else None
+    until = replay.parse_time(args.until, "--to") if args.until else None
+    store = Path(args.store) if args.store else settings.store_path
+    report = replay.replay(settings, store, since, until)
+    if args.plot:
+        Path(args.plot).write_bytes(replay.plot(report, settings))
+    if args.json:
+        print(json.dumps(replay.as_json(report, settings), indent=2))
+    else:
+        print(replay.as_text(report))
+    return 1 if args.check and report.comparison.differs else EXIT_OK
+
+
 def _with_settings(args: argparse.Namespace) -> int:
     from assistant.app.settings import (
         credentials,
@@ -136,6 +180,12 @@ def _with_settings(args: argparse.Namespace) -> int:
             except InputError as exc:
                 raise InputError(f"{path}: {exc}") from None
             return EXIT_OK
+        if args.command == "replay":
+            return _replay(args, settings)
+        if args.command == "simulate":
+            from assistant.app.simulate import run as simulate
+
+            return simulate(settings, args.scenario, args.speed, args.json, args.plot)
         if args.command == "status":
             from assistant.app.status import status, text
 

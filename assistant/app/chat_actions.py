@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING
 
 from assistant.app.chat_input import BadInput, clock, duration, number
 from assistant.app.confirm import Confirmations
-from assistant.app.executor import describe
-from assistant.core.actions import MoneyAction, PlaceReduceOnly, TransferToFutures
+from assistant.core.actions import MoneyAction, PlaceReduceOnly, TransferToFutures, describe
 from assistant.core.events import Event, ManualDeposit, ManualReduce, ModeSet, MuteSet, PauseSet
 from assistant.core.margin import margin_ratio
 from assistant.core.model import PositionSide

@@ -26,6 +26,8 @@ from assistant.core.actions import (
     PlaceReduceOnly,
     SendAlert,
     TransferToFutures,
+    describe,
+    kind_of,
 )
 from assistant.core.events import ActionSettled, Event
 from assistant.core.model import PositionSide
@@ -59,24 +61,6 @@ def on_request_sent(method: str, path: str) -> None:
     """Hooked into BinanceRest: the `request-in-flight` failpoint, for money requests only."""
     if method == "POST" and path in MONEY_PATHS:
         failpoints.hit("request-in-flight")
-
-
-def describe(action: MoneyAction) -> str:
-    if isinstance(action, TransferToFutures):
-        return f"transfer {action.amount} USDT from spot to futures"
-    if isinstance(action, AddIsolatedMargin):
-        return f"add {action.amount} USDT to isolated {action.symbol} {action.position_side.value}"
-    return (
-        f"reduce-only {action.side} {action.quantity} {action.symbol} {action.position_side.value}"
-    )
-
-
-def _kind(action: MoneyAction) -> str:
-    return {
-        TransferToFutures: "deposit",
-        AddIsolatedMargin: "isolated-margin",
-        PlaceReduceOnly: "reduce",
-    }[type(action)]
 
 
 class Executor:
@@ -116,7 +100,7 @@ class Executor:
 
     async def declined(self, action: MoneyAction, why: str) -> None:
         """A proposal cancelled or left to expire: nothing moves; its cap is given back."""
-        await self._settle(action, _kind(action), why, f"{why} in chat: nothing moved")
+        await self._settle(action, kind_of(action), why, f"{why} in chat: nothing moved")
 
     async def run(self) -> None:
         await self.recover()
@@ -126,15 +110,17 @@ class Executor:
                 await self.carry_out(action, rules, health)
             except ExchangeError as exc:  # e.g. the spot balance could not be read
                 log.error("action %s: %s", action.decision_id, exc)
-                await self._settle(action, _kind(action), "failed", str(exc))
+                await self._settle(action, kind_of(action), "failed", str(exc))
             except Exception:  # a bug must not silence every later action
                 log.exception("action %s crashed", action.decision_id)
-                await self._settle(action, _kind(action), "failed", "internal error (see the log)")
+                await self._settle(
+                    action, kind_of(action), "failed", "internal error (see the log)"
+                )
 
     # ---- one action --------------------------------------------------------------------------
 
     async def carry_out(self, action: MoneyAction, rules: Rules, health: Health | None) -> None:
-        kind, what = _kind(action), describe(action)
+        kind, what = kind_of(action), describe(action)
         if action.by:
             what = f"{what}, asked by {action.by}"
         if rules.mode == "dry-run" or rules.paused:
@@ -334,7 +320,7 @@ class Executor:
         await self.put(settled, None, now_ms())
 
     def _announce(self, action: MoneyAction, severity: str, text: str) -> None:
-        self.alert(SendAlert(_kind(action), severity, text, now_ms()))
+        self.alert(SendAlert(kind_of(action), severity, text, now_ms()))
 
 
 def _rebuild(kind: str, payload: dict[str, Any]) -> MoneyAction:

@@ -142,7 +142,8 @@ class MirrorService:
             drift += figure_drift(self.state)
         if received_at - self._last_health >= self.timings.health_every * 1000:
             self._record_health(received_at)
-        for item in drift:
+        self._decide(event, received_at)
+        for item in drift:  # journaled and decided after their snapshot: replay's order
             log.warning(
                 "drift: %s: ours %s, exchange %s (the exchange's state is taken)",
                 item.what,
@@ -152,7 +153,6 @@ class MirrorService:
             self.store.append(item, received_at)
             self.drift.append(item)
             self._decide(item, received_at)
-        self._decide(event, received_at)
         if isinstance(event, DataWentStale):
             log.warning("stale data: %s since %s", event.what, event.since)
             self.stale.append(event)

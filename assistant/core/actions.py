@@ -56,3 +56,21 @@ class PlaceReduceOnly:
 
 MoneyAction = TransferToFutures | AddIsolatedMargin | PlaceReduceOnly
 Action = SendAlert | MoneyAction
+
+
+def describe(action: MoneyAction) -> str:
+    if isinstance(action, TransferToFutures):
+        return f"transfer {action.amount} USDT from spot to futures"
+    if isinstance(action, AddIsolatedMargin):
+        return f"add {action.amount} USDT to isolated {action.symbol} {action.position_side.value}"
+    return (
+        f"reduce-only {action.side} {action.quantity} {action.symbol} {action.position_side.value}"
+    )
+
+
+def kind_of(action: MoneyAction) -> str:
+    if isinstance(action, TransferToFutures):
+        return "deposit"
+    if isinstance(action, AddIsolatedMargin):
+        return "isolated-margin"
+    return "reduce"

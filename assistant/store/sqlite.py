@@ -131,6 +131,18 @@ class SqliteStore:
         for row in self.db.execute(sql, params):
             yield JournalRow(row[0], row[1], decode_event(row[2]), row[3])
 
+    def events(self) -> Iterator[tuple[int, events.Event]]:
+        """Every journaled event with its arrival time, in order (for a replay)."""
+        for received_at, text in self.db.execute(
+            "SELECT received_at, event FROM journal ORDER BY id"
+        ):
+            yield received_at, decode_event(text)
+
+    def settled_decisions(self) -> frozenset[str]:
+        """Decision ids the journal has an outcome for."""
+        rows = self.db.execute("SELECT event FROM journal WHERE kind = 'ActionSettled'")
+        return frozenset(decode_event(row[0]).decision_id for row in rows)  # type: ignore[union-attr]
+
     def journal_count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM journal").fetchone()[0])
 

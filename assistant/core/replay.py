@@ -1,0 +1,112 @@
+"""Replay: journaled events through the same reducer and the same rules, on the recorded
+clock. Pure: what the rules would have decided, given what arrived and when.
+
+Decisions are not carried out. A decision the journal itself settled (the same rules made
+it when it was recorded) is settled by the journal's own outcome, at its recorded time, so a
+replay with the recording's config reproduces the recording exactly. A decision the journal
+never saw is settled at once as "replayed" (nothing moved: the account and the market are
+as recorded), so the rules go on deciding as they would after a dry-run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from assistant.core.actions import MoneyAction, SendAlert, describe, kind_of
+from assistant.core.events import ActionSettled, Event
+from assistant.core.mirror import MirrorState, apply
+from assistant.core.rules.config import Rules
+from assistant.core.rules.control import effective
+from assistant.core.rules.engine import Decision, Health, evaluate
+from assistant.core.rules.memory import Memory
+
+
+@dataclass(frozen=True, slots=True)
+class Happened:
+    """An alert or an action the rules decided."""
+
+    at: int
+    kind: str  # "alert" | "action"
+    key: str  # the alert's key, or the action's kind (deposit, reduce, isolated-margin)
+    severity: str  # the alert's; "" for an action
+    text: str
+    decision_id: str  # "" for an alert
+    health: Health | None
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    at: int
+    margin_ratio: Decimal | None
+    distance: Decimal | None
+
+
+@dataclass
+class Replayer:
+    rules: Rules
+    settled_in_journal: frozenset[str] = frozenset()
+    sample_every_ms: int = 1_000
+    state: MirrorState = field(default_factory=MirrorState)
+    memory: Memory = field(default_factory=Memory)
+    happened: list[Happened] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
+    events: int = 0
+    first_at: int | None = None
+    last_at: int = 0
+
+    def feed(self, at: int, event: Event) -> None:
+        self.events += 1
+        if self.first_at is None:
+            self.first_at = at
+        self.last_at = at
+        self.state = apply(self.state, event)
+        self._decide(at, event)
+
+    def feed_all(self, rows: Iterable[tuple[int, Event]]) -> Replayer:
+        for at, event in rows:
+            self.feed(at, event)
+        return self
+
+    def _decide(self, at: int, event: Event) -> None:
+        decision = evaluate(self.state, self.memory, at, self.rules, event)
+        self.memory = decision.memory
+        if decision.health is not None and (
+            not self.samples or at - self.samples[-1].at >= self.sample_every_ms
+        ):
+            self.samples.append(Sample(at, decision.health.margin_ratio, decision.health.distance))
+        unsettled = self._record(at, decision)
+        for action in unsettled:  # never carried out: settled at once, nothing moved
+            detail = "not carried out in a replay"
+            settled = ActionSettled(action.decision_id, kind_of(action), "replayed", detail, at)
+            self._decide(at, settled)
+
+    def _record(self, at: int, decision: Decision) -> list[MoneyAction]:
+        unsettled: list[MoneyAction] = []
+        for action in decision.actions:
+            if isinstance(action, SendAlert):
+                self.happened.append(
+                    Happened(
+                        at, "alert", action.key, action.severity, action.text, "", decision.health
+                    )
+                )
+                continue
+            self.happened.append(
+                Happened(
+                    at,
+                    "action",
+                    kind_of(action),
+                    "",
+                    describe(action),
+                    action.decision_id,
+                    decision.health,
+                )
+            )
+            if action.decision_id not in self.settled_in_journal:
+                unsettled.append(action)
+        return unsettled
+
+    @property
+    def mode(self) -> str:
+        return effective(self.rules, self.memory).mode
