@@ -282,7 +282,7 @@ class ChatCommands:
     async def chart(self, args: list[str], who: Who) -> list[Reply]:
         seconds = duration(args[0], "period", 90 * 86400) if args else 86400.0
         now = int(time.time() * 1000)
-        rows = self.service.store.health_since(now - int(seconds * 1000))
+        rows = self.service.store.health_since(now - int(seconds * 1000), now)
         if len(rows) < 2:
             raise BadInput("Not enough history yet for a chart (one point every 10 s).")
         period = args[0] if args else "24h"

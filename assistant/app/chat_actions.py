@@ -5,6 +5,7 @@ asked, and again by the rules when the confirmed event arrives."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from decimal import ROUND_FLOOR, Decimal
@@ -220,4 +221,11 @@ class ChatActions:
             await executor.declined(action, why)
 
         reply = self.confirmations.ask("\n".join(lines), run, declined)
-        return await self.service.broadcast(reply)
+        try:
+            async with asyncio.timeout(10):  # the executor waits meanwhile
+                asked = await self.service.broadcast(reply)
+        except TimeoutError:
+            asked = True  # it may have arrived: the question stays open until it expires
+        if not asked:
+            self.confirmations.discard(reply)  # nobody saw the buttons: nothing to press
+        return asked

@@ -7,6 +7,8 @@ import logging
 import sys
 from dataclasses import dataclass
 
+from telegram.error import TimedOut
+
 from assistant.app.chat import ChatCommands
 from assistant.app.chat_actions import ChatActions
 from assistant.app.confirm import Confirmations
@@ -67,7 +69,10 @@ def attach(
                 try:
                     await bot.deliver(chat_id, reply)
                     asked = True
-                except Exception as exc:  # Telegram down: logged; the question expires
+                except TimedOut as exc:  # it may have arrived: the question stays open
+                    log.warning("telegram: asking chat %s timed out: %s", chat_id, exc)
+                    asked = True
+                except Exception as exc:  # Telegram down: logged; nobody was asked
                     log.warning("telegram: could not ask chat %s: %s", chat_id, exc)
             return asked
 

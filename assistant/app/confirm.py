@@ -61,11 +61,18 @@ class Confirmations:
         if pending is not None:
             pending.messages.append((chat_id, message_id))
 
+    def discard(self, reply: Reply) -> None:
+        """Close a question that reached nobody, without its cancel action."""
+        if reply.buttons:
+            pending = self.open.pop(reply.buttons[0].data[2:], None)
+            if pending is not None and pending.handle is not None:
+                pending.handle.cancel()
+
     async def press(self, data: str, who: Who) -> Reply:
         kind, _, token = data.partition(":")
-        pending = self.open.pop(token, None)
-        if kind not in ("c", "x") or pending is None:
-            return Reply("This button no longer works (already used, or expired).")
+        if kind not in ("c", "x") or token not in self.open:
+            return Reply("This button no longer works (already used, or expired).", edit=False)
+        pending = self.open.pop(token)
         if pending.handle is not None:
             pending.handle.cancel()
         if self.clock() > pending.expires_at:
@@ -75,7 +82,12 @@ class Confirmations:
             await self._closed(pending, "cancelled")
             text = f"{pending.question}\n<b>Cancelled</b> by {esc(who.name or who.user_id)}."
         else:
-            text = f"{pending.question}\n{await pending.run(who)}"
+            try:
+                text = f"{pending.question}\n{await pending.run(who)}"
+            except Exception:  # the question is closed either way; its decision must settle
+                log.exception("confirmation %s: carrying it out failed", token[:4])
+                await self._closed(pending, "failed")
+                text = f"{pending.question}\n<b>Failed</b>: nothing was done (see the log)."
         await self._edit_others(pending, who, text)
         return Reply(text)
 

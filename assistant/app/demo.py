@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
 import tempfile
 from dataclasses import replace
@@ -17,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
 
-from assistant.app import chat_setup
+from assistant.app import chat_setup, redact
 from assistant.app.notify import Notifier
 from assistant.app.service import MirrorService, MirrorTimings
 from assistant.app.settings import Settings, rules_from, telegram_token
@@ -27,6 +28,7 @@ from assistant.core.liquidation import distance, liquidation_prices
 from assistant.core.rules.config import Rules
 from assistant.emulator.scenario import Scenario
 from assistant.emulator.server import Emulator
+from assistant.errors import InputError
 from assistant.store.sqlite import SqliteStore
 
 TAIL = 3.0  # wall seconds after the scenario's last point
@@ -152,4 +154,9 @@ def summary(terminal: Terminal, emulator: Emulator, out: TextIO) -> None:
 
 
 def run(scenario: Scenario, settings: Settings, seconds: float) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    secrets = [settings.telegram.token]
+    with contextlib.suppress(InputError):
+        secrets.append(telegram_token(settings))
+    redact.install(secrets)  # no log line may carry the bot token
     return asyncio.run(play(scenario, settings, seconds, sys.stdout))

@@ -80,6 +80,8 @@ class Executor:
         self.notify = notify
         self.attempts = attempts
         self.propose = propose  # asks a person in `confirm` mode (None: nobody can be asked)
+        # The mode and the kill switch as they are now (a /pause after the decision counts).
+        self.rules_now: Callable[[], Rules] | None = None
         self.queue: asyncio.Queue[tuple[MoneyAction, Rules, Health | None]] = asyncio.Queue()
 
     # ---- entry points ----------------------------------------------------------------------
@@ -121,6 +123,9 @@ class Executor:
 
     async def carry_out(self, action: MoneyAction, rules: Rules, health: Health | None) -> None:
         kind, what = kind_of(action), describe(action)
+        if self.rules_now is not None:
+            now = self.rules_now()
+            rules = replace(rules, mode=now.mode, paused=now.paused)
         if action.by:
             what = f"{what}, asked by {action.by}"
         if rules.mode == "dry-run" or rules.paused:
@@ -162,8 +167,18 @@ class Executor:
             return None
         return replace(action, amount=amount) if amount != action.amount else action
 
+    def _halted(self) -> str:
+        """Why nothing may be sent now ("" if it may)."""
+        if self.rules_now is None:
+            return ""
+        now = self.rules_now()
+        return "paused" if now.paused else ("dry-run" if now.mode == "dry-run" else "")
+
     async def _attempt(self, action: MoneyAction, kind: str, what: str, since: int) -> None:
         for attempt in range(self.attempts):
+            if attempt and (why := self._halted()):  # looked up: not on the exchange
+                await self._finish(action, kind, "abandoned", f"{why} before a retry; not sent")
+                return
             try:
                 result = await self._send(action)
             except Rejected as exc:

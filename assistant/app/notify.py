@@ -15,6 +15,9 @@ from assistant.telegram.render import esc
 log = logging.getLogger("assistant.alerts")
 ICONS = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
 LEVELS = {"critical": logging.CRITICAL, "warning": logging.WARNING}
+# Never merged with an earlier identical text, never muted: each is an event of its own
+# (money that moved, a liquidation, a margin call, a refused chat request).
+EACH_ONE_COUNTS = {"deposit", "reduce", "isolated-margin", "liquidation", "margin_call", "manual"}
 
 
 def alert_html(alert: SendAlert) -> str:
@@ -48,12 +51,14 @@ class Notifier:
             listener(alert)
         if not self.chats:
             return
-        if self.muted(alert.severity, alert.at):
+        counts = alert.key in EACH_ONE_COUNTS
+        if not counts and self.muted(alert.severity, alert.at):
             log.info("alert %s not sent to Telegram: muted", alert.key)
             return
         text = alert_html(alert)
+        window = 0 if counts else self.dedup_ms
         queued = [
-            self.store.outbox.add(chat, alert.key, alert.severity, text, alert.at, self.dedup_ms)
+            self.store.outbox.add(chat, alert.key, alert.severity, text, alert.at, window)
             for chat in self.chats
         ]
         if not any(queued):

@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -77,6 +78,18 @@ def log_alert(alert: SendAlert) -> None:
     log.log(level, "ALERT %s: %s", alert.key, alert.text)
 
 
+def resumed(memory: Memory, in_flight: set[str]) -> Memory:
+    """The rules' memory after a restart. A decision with an intent still open was perhaps
+    sent: it stays pending (the executor's recovery settles it). Any other pending decision
+    (a question nobody answered, a dry-run in passing) died with the process: nothing moved,
+    so what it booked against the daily cap is given back."""
+    pending = memory.pending & in_flight
+    booked = {k: v for k, v in memory.booked.items() if k in pending}
+    freed = sum((v for k, v in memory.booked.items() if k not in pending), Decimal(0))
+    total = max(Decimal(0), memory.deposit_total - freed)
+    return replace(memory, pending=pending, booked=booked, deposit_total=total)
+
+
 class MirrorService:
     def __init__(
         self,
@@ -113,6 +126,7 @@ class MirrorService:
         self.memory = Memory()
         self.decisions: list[Decision] = []
         self.executor = Executor(rest=rest, store=store, put=self.put, notify=notify or log_alert)
+        self.executor.rules_now = self.effective_rules
         self._last_health = 0
         self._last_prune = 0
         self._crashed: set[str] = set()
@@ -270,8 +284,9 @@ class MirrorService:
             log.info("resumed from the store (saved at %s); reconciling before acting", saved_at)
         memory = self.store.load_memory(Memory)
         if memory is not None:
-            # Decisions pending at the crash are settled by the executor's recovery.
-            self.memory = replace(memory, pending=frozenset())
+            self.memory = resumed(
+                memory, {row["decision_id"] for row in self.store.pending_intents()}
+            )
 
     async def _flusher(self) -> None:
         while True:

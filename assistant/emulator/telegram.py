@@ -100,6 +100,7 @@ class FakeBotApi:
         self.flood: int = 0  # answer this many sends with 429
         self.retry_after = 1
         self.down = False  # answer 502 Bad Gateway to everything (`stop()`: unreachable)
+        self.blocked: set[int] = set()  # chats that blocked the bot: 403 on every send
         self.url = ""
         self.port = 0
         self._runner: web.AppRunner | None = None
@@ -236,6 +237,8 @@ class FakeBotApi:
             return _error(401, "Unauthorized")
         if method == "getUpdates":
             return _ok(await self._get_updates(params))
+        if method in ("sendMessage", "sendPhoto") and int(params.get("chat_id", 0)) in self.blocked:
+            return _error(403, "Forbidden: bot was blocked by the user")
         if method in ("sendMessage", "sendPhoto") and self.flood > 0:
             self.flood -= 1
             return _error(

@@ -53,11 +53,15 @@ class Outbox:
         waiting, or was queued less than `dedup_ms` ago."""
         fingerprint = DECISION_ID.sub("#", text)
         with self.db.conn:
-            row = self.db.conn.execute(
-                "SELECT 1 FROM outbox WHERE chat_id = ? AND fingerprint = ?"
-                " AND (sent_at IS NULL OR created_at > ?) LIMIT 1",
-                [chat_id, fingerprint, at - dedup_ms],
-            ).fetchone()
+            row = (
+                None
+                if dedup_ms <= 0
+                else self.db.conn.execute(
+                    "SELECT 1 FROM outbox WHERE chat_id = ? AND fingerprint = ?"
+                    " AND (sent_at IS NULL OR created_at > ?) LIMIT 1",
+                    [chat_id, fingerprint, at - dedup_ms],
+                ).fetchone()
+            )
             if row is not None:
                 return False
             self.db.conn.execute(
@@ -72,6 +76,15 @@ class Outbox:
             "SELECT id, chat_id, key, severity, text, created_at, attempts FROM outbox"
             " WHERE sent_at IS NULL ORDER BY id LIMIT ?",
             [limit],
+        ).fetchall()
+        return [OutboxRow(*row) for row in rows]
+
+    def next_per_chat(self) -> list[OutboxRow]:
+        """The oldest unsent message of each chat (each chat's order is kept)."""
+        rows = self.db.conn.execute(
+            "SELECT id, chat_id, key, severity, text, created_at, attempts FROM outbox"
+            " WHERE id IN (SELECT MIN(id) FROM outbox WHERE sent_at IS NULL GROUP BY chat_id)"
+            " ORDER BY id"
         ).fetchall()
         return [OutboxRow(*row) for row in rows]
 

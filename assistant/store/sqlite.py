@@ -265,9 +265,17 @@ class SqliteStore:
             )
         )
 
-    def health_since(self, since: int) -> list[dict[str, Any]]:
-        """The health series from `since` on, oldest first (figures as strings)."""
-        return list(self.db.query("SELECT * FROM health WHERE at >= ? ORDER BY at", [since]))
+    def health_since(self, since: int, until: int, points: int = 1500) -> list[dict[str, Any]]:
+        """The health series between two times, oldest first, at most about `points` rows
+        (the last row of each equal slice of time; figures as strings)."""
+        step = max(1, (until - since) // points)
+        return list(
+            self.db.query(
+                "SELECT * FROM health WHERE at IN (SELECT MAX(at) FROM health"
+                " WHERE at >= ? AND at <= ? GROUP BY (at - ?) / ?) ORDER BY at",
+                [since, until, since, step],
+            )
+        )
 
     def claim_transfer(self, tran_id: int, decision_id: str) -> bool:
         """Attribute a transfer in Binance's history to a decision: True if it is (now or

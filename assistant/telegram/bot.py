@@ -21,6 +21,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from telegram import (
     BotCommand,
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -37,7 +38,7 @@ from telegram.ext import (
     filters,
 )
 
-from assistant.telegram.render import CAPTION_LIMIT, LIMIT, split
+from assistant.telegram.render import CAPTION_LIMIT, LIMIT, plain, split
 from assistant.telegram.types import Command, Handle, Press, Reply, Who
 
 log = logging.getLogger(__name__)
@@ -96,21 +97,31 @@ class TelegramBot:
         await self.app.start()
         updater = self.app.updater
         assert updater is not None
-        await updater.start_polling(timeout=self.poll_timeout, drop_pending_updates=False)
+        await updater.start_polling(
+            timeout=self.poll_timeout, drop_pending_updates=False, bootstrap_retries=3
+        )
         log.info("telegram: polling as @%s", self.app.bot.username)
 
     async def stop(self) -> None:
+        """Whatever part of `start` happened is undone, so a restart begins clean."""
         updater = self.app.updater
+        steps = []
         if updater is not None and updater.running:
-            await updater.stop()
+            steps.append(updater.stop)
         if self.app.running:
-            await self.app.stop()
-        await self.app.shutdown()
+            steps.append(self.app.stop)
+        steps.append(self.app.shutdown)
+        for step in steps:
+            try:
+                await step()
+            except Exception as exc:  # the next step must still run
+                log.warning("telegram: while stopping: %s: %s", type(exc).__name__, exc)
 
     async def run(self) -> None:
-        """Start, then wait until cancelled (for the service's supervisor)."""
-        await self.start()
+        """Start, then wait until cancelled (for the service's supervisor: a failed start
+        is undone and raised, and the supervisor starts it again later)."""
         try:
+            await self.start()
             await asyncio.Event().wait()
         finally:
             await self.stop()
@@ -138,6 +149,9 @@ class TelegramBot:
             )
             return
         text = message.text or ""
+        first = text.split(maxsplit=1)[0] if text.split() else ""
+        if "@" in first and first.split("@", 1)[1].lower() != (self.app.bot.username or "").lower():
+            return  # a command for another bot in the same group
         replies = await self.handle(text, who)
         for reply in replies:
             await self._reply(message.chat.id, reply)
@@ -152,13 +166,24 @@ class TelegramBot:
             log.warning(
                 "telegram: ignored a button press from user %s: not allowed", query.from_user.id
             )
-            await query.answer()
+            await self._answer(query)
             return
-        await query.answer()
         who = Who(chat.id, query.from_user.id, query.from_user.username or "")
         reply = await self.press(query.data or "", who)
+        if not reply.edit:  # e.g. a used button: a notice, the question keeps its outcome
+            await self._answer(query, plain(reply.text))
+            return
+        await self._answer(query)
         if isinstance(message, Message):
             await self.edit(chat.id, message.message_id, reply.text)
+
+    @staticmethod
+    async def _answer(query: CallbackQuery, text: str | None = None) -> None:
+        """Stop the button's spinner; a failure (a query too old) must not lose the press."""
+        try:
+            await query.answer(text[:200] if text else None)
+        except TelegramError as exc:
+            log.info("telegram: could not answer a button press: %s", exc)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("telegram: %s: %s", type(context.error).__name__, context.error)

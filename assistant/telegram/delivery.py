@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter
+from telegram.error import BadRequest, ChatMigrated, RetryAfter
 
 from assistant.telegram.bot import retry_seconds
 from assistant.telegram.render import plain
@@ -33,7 +33,7 @@ class Row(Protocol):
 
 
 class Outbox(Protocol):
-    def pending(self, limit: int = 100) -> Sequence[Row]: ...
+    def next_per_chat(self) -> Sequence[Row]: ...
     def sent(self, row_id: int, at: int) -> None: ...
     def failed(self, row_id: int, error: str, *, give_up_at: int | None = None) -> None: ...
 
@@ -45,64 +45,72 @@ def now_ms() -> int:
 async def deliver(
     send: Send, outbox: Outbox, wake: asyncio.Event, *, max_backoff: float = 60.0
 ) -> None:
-    """Until cancelled."""
-    failures = 0
+    """Until cancelled. Each round sends the oldest waiting message of every chat that is not
+    backing off; a chat that fails backs off alone, so it never holds up another chat."""
+    retry_at: dict[int, float] = {}  # chat -> monotonic time of its next try
+    failures: dict[int, int] = {}
     while True:
         wake.clear()
-        rows = outbox.pending()
-        held: set[int] = set()  # chats whose next message must wait (order within a chat)
-        wait = 0.0
+        now = time.monotonic()
+        rows = [r for r in outbox.next_per_chat() if retry_at.get(r.chat_id, 0) <= now]
+        flood = 0.0
         for row in rows:
-            if row.chat_id in held:
-                continue
             try:
-                await send(row.chat_id, row.text)
+                try:
+                    await send(row.chat_id, row.text)
+                except BadRequest as exc:
+                    await _refused(send, outbox, row, exc)
+                    continue
             except RetryAfter as exc:
-                wait = max(wait, retry_seconds(exc.retry_after) + 0.1)
-                outbox.failed(row.id, f"flood control: retry after {wait:.1f}s")
-                log.warning("telegram: flood control; the outbox waits %.1fs", wait)
+                flood = retry_seconds(exc.retry_after) + 0.1
+                outbox.failed(row.id, f"flood control: retry after {flood:.1f}s")
+                log.warning("telegram: flood control; the outbox waits %.1fs", flood)
                 break  # flood control is per bot: nothing else goes out meanwhile
-            except BadRequest as exc:
-                held.discard(row.chat_id)
-                await _refused(send, outbox, row, exc)
-            except (Forbidden, InvalidToken, NetworkError) as exc:
-                held.add(row.chat_id)
-                failures += 1
-                wait = max(wait, min(max_backoff, 0.5 * 2 ** min(failures, 8)))
+            except Exception as exc:  # network, Forbidden, ChatMigrated, a closed client...
+                failures[row.chat_id] = failures.get(row.chat_id, 0) + 1
+                wait = min(max_backoff, 0.5 * 2 ** min(failures[row.chat_id], 8))
+                retry_at[row.chat_id] = time.monotonic() + wait
                 outbox.failed(row.id, f"{type(exc).__name__}: {exc}")
+                hint = (
+                    f" (the group moved to chat {exc.new_chat_id}: update allowed_chat_ids)"
+                    if isinstance(exc, ChatMigrated)
+                    else ""
+                )
                 log.warning(
-                    "telegram: chat %s unreachable (%s); retrying in %.1fs",
+                    "telegram: chat %s unreachable (%s: %s)%s; retrying in %.1fs",
                     row.chat_id,
+                    type(exc).__name__,
                     exc,
+                    hint,
                     wait,
                 )
-            except Exception as exc:  # e.g. the HTTP client closed by a bot restart
-                held.add(row.chat_id)
-                failures += 1
-                wait = max(wait, min(max_backoff, 0.5 * 2 ** min(failures, 8)))
-                outbox.failed(row.id, f"{type(exc).__name__}: {exc}")
-                log.warning("telegram: sending failed (%s); retrying in %.1fs", exc, wait)
             else:
                 outbox.sent(row.id, now_ms())
-                failures = 0
-        if wait:
-            await asyncio.sleep(wait)  # a deliberate back-off, not a race
-        elif len(rows) < 100:
-            try:
-                async with asyncio.timeout(30):
-                    await wake.wait()
-            except TimeoutError:
-                pass
+                failures.pop(row.chat_id, None)
+                retry_at.pop(row.chat_id, None)
+        if flood:
+            await asyncio.sleep(flood)  # as long as Telegram asks, then the same row again
+            continue
+        if rows:
+            continue  # the next message of each chat
+        now = time.monotonic()
+        soonest = min((t - now for t in retry_at.values() if t > now), default=30.0)
+        try:
+            async with asyncio.timeout(min(30.0, soonest)):
+                await wake.wait()
+        except TimeoutError:
+            pass
 
 
 async def _refused(send: Send, outbox: Outbox, row: Row, exc: BadRequest) -> None:
     """Telegram refused the message itself: once more as plain text if the markup was the
-    problem; otherwise it is logged and closed (retrying cannot help)."""
+    problem; if that is refused too (or the problem was not the markup), it is logged and
+    closed, since retrying cannot help. Any other error from the retry propagates: transient."""
     if "parse" in str(exc).lower() or "entit" in str(exc).lower():
         try:
             await send(row.chat_id, plain(row.text), html=False)
-        except Exception as again:
-            exc = BadRequest(str(again))
+        except BadRequest as again:
+            exc = again
         else:
             outbox.sent(row.id, now_ms())
             return

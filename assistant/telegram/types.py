@@ -18,6 +18,7 @@ class Reply:
     text: str  # Telegram HTML: every dynamic value already escaped
     buttons: tuple[Button, ...] = ()
     photo: bytes | None = None  # a PNG; `text` becomes its caption
+    edit: bool = True  # an answer to a button: replace the question (False: a short notice)
 
 
 @dataclass(frozen=True, slots=True)

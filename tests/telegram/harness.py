@@ -125,11 +125,16 @@ class Harness:
         return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row]
 
     async def press(self, data: str, message_id: int = 1, chat_id: int = OWNER) -> Call:
+        """The question edited with the outcome, or a notice (a used button) as the press's
+        answer; either way `params["text"]` says what the person saw."""
         self.fake.push_press(chat_id, data, message_id)
         return await self.take(
             lambda c: (
-                c.method == "editMessageText"
-                and str(c.params.get("chat_id")) == str(chat_id)
-                and str(c.params.get("message_id")) == str(message_id)
+                (
+                    c.method == "editMessageText"
+                    and str(c.params.get("chat_id")) == str(chat_id)
+                    and str(c.params.get("message_id")) == str(message_id)
+                )
+                or (c.method == "answerCallbackQuery" and "text" in c.params)
             )
         )

@@ -57,3 +57,12 @@ async def test_in_a_group_only_the_allowed_people_are_answered(
         assert "Margin ratio" in reply.params["text"]
         replies = [t for t in h.fake.texts(group) if "Margin ratio" in t]
         assert len(replies) == 1  # the stranger's /status got no answer
+
+
+async def test_a_command_for_another_bot_is_left_alone(emulator: Emulator, tmp_path: Path) -> None:
+    async with Harness(emulator, tmp_path) as h:
+        h.fake.push_text(OWNER, "/pause@some_other_bot")
+        reply = await h.ask("/status")
+        assert "Margin ratio" in reply.params["text"] and "PAUSED" not in reply.params["text"]
+        assert h.service is not None and not h.service.effective_rules().paused
+        assert not [t for t in h.fake.texts(OWNER) if "Paused" in t]

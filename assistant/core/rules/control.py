@@ -2,7 +2,8 @@
 
 Chat overrides live in the rules' memory (so they survive a restart) and hold while the
 config file is the one they were set under: editing the config and restarting starts from
-what the file says. Manual actions are checked against the same caps as the rules' own.
+the file's mode. A pause from chat holds until a person lifts it. Manual actions are
+checked against the same caps as the rules' own.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ MODES = ("dry-run", "confirm", "auto")
 def effective(rules: Rules, memory: Memory) -> Rules:
     """The rules with the chat's overrides applied (when set under this config)."""
     if memory.overrides_version != rules.version:
-        return rules
+        # Another config file: its mode holds; a pause from chat still holds too.
+        return replace(rules, paused=True) if memory.paused else rules
     mode = memory.mode or rules.mode
     paused = rules.paused if memory.paused is None else memory.paused
     if mode == rules.mode and paused == rules.paused:
@@ -37,10 +39,12 @@ def effective(rules: Rules, memory: Memory) -> Rules:
 
 
 def _fresh_overrides(memory: Memory, rules: Rules) -> Memory:
-    """Overrides set under another config file are dropped before a new one is recorded."""
+    """Overrides set under another config file are dropped before a new one is recorded,
+    except a pause: only a person lifts the kill switch."""
     if memory.overrides_version == rules.version:
         return memory
-    return replace(memory, mode="", paused=None, overrides_version=rules.version)
+    paused = True if memory.paused else None
+    return replace(memory, mode="", paused=paused, overrides_version=rules.version)
 
 
 def control(memory: Memory, event: ModeSet | PauseSet | MuteSet, rules: Rules) -> Memory:
