@@ -29,6 +29,7 @@ from assistant.core.model import ONE, ZERO, Position, PositionSide
 from assistant.core.solver import Leg, first_root, headroom, slope_at
 
 BOUND_SAFETY = Decimal("0.999999")
+_FAR = Decimal(10**9)  # "no move of this kind can liquidate" (no exposure to it)
 
 
 def _pick(constant: Decimal, legs: list[Leg], mark: Decimal) -> Decimal | None:
@@ -126,20 +127,31 @@ def uniform_distance(book: MarginBook) -> tuple[Decimal | None, Decimal | None]:
     return (None if low is None else ONE - low), (None if high is None else high - ONE)
 
 
+def _bound(headroom: Decimal, exposure: Decimal) -> Decimal:
+    if headroom <= ZERO:
+        return ZERO
+    return headroom / exposure if exposure else _FAR
+
+
+def _cross_bounds(book: MarginBook) -> tuple[Decimal, Decimal]:
+    """Lower bounds on the cross account's uniform distance and on any one symbol's own.
+
+    A uniform move x of every mark changes the margin balance by exactly x × N (N: the net
+    notional, longs minus shorts) and each leg's maintenance margin by at most |x| × its
+    notional × its table's highest rate (MM is continuous and piecewise linear in notional).
+    So no |x| below headroom / (|N| + Σ notional × rate) liquidates; for a move of one
+    symbol's mark, the same with that symbol's own net and gross notional (the book keeps
+    the largest such exposure, so both bounds cost O(1)).
+    """
+    return _bound(book.headroom, abs(book.net) + book.spread), _bound(book.headroom, book.widest)
+
+
 def distance_lower_bound(book: MarginBook) -> Decimal | None:
     """A cheap lower bound on every distance `distance()` reports (uniform, one symbol's,
-    an isolated position's own).
-
-    A move x of marks changes uPnL by at most |x| × notional and MM by at most
-    |x| × notional × (highest rate of any tier), so no move smaller than
-    headroom / (notional × (1 + max rate)) can liquidate: the cross account with its gross
-    notional, each isolated position with its own. None: no exposure at all.
+    an isolated position's own); see `_cross_bounds`. An isolated position's own mark move
+    changes its margin by at most |x| × notional × (1 + its highest rate). None: no exposure.
     """
-    bounds = []
-    if book.gross:
-        bounds.append(
-            ZERO if book.headroom <= ZERO else book.headroom / (book.gross * (ONE + book.max_mmr))
-        )
+    bounds = list(_cross_bounds(book)) if book.gross else []
     account = book.account
     for pos in book.isolated:
         mark = account.marks[pos.symbol]
@@ -154,6 +166,36 @@ def distance_lower_bound(book: MarginBook) -> Decimal | None:
     if not bounds:
         return None
     return min(bounds) * BOUND_SAFETY  # shaved, so rounding in the last digit cannot overshoot
+
+
+def nearest_distance(book: MarginBook) -> Decimal | None:
+    """`distance(book).nearest`, exactly, solving only what its lower bound cannot rule
+    out: a symbol whose own bound is already beyond the nearest found is never solved."""
+    down, up = uniform_distance(book)
+    found = [m for m in (down, up) if m is not None]
+    best = min(found) if found else None
+    marks = book.account.marks
+    candidates: list[tuple[Decimal, Position]] = []
+    for symbol, group in book.cross_legs.items():
+        own = _bound(book.headroom, book.per_symbol[symbol].exposure) * BOUND_SAFETY
+        candidates += [(own, pos) for pos in group]
+    for pos in book.isolated:
+        table = book.account.brackets[pos.symbol]
+        mark = marks[pos.symbol]
+        size = abs(pos.amount) * mark
+        room = pos.isolated_wallet + pos.amount * (mark - pos.entry_price)
+        room -= table.maintenance_margin(size)
+        bound = ZERO if room <= ZERO else room / (size * (ONE + table.max_mmr))
+        candidates.append((bound * BOUND_SAFETY, pos))
+    for bound, pos in sorted(candidates, key=lambda item: item[0]):
+        if best is not None and bound >= best:
+            break  # this one and every later one are at least as far
+        price = liquidation_price(book, pos)
+        if price is not None:
+            mark = marks[pos.symbol]
+            move = abs((price - mark) / mark)
+            best = move if best is None else min(best, move)
+    return best
 
 
 def distance(book: MarginBook) -> Distance:

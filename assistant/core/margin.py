@@ -35,6 +35,18 @@ def _swap(total: Decimal, old: Decimal, new: Decimal) -> Decimal:
     return WIDE.add(WIDE.subtract(total, old), new)
 
 
+def _widest(
+    widest: Decimal, old: Decimal, new: Decimal, per_symbol: Mapping[str, SymbolTotals]
+) -> Decimal:
+    """The largest exposure after one symbol's changed from `old` to `new`: O(1) unless
+    that symbol was the largest and shrank."""
+    if new >= widest:
+        return new
+    if old < widest:
+        return widest
+    return max(t.exposure for t in per_symbol.values())
+
+
 def margin_ratio(maintenance: Decimal, balance: Decimal) -> Decimal | None:
     """MM / balance; None when the balance is not positive (ratio undefined)."""
     if balance <= ZERO:
@@ -52,6 +64,17 @@ class SymbolTotals:
     im: Decimal
     entry_value: Decimal  # Σ positionAmt × entryPrice, for the liquidation constant
     missing_leverage: int  # open legs whose leverage is unknown (IM undefined)
+    spread: Decimal = ZERO  # gross × the table's highest rate: how fast MM can move
+
+    @property
+    def net(self) -> Decimal:
+        """Σ positionAmt × mark: longs minus shorts."""
+        return self.upnl + self.entry_value
+
+    @property
+    def exposure(self) -> Decimal:
+        """How fast headroom can fall per unit of relative move of this symbol's mark."""
+        return abs(self.net) + self.spread
 
 
 EMPTY = SymbolTotals(ZERO, ZERO, ZERO, ZERO, ZERO, 0)
@@ -74,7 +97,7 @@ def symbol_totals(legs: Iterable[Position], mark: Decimal, table: BracketTable) 
             missing += 1
         else:
             im += size / pos.leverage
-    return SymbolTotals(upnl, mm, gross, im, entry_value, missing)
+    return SymbolTotals(upnl, mm, gross, im, entry_value, missing, gross * table.max_mmr)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +114,9 @@ class MarginBook:
     missing_leverage: int
     max_mmr: Decimal  # highest rate of any tier of any cross symbol held
     isolated: tuple[Position, ...] = ()  # open isolated positions (outside the cross totals)
+    net: Decimal = ZERO  # Σ over cross symbols of their net notional
+    spread: Decimal = ZERO  # Σ over cross symbols of gross × highest rate
+    widest: Decimal = ZERO  # the largest one symbol's exposure (see SymbolTotals.exposure)
 
     @classmethod
     def build(cls, account: Account) -> MarginBook:
@@ -116,6 +142,9 @@ class MarginBook:
             missing_leverage=sum(t.missing_leverage for t in totals),
             max_mmr=max((account.brackets[s].max_mmr for s in cross_legs), default=ZERO),
             isolated=tuple(p for p in account.positions if not p.is_cross and p.amount),
+            net=sum((t.net for t in totals), ZERO),
+            spread=sum((t.spread for t in totals), ZERO),
+            widest=max((t.exposure for t in totals), default=ZERO),
         )
 
     def with_mark(self, symbol: str, price: Decimal) -> MarginBook:
@@ -143,6 +172,9 @@ class MarginBook:
             missing_leverage=self.missing_leverage - old.missing_leverage + new.missing_leverage,
             max_mmr=self.max_mmr,
             isolated=self.isolated,
+            net=_swap(self.net, old.net, new.net),
+            spread=_swap(self.spread, old.spread, new.spread),
+            widest=_widest(self.widest, old.exposure, new.exposure, per_symbol),
         )
 
     @property

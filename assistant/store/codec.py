@@ -56,11 +56,18 @@ def encode_event(event: events.Event) -> str:
     return json.dumps(plain, separators=(",", ":"))
 
 
+MARK_HEAD = '{"type":"MarkPriceUpdated","data":{"symbol":'
+
+
 def decode_event(text: str) -> events.Event:
+    if text.startswith(MARK_HEAD):  # the hot path of a replay: `encode_event`'s own format
+        fields = text[len(MARK_HEAD) :].split(",")
+        plain_symbol = len(fields) == 3 and not ('"' in fields[0][1:-1] or "\\" in fields[0])
+        if plain_symbol and fields[1].startswith('"price":"'):
+            return events.MarkPriceUpdated(
+                fields[0][1:-1], Decimal(fields[1][9:-1]), int(fields[2][11:-2])
+            )
     raw = json.loads(text)
-    if raw["type"] == "MarkPriceUpdated":  # the hot path of a replay
-        data = raw["data"]
-        return events.MarkPriceUpdated(data["symbol"], Decimal(data["price"]), data["event_at"])
     cls = EVENT_TYPES[raw["type"]]
     return typing.cast(events.Event, from_plain(cls, raw["data"]))
 

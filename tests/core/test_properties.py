@@ -8,7 +8,13 @@ from decimal import Decimal
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from assistant.core.liquidation import liquidation_prices, uniform_distance
+from assistant.core.liquidation import (
+    distance,
+    distance_lower_bound,
+    liquidation_prices,
+    nearest_distance,
+    uniform_distance,
+)
 from assistant.core.margin import MarginBook
 from assistant.core.model import Account, Position, PositionSide
 from assistant.core.sizing import cross_deposit, ratio_after_reduce, reduce_to_ratio
@@ -187,6 +193,7 @@ def test_incremental_mark_updates_equal_a_full_recompute(
     fresh = MarginBook.build(book.account)
     # Sums of exact products stay exact; IM divides by leverage, so it is compared to 1e-20.
     assert (book.upnl, book.mm, book.gross) == (fresh.upnl, fresh.mm, fresh.gross)
+    assert (book.net, book.spread, book.widest) == (fresh.net, fresh.spread, fresh.widest)
     assert book.initial_margin is not None and fresh.initial_margin is not None
     assert abs(book.initial_margin - fresh.initial_margin) <= Decimal("1e-20")
 
@@ -198,3 +205,18 @@ def test_maintenance_margin_is_continuous_across_every_real_bracket_boundary() -
             below = table.maintenance_margin(tier.floor - epsilon)
             at = table.maintenance_margin(tier.floor)
             assert 0 <= at - below <= epsilon * tier.mmr
+
+
+@PROPERTY
+@given(accounts())
+def test_the_pruned_nearest_distance_equals_the_full_one_and_the_bound_holds(
+    account: Account,
+) -> None:
+    book = MarginBook.build(account)
+    full = distance(book)
+    assert nearest_distance(book) == full.nearest
+    bound = distance_lower_bound(book)
+    moves = [m for m in (full.down, full.up) if m is not None]
+    moves += [abs(m) for m in full.positions.values() if m is not None]
+    if bound is not None:
+        assert all(bound <= m for m in moves)

@@ -8,7 +8,7 @@ still holds when the cooldown ends, it alerts then.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
@@ -52,9 +52,10 @@ def tiered(
     higher_is_worse: bool,
     now: int,
     cooldown_ms: int,
-    describe: str,
+    describe: str | Callable[[], str],
 ) -> tuple[Memory, list[SendAlert]]:
-    """Update the level of one metric; an alert on a worse tier, an all-clear when it ends."""
+    """Update the level of one metric; an alert on a worse tier, an all-clear when it ends.
+    `describe` may be a function, called only when there is something to say."""
     old = memory.levels.get(key, -1)
     new = level(value, tiers, band, old, higher_is_worse)
     if new == old:
@@ -64,6 +65,8 @@ def tiered(
         if now - memory.sent_at.get(tag, -cooldown_ms - 1) <= cooldown_ms:
             return memory, []  # not announced, so not armed: it alerts once the cooldown ends
     memory = replace(memory, levels={**memory.levels, key: new})
+    if callable(describe):
+        describe = describe()
     if new > old:
         severity = "critical" if new == len(tiers) - 1 else "warning"
         text = f"{label} {describe}: past {_pct(tiers[new])}"

@@ -20,7 +20,7 @@ from assistant.core.events import (
     OrderUpdated,
     PauseSet,
 )
-from assistant.core.liquidation import distance, distance_lower_bound
+from assistant.core.liquidation import distance_lower_bound, nearest_distance
 from assistant.core.margin import MarginBook, margin_ratio
 from assistant.core.mirror import MirrorState
 from assistant.core.rules import alerts, money
@@ -58,7 +58,7 @@ def measure(state: MirrorState, horizon: Decimal) -> Health | None:
     elif bound >= horizon:
         nearest = bound  # far enough: every rule sees it as "beyond", which it is
     else:
-        nearest = distance(book).nearest
+        nearest = nearest_distance(book)
     return Health(book.margin_ratio, nearest, book.margin_balance, book.mm)
 
 
@@ -76,7 +76,8 @@ def evaluate(
             actions.append(ordered)
         else:
             actions.append(SendAlert("manual", "warning", f"not done: {refused}", now))
-    health = measure(state, rules.distance_horizon) if state.ready else None
+    horizon = rules.distance_horizon
+    health = measure(state, horizon) if state.ready else None
     if health is None:
         return Decision(tuple(actions), memory, None)
     a = rules.alerts
@@ -90,7 +91,7 @@ def evaluate(
         True,
         now,
         a.cooldown_ms,
-        f"at {alerts.pct(health.margin_ratio)}",
+        lambda: f"at {alerts.pct(health.margin_ratio)}",
     )
     actions += found
     memory, found = alerts.tiered(
@@ -103,12 +104,17 @@ def evaluate(
         False,
         now,
         a.cooldown_ms,
-        f"at {alerts.pct(health.distance)} of price",
+        lambda: f"at {alerts.pct(health.distance)} of price",
     )
     actions += found
     memory = _isolated_and_stale(state, memory, now, rules, actions)
     book = state.book
-    if not rules.paused and book is not None and _fresh(state, now, a.stale_after_ms):
+    if (
+        not rules.paused
+        and book is not None
+        and _money_may_act(health, rules, book)
+        and _fresh(state, now, a.stale_after_ms)
+    ):
         memory, transfers = money.deposit(
             book, memory, now, rules.deposit, health.margin_ratio, health.distance
         )
@@ -116,7 +122,7 @@ def evaluate(
         top_trigger = a.isolated_ratio_tiers[0] if a.isolated_ratio_tiers else Decimal("0.9")
         memory, top_ups = money.isolated_top_ups(state, memory, now, rules.deposit, top_trigger)
         actions += top_ups
-        after = _with_pending_deposits(state, memory, rules.distance_horizon)
+        after = _with_pending_deposits(state, memory, horizon)
         reduce_state, reduce_health = after if after is not None else (state, health)
         memory, orders = money.reduce(
             reduce_state,
@@ -128,6 +134,18 @@ def evaluate(
         )
         actions += orders
     return Decision(tuple(actions), memory, health)
+
+
+def _money_may_act(health: Health, rules: Rules, book: MarginBook) -> bool:
+    """False when no money rule can act on this health (their own checks would say no):
+    the freshness check and the rules are then skipped, which is most of the time."""
+    d, r = rules.deposit, rules.reduce
+    ratio, near = health.margin_ratio, health.distance
+    if d.enabled and (
+        book.isolated or money.triggered(ratio, near, d.trigger_ratio, d.trigger_distance)
+    ):
+        return True
+    return r.enabled and money.triggered(ratio, near, r.trigger_ratio, r.trigger_distance)
 
 
 def _fresh(state: MirrorState, now: int, stale_after_ms: int) -> bool:
@@ -216,9 +234,7 @@ def _isolated_and_stale(
     a = rules.alerts
     book = state.book
     assert book is not None
-    for pos in book.account.positions:
-        if pos.is_cross or not pos.amount:
-            continue
+    for pos in book.isolated:
         mark = book.account.marks[pos.symbol]
         mm = book.account.brackets[pos.symbol].maintenance_margin(abs(pos.amount) * mark)
         ratio = margin_ratio(mm, pos.isolated_wallet + pos.amount * (mark - pos.entry_price))
@@ -235,8 +251,24 @@ def _isolated_and_stale(
             f"at {alerts.pct(ratio)}",
         )
         actions += found
-    for symbol in sorted(state.held_symbols):
+    return _stale(state, memory, now, rules, actions)
+
+
+def _stale(
+    state: MirrorState, memory: Memory, now: int, rules: Rules, actions: list[Action]
+) -> Memory:
+    """A stale-mark alert per held symbol, and its all-clear. No mark can be stale before
+    the oldest one's age passes the limit, so the symbols are looked at only from then on
+    (and at least every second, for a symbol newly held), or while one is stale."""
+    a = rules.alerts
+    if now < memory.stale_check_at and not memory.stale_active:
+        return memory
+    levels = memory.levels
+    held = state.held_symbols
+    for symbol in sorted(held):
         age = now - state.mark_at.get(symbol, 0)
+        if age <= a.stale_after_ms and levels.get(f"stale:{symbol}", -1) == -1:
+            continue  # fresh and was fresh: nothing to say (what `tiered` would conclude)
         stale = Decimal(1) if age > a.stale_after_ms else Decimal(0)
         memory, found = alerts.tiered(
             memory,
@@ -251,4 +283,7 @@ def _isolated_and_stale(
             f"is {age // 1000}s old" if stale else "is fresh again",
         )
         actions += found
-    return memory
+    oldest = min((state.mark_at.get(symbol, 0) for symbol in held), default=now)
+    active = any(memory.levels.get(f"stale:{symbol}", -1) >= 0 for symbol in held)
+    next_check = min(oldest + a.stale_after_ms + 1, now + 1_000)
+    return replace(memory, stale_check_at=next_check, stale_active=active)

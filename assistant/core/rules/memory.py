@@ -27,6 +27,8 @@ class Memory:
     paused: bool | None = None  # None = the config file's
     muted_until: int = NEVER  # info and warning alerts are not sent before this
     overrides_version: str = ""  # the config version the chat overrides were set under
+    stale_check_at: int = NEVER  # no held mark can turn stale before this
+    stale_active: bool = False  # some held mark is stale right now
 
     def deposited_today(self, now: int) -> Decimal:
         return self.deposit_total if self.deposit_day == now // DAY_MS else Decimal(0)
