@@ -72,7 +72,9 @@ async def serve(settings: Settings, *, console: bool = False) -> int:
         rules=rules_from(settings),
         notify=notifier,
     )
-    chat_setup.attach(service, notifier, settings.telegram, token, console=console)
+    chat_setup.attach(
+        service, notifier, settings.telegram, token, console=console, console_alerts=False
+    )
     metrics = None
     if settings.metrics.port:
         metrics = Metrics()
