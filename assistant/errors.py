@@ -63,5 +63,9 @@ class OutcomeUnknown(Retryable):
     """The request may or may not have taken effect (Binance: 5xx means unknown)."""
 
 
+class BadResponse(Retryable):
+    """The exchange answered something we cannot read (a body not shaped as Binance's)."""
+
+
 class Rejected(ExchangeError):
     """Binance refused the request (margin insufficient, reduce-only rejected, bad key, ...)."""

@@ -92,7 +92,7 @@ def parse_user_frame(frame: str | bytes | Mapping[str, Any]) -> Event | Skipped:
         if kind in KNOWN_UNUSED:
             return Skipped(f"{kind} is not mirrored", False)
         return Skipped(f"unknown event type {str(kind)[:40]!r}", True)
-    except (ValueError, KeyError, TypeError, InputError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError, InputError) as exc:
         return Skipped(f"malformed frame: {exc}"[:200], True)
 
 
@@ -117,7 +117,7 @@ def parse_market_frame(
                 return Skipped("not a symbol name", True)
             updates.append(MarkPriceUpdated(symbol, price, _time(item, "E")))
         return updates
-    except (ValueError, KeyError, TypeError, InputError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError, InputError) as exc:
         return Skipped(f"malformed frame: {exc}"[:200], True)
 
 
@@ -198,6 +198,20 @@ def parse_snapshot(
     """REST bodies (GET /fapi/v3/account, /fapi/v3/positionRisk, /fapi/v1/symbolConfig,
     /fapi/v1/openOrders, /fapi/v1/positionSide/dual) to one snapshot event. Raises InputError
     when a body is not what Binance sends."""
+    try:
+        return _snapshot(taken_at, account, position_risk, symbol_config, open_orders, dual_side)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise InputError(f"snapshot: unexpected body ({type(exc).__name__}: {exc})") from None
+
+
+def _snapshot(
+    taken_at: int,
+    account: Mapping[str, Any],
+    position_risk: list[Mapping[str, Any]],
+    symbol_config: list[Mapping[str, Any]],
+    open_orders: list[Mapping[str, Any]],
+    dual_side: Mapping[str, Any],
+) -> AccountSnapshotted:
     usdt = next((a for a in account.get("assets", []) if a.get("asset") == "USDT"), None)
     if usdt is None:
         raise InputError("account: no USDT asset")

@@ -8,10 +8,11 @@ instead of ccxt's own throttle, which sleeps about 50 ms before every call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -22,9 +23,11 @@ from assistant.binance.parse import parse_snapshot
 from assistant.binance.wire import parse_decimal, parse_leverage_brackets
 from assistant.core.events import AccountSnapshotted, BracketsLoaded, FiltersLoaded, SymbolFilters
 from assistant.errors import (
+    BadResponse,
     Banned,
     ClockSkew,
     ExchangeError,
+    InputError,
     OutcomeUnknown,
     RateLimited,
     Rejected,
@@ -85,6 +88,16 @@ def classify(
     if code in (-1000, -1001, -1006, -1007, -1008):
         return Retryable(text, code=code, status=status)
     return Rejected(text, code=code, status=status)
+
+
+@contextlib.contextmanager
+def reading(what: str) -> Iterator[None]:
+    """A body not shaped as Binance's becomes BadResponse (retryable), never a crash."""
+    try:
+        yield
+    except (InputError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        detail = f"{what}: an answer we cannot read ({type(exc).__name__}: {exc})"
+        raise BadResponse(detail[:300]) from None
 
 
 class BinanceRest:
@@ -227,6 +240,10 @@ class BinanceRest:
     async def load_limits(self) -> dict[str, dict[str, Decimal]]:
         """exchangeInfo: the weight limit, and each symbol's filters."""
         info = await self.call("fapiPublicGetExchangeInfo")
+        with reading("exchangeInfo"):
+            return self._limits(info)
+
+    def _limits(self, info: Any) -> dict[str, dict[str, Decimal]]:
         for limit in info.get("rateLimits", []):
             if limit.get("rateLimitType") == "REQUEST_WEIGHT" and limit.get("interval") == "MINUTE":
                 self.weight_limit = int(limit["limit"])
@@ -249,8 +266,10 @@ class BinanceRest:
         Binance's time, so they compare right with stream events' `E`; signed requests use it
         too (ccxt's timeDifference), which keeps -1021 away on a drifting host."""
         before = self.clock()
-        server = int((await self.call("fapiPublicGetTime"))["serverTime"])
+        answer = await self.call("fapiPublicGetTime")
         after = self.clock()
+        with reading("time"):
+            server = int(answer["serverTime"])
         self.offset_ms = server - int((before + after) / 2 * 1000)
         self.clock_margin_ms = SNAPSHOT_MARGIN_MS + int((after - before) * 1000)
         self.exchange.options["timeDifference"] = -self.offset_ms
@@ -271,18 +290,20 @@ class BinanceRest:
             self.call("fapiPrivateGetOpenOrders"),
             self.call("fapiPrivateGetPositionSideDual"),
         )
-        return parse_snapshot(
-            taken_at=taken_at,
-            account=account,
-            position_risk=risk,
-            symbol_config=config,
-            open_orders=orders,
-            dual_side=dual,
-        )
+        with reading("account snapshot"):
+            return parse_snapshot(
+                taken_at=taken_at,
+                account=account,
+                position_risk=risk,
+                symbol_config=config,
+                open_orders=orders,
+                dual_side=dual,
+            )
 
     async def brackets(self) -> BracketsLoaded:
         payload = await self.call("fapiPrivateGetLeverageBracket")
-        return BracketsLoaded(parse_leverage_brackets(payload), int(self.clock() * 1000))
+        with reading("leverageBracket"):
+            return BracketsLoaded(parse_leverage_brackets(payload), int(self.clock() * 1000))
 
     async def order_by_client_id(self, symbol: str, client_id: str) -> dict[str, Any] | None:
         try:
@@ -297,16 +318,21 @@ class BinanceRest:
 
     async def spot_free_usdt(self) -> Decimal:
         account = await self.call("privateGetAccount")
-        for balance in account.get("balances", []):
-            if balance.get("asset") == "USDT":
-                return parse_decimal(balance["free"], "balances.USDT.free")
+        with reading("spot account"):
+            for balance in account.get("balances", []):
+                if balance.get("asset") == "USDT":
+                    return parse_decimal(balance["free"], "balances.USDT.free")
         return Decimal(0)
 
     async def transfer_history(self, since_ms: int) -> list[dict[str, Any]]:
         result = await self.call(
             "sapiGetAssetTransfer", {"type": "MAIN_UMFUTURE", "startTime": since_ms, "size": 100}
         )
-        rows: list[dict[str, Any]] = result.get("rows", [])
+        with reading("transfer history"):
+            rows: list[dict[str, Any]] = result.get("rows", []) or []
+            for row in rows:
+                parse_decimal(row["amount"], "rows.amount")
+                int(row["tranId"])
         return rows
 
     async def transfer_to_futures(self, amount: Decimal) -> int:
