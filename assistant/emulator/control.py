@@ -137,6 +137,13 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
         emu.faults.append(fault)
         return web.json_response({"armed": fault.count})
 
+    async def post_expire(request: web.Request) -> web.Response:
+        """Every listenKey expires now, as when its 60 minutes run out."""
+        keys = list(emu.listen_keys)
+        for key in keys:
+            await emu.expire_listen_key(key)
+        return web.json_response({"expired": len(keys)})
+
     async def get_requests(request: web.Request) -> web.Response:
         return web.json_response(list(emu.requests))
 
@@ -157,6 +164,7 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
     app.router.add_post("/_emulator/disconnect", post_disconnect)
     app.router.add_post("/_emulator/stall", post_stall)
     app.router.add_post("/_emulator/fault", post_fault)
+    app.router.add_post("/_emulator/expire", post_expire)
     app.router.add_get("/_emulator/requests", get_requests)
     app.router.add_get("/_emulator/history", get_history)
     app.router.add_post("/_emulator/reset", post_reset)
