@@ -36,8 +36,11 @@ def config(tmp_path: Path, emulator: Emulator, name: str, deposit: bool) -> Path
     return path
 
 
-async def run_service(cfg: Path, failpoint: str | None, until: Any, seconds: float) -> int | None:
-    """`assistant run`, until it dies (a failpoint) or `until()` holds; bounded in time."""
+async def run_service(
+    cfg: Path, failpoint: str | None, until: Any, seconds: float, *, kill: bool = False
+) -> int | None:
+    """`assistant run`, until it dies (a failpoint) or `until()` holds; bounded in time. Then
+    SIGTERM, or with `kill` SIGKILL (a crash at that moment)."""
     env = {k: v for k, v in os.environ.items() if k != "ASSISTANT_FAILPOINT"}
     if failpoint:
         env["ASSISTANT_FAILPOINT"] = failpoint
@@ -59,7 +62,7 @@ async def run_service(cfg: Path, failpoint: str | None, until: Any, seconds: flo
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(process.wait(), 0.1)
     if process.returncode is None:
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
         await asyncio.wait_for(process.wait(), 15)
     return process.returncode
 
