@@ -1,9 +1,12 @@
 """Run every benchmark: `python -m bench` (what `make bench` does)."""
 
-from bench import actions, emulator, margin, mirror, telegram
+from bench import actions, emulator, margin, mirror, peer, replay, soak, telegram
 
 margin.main()
 mirror.main()
 emulator.main()
 actions.main()
 telegram.main()
+replay.main()
+peer.main()
+soak.main()
