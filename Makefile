@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit bench demo clean
+.PHONY: test lint typecheck unit bench chaos demo clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,6 +26,9 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+chaos: $(STAMP)  # the long chaos runs: 100 websocket drops, 100 random kills
+	CHAOS_CROSSINGS=25 CHAOS_KILLS=100 $(BIN)/pytest -q tests/chaos
 
 demo: $(STAMP)
 	$(BIN)/assistant demo

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 from collections import Counter
 from decimal import Decimal
@@ -35,7 +36,7 @@ from tests.emulator.conftest import ccxt_client
 TIER = Decimal("0.15")
 SAFE = {"BTCUSDT": "60000", "ETHUSDT": "3000"}  # margin ratio about 0.06
 DANGER = {"BTCUSDT": "57000", "ETHUSDT": "2850"}  # about 0.23
-CROSSINGS = 6
+CROSSINGS = int(os.environ.get("CHAOS_CROSSINGS", "6"))  # 4 drops each; `make chaos`: 25
 BAN = 2  # seconds of each injected 418
 IN_FLIGHT_MS = 100  # requests sent in the same batch as the banned one, before its answer
 PATHS = [

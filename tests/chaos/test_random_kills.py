@@ -5,6 +5,7 @@ emulator once the restart has reconciled. The service is a real process (`assist
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import signal
 import sqlite3
@@ -20,7 +21,7 @@ from tests.app.test_crash_safety import claims, run_service
 from tests.app.test_mirror_live import emulator_truth, mirror_view
 from tests.emulator.conftest import fast
 
-KILLS = 5
+KILLS = int(os.environ.get("CHAOS_KILLS", "5"))  # `make chaos` runs 100
 SPEED = 10.0  # the crash's 110 s in 11 s
 
 
