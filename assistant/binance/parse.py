@@ -6,12 +6,13 @@ as `Skipped` with the reason, for the stream adapter to log and count.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from assistant.binance.wire import parse_decimal, parse_int, parse_margin_type, parse_side
 from assistant.core.events import (
@@ -29,6 +30,8 @@ from assistant.core.events import (
 )
 from assistant.core.model import MarginType, PositionSide
 from assistant.errors import InputError
+
+T = TypeVar("T")
 
 SYMBOL = re.compile(r"[A-Z0-9]{2,30}")
 # Events we know and deliberately do not mirror.
@@ -186,6 +189,22 @@ def _order_update(data: Mapping[str, Any]) -> OrderUpdated:
     return OrderUpdated(_time(data, "E"), _order(o, rest=False), str(o["X"]), str(o["x"]))
 
 
+def _shape_errors_are_input_errors(parse: Callable[..., T]) -> Callable[..., T]:
+    """A body not shaped as Binance's (a missing key, a null, a wrong type) becomes an
+    InputError naming the parser, never a KeyError or AttributeError from deep inside it."""
+
+    @functools.wraps(parse)
+    def checked(*args: Any, **kwargs: Any) -> T:
+        try:
+            return parse(*args, **kwargs)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            what = parse.__name__.removeprefix("parse_")
+            raise InputError(f"{what}: unexpected body ({type(exc).__name__}: {exc})") from None
+
+    return checked
+
+
+@_shape_errors_are_input_errors
 def parse_snapshot(
     *,
     taken_at: int,
@@ -198,20 +217,6 @@ def parse_snapshot(
     """REST bodies (GET /fapi/v3/account, /fapi/v3/positionRisk, /fapi/v1/symbolConfig,
     /fapi/v1/openOrders, /fapi/v1/positionSide/dual) to one snapshot event. Raises InputError
     when a body is not what Binance sends."""
-    try:
-        return _snapshot(taken_at, account, position_risk, symbol_config, open_orders, dual_side)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise InputError(f"snapshot: unexpected body ({type(exc).__name__}: {exc})") from None
-
-
-def _snapshot(
-    taken_at: int,
-    account: Mapping[str, Any],
-    position_risk: list[Mapping[str, Any]],
-    symbol_config: list[Mapping[str, Any]],
-    open_orders: list[Mapping[str, Any]],
-    dual_side: Mapping[str, Any],
-) -> AccountSnapshotted:
     usdt = next((a for a in account.get("assets", []) if a.get("asset") == "USDT"), None)
     if usdt is None:
         raise InputError("account: no USDT asset")
