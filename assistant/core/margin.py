@@ -65,16 +65,8 @@ class SymbolTotals:
     entry_value: Decimal  # Σ positionAmt × entryPrice, for the liquidation constant
     missing_leverage: int  # open legs whose leverage is unknown (IM undefined)
     spread: Decimal = ZERO  # gross × the table's highest rate: how fast MM can move
-
-    @property
-    def net(self) -> Decimal:
-        """Σ positionAmt × mark: longs minus shorts."""
-        return self.upnl + self.entry_value
-
-    @property
-    def exposure(self) -> Decimal:
-        """How fast headroom can fall per unit of relative move of this symbol's mark."""
-        return abs(self.net) + self.spread
+    net: Decimal = ZERO  # Σ positionAmt × mark: longs minus shorts
+    exposure: Decimal = ZERO  # |net| + spread: how fast headroom can fall per unit of move
 
 
 EMPTY = SymbolTotals(ZERO, ZERO, ZERO, ZERO, ZERO, 0)
@@ -97,7 +89,9 @@ def symbol_totals(legs: Iterable[Position], mark: Decimal, table: BracketTable) 
             missing += 1
         else:
             im += size / pos.leverage
-    return SymbolTotals(upnl, mm, gross, im, entry_value, missing, gross * table.max_mmr)
+    spread = gross * table.max_mmr
+    net = upnl + entry_value
+    return SymbolTotals(upnl, mm, gross, im, entry_value, missing, spread, net, abs(net) + spread)
 
 
 @dataclass(frozen=True, slots=True)
