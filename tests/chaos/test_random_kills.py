@@ -40,8 +40,11 @@ def committed(db: Path) -> dict[int, str]:
     """Every journal row a reader can see now: committed."""
     if not db.exists():
         return {}
-    with sqlite3.connect(db) as conn:
-        return dict(conn.execute("SELECT id, event FROM journal").fetchall())
+    try:
+        with sqlite3.connect(db) as conn:
+            return dict(conn.execute("SELECT id, event FROM journal").fetchall())
+    except sqlite3.OperationalError:  # the file exists, its tables not yet (start-up)
+        return {}
 
 
 def killer(db: Path, seen: dict[int, str], deadline: float) -> Callable[[], bool]:
