@@ -57,6 +57,20 @@ def scenario() -> dict[str, Any]:
     return raw
 
 
+async def start_assistant(config: Path) -> asyncio.subprocess.Process:
+    """`assistant run -c CONFIG` as its own process, quiet (its CPU is read from /proc)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "assistant",
+        "run",
+        "-c",
+        str(config),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
 def crossings(emulator: Emulator) -> list[int]:
     """Wall ms at which the emulator's own engine first saw the ratio at or past the tier."""
     out, below = [], True
@@ -100,16 +114,7 @@ async def measure(folder: Path) -> dict[str, Any]:
         'isolated_ratio = []\ncooldown = "1ms"\nstale_after = "1h"\ndrift = false\n'
         'daily_summary = ""\n[deposit]\nenabled = false\n[reduce]\nenabled = false\n'
     )
-    assistant = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "assistant",
-        "run",
-        "-c",
-        str(config),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    assistant = await start_assistant(config)
     poller = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -10,7 +10,6 @@ import random
 import signal
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 from assistant.emulator.scenario import load_scenario
 from assistant.emulator.server import Emulator
 from bench.actions import pct
-from bench.peer import cpu_seconds
+from bench.peer import cpu_seconds, start_assistant
 
 SPEED = 30.0
 HOUR = 3600.0
@@ -73,16 +72,7 @@ async def measure(folder: Path) -> dict[str, Any]:
         .replace('ws_url = ""', f'ws_url = "{emulator.urls["ws"]}"')
         .replace('path = "assistant.db"', 'path = "soak.db"')
     )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "assistant",
-        "run",
-        "-c",
-        str(config),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    process = await start_assistant(config)
     await asyncio.sleep(3)  # start-up; the measurements start from here
     rss_start, cpu_start, wall_start = (
         rss_mb(process.pid),
