@@ -43,10 +43,12 @@ def write_config(tmp_path: Path, urls: dict[str, str], extra: str = "") -> Path:
 
 
 def journal_rows(db: Path) -> int:
-    with sqlite3.connect(db) as conn:
-        return int(
-            conn.execute("SELECT COUNT(*) FROM journal WHERE kind != 'DriftDetected'").fetchone()[0]
-        )
+    try:
+        with sqlite3.connect(db) as conn:
+            sql = "SELECT COUNT(*) FROM journal WHERE kind != 'DriftDetected'"
+            return int(conn.execute(sql).fetchone()[0])
+    except sqlite3.OperationalError:  # the file exists, its tables not yet (start-up)
+        return 0
 
 
 def run_for(config: Path, seconds: float, env: dict[str, str]) -> tuple[int, str, str]:
