@@ -88,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_calc(path: str) -> int:
-    from assistant.app.calc import calc
+    from assistant.commands.calc import calc
 
     name = "<stdin>" if path == "-" else path
     try:
@@ -111,7 +111,7 @@ def _run_calc(path: str) -> int:
 
 
 def _run_emulator(host: str, port: int, scenario: str) -> int:
-    from assistant.app.emulator_cmd import run
+    from assistant.commands.emulator import run
 
     try:
         return run(host, port, scenario)
@@ -128,9 +128,9 @@ def _run_emulator(host: str, port: int, scenario: str) -> int:
 def _run_demo(scenario_name: str, config: str | None, seconds: float) -> int:
     from pathlib import Path
 
-    from assistant.app.demo import run
-    from assistant.app.settings import load_settings
-    from assistant.emulator.scenario import load_scenario
+    from assistant.commands.demo import run
+    from assistant.emulator.exchange.scenario import load_scenario
+    from assistant.service.settings import load_settings
 
     try:
         if seconds <= 1:
@@ -147,7 +147,7 @@ def _run_demo(scenario_name: str, config: str | None, seconds: float) -> int:
 def _replay(args: argparse.Namespace, settings: Any) -> int:
     from pathlib import Path
 
-    from assistant.app import replay
+    from assistant.commands import replay
 
     since = replay.parse_time(args.since, "--from") if args.since else None
     until = replay.parse_time(args.until, "--to") if args.until else None
@@ -163,7 +163,7 @@ def _replay(args: argparse.Namespace, settings: Any) -> int:
 
 
 def _with_settings(args: argparse.Namespace) -> int:
-    from assistant.app.settings import (
+    from assistant.service.settings import (
         credentials,
         find_config,
         load_settings,
@@ -183,16 +183,16 @@ def _with_settings(args: argparse.Namespace) -> int:
         if args.command == "replay":
             return _replay(args, settings)
         if args.command == "simulate":
-            from assistant.app.simulate import run as simulate
+            from assistant.commands.simulate import run as simulate
 
             return simulate(settings, args.scenario, args.speed, args.json, args.plot)
         if args.command == "status":
-            from assistant.app.status import status, text
+            from assistant.commands.status import status, text
 
             body = status(settings)
             print(json.dumps(body, indent=2) if args.json else text(body))
             return EXIT_OK
-        from assistant.app.run import run
+        from assistant.commands.run import run
 
         return run(settings, console=args.console)
     except InputError as exc:

@@ -21,11 +21,11 @@ from typing import Any
 
 import aiohttp
 
-from assistant.app.service import MirrorService, MirrorTimings
 from assistant.binance.rest import BinanceRest
 from assistant.core.actions import SendAlert
 from assistant.core.events import MarkPriceUpdated
 from assistant.core.rules.config import AlertRules, DepositRule, ReduceRule, Rules
+from assistant.service.loop import MirrorService, MirrorTimings
 from assistant.store.sqlite import SqliteStore
 
 CROSSINGS = 150  # each takes a little of the position; the ratio stays past 0.15

@@ -15,8 +15,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from assistant.binance.wire import parse_leverage_brackets
-from assistant.core.liquidation import distance, distance_lower_bound
-from assistant.core.margin import MarginBook
+from assistant.core.margin.book import MarginBook
+from assistant.core.margin.liquidation import distance, distance_lower_bound
 from assistant.core.model import Account, Position, PositionSide
 
 DATA = (

@@ -25,9 +25,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from assistant.emulator.builtins import BUILTINS
-from assistant.emulator.scenario import load_scenario
-from assistant.emulator.server import Emulator
+from assistant.emulator.exchange.builtins import BUILTINS
+from assistant.emulator.exchange.scenario import load_scenario
+from assistant.emulator.server.app import Emulator
 from bench.actions import pct
 
 SPEED = 4.0

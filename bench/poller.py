@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from assistant.binance.rest import BinanceRest
 from assistant.binance.wire import parse_leverage_brackets
-from assistant.core.margin import MarginBook
+from assistant.core.margin.book import MarginBook
 from assistant.core.model import Account, Position, PositionSide
 
 BAND = Decimal("0.02")

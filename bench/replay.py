@@ -15,7 +15,6 @@ from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
-from assistant.app.settings import load_settings, rules_from
 from assistant.core.events import (
     AccountSnapshotted,
     BracketsLoaded,
@@ -24,6 +23,7 @@ from assistant.core.events import (
 )
 from assistant.core.mirror import MirrorState
 from assistant.core.replay import Replayer
+from assistant.service.settings import load_settings, rules_from
 from assistant.store.sqlite import SqliteStore
 from bench.mirror import ready_state
 

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from assistant.emulator.scenario import load_scenario
-from assistant.emulator.server import Emulator
+from assistant.emulator.exchange.scenario import load_scenario
+from assistant.emulator.server.app import Emulator
 from bench.actions import pct
 from bench.peer import cpu_seconds, start_assistant
 

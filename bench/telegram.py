@@ -22,11 +22,11 @@ from pathlib import Path
 
 import aiohttp
 
-from assistant.app import chat_setup
-from assistant.app.notify import Notifier
-from assistant.app.service import MirrorService, MirrorTimings
-from assistant.app.settings import Telegram
 from assistant.binance.rest import BinanceRest
+from assistant.chat import setup as chat_setup
+from assistant.service.loop import MirrorService, MirrorTimings
+from assistant.service.notifier import Notifier
+from assistant.service.settings import Telegram
 from assistant.store.sqlite import SqliteStore
 from bench.actions import DANGER, RULES, SAFE, SCENARIO, pct
 

@@ -74,8 +74,33 @@ def test_emulator_is_an_independent_oracle() -> None:
                 assert allowed, f"{path} imports {name}"
 
 
+def test_the_exchange_engine_does_not_know_its_server() -> None:
+    for path in modules("emulator/exchange"):
+        for name in imports_of(path):
+            assert not name.startswith("assistant.emulator.server"), f"{path}: {name}"
+
+
 def test_nothing_imports_the_shell() -> None:
+    shell = ("assistant.service", "assistant.chat", "assistant.commands", "assistant.cli")
     for sub in ("core", *ADAPTERS, "emulator"):
         for path in modules(sub):
             for name in imports_of(path):
-                assert not name.startswith(("assistant.app", "assistant.cli")), f"{path}: {name}"
+                assert not name.startswith(shell), f"{path}: {name}"
+
+
+@pytest.mark.parametrize("sub", ["service", "chat", "core", *sorted(ADAPTERS), "emulator"])
+def test_nothing_below_the_commands_imports_them(sub: str) -> None:
+    for path in modules(sub):
+        for name in imports_of(path):
+            assert not name.startswith(("assistant.commands", "assistant.cli")), f"{path}: {name}"
+
+
+def test_no_folder_holds_more_than_twelve_modules_and_no_module_is_long() -> None:
+    for folder in [PACKAGE, *(p for p in PACKAGE.rglob("*") if p.is_dir())]:
+        if folder.name == "__pycache__":
+            continue
+        count = len([p for p in folder.glob("*.py") if p.name != "__init__.py"])
+        assert count <= 12, f"{folder} holds {count} modules"
+    for path in PACKAGE.rglob("*.py"):
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        assert lines <= 400, f"{path} has {lines} lines"

@@ -27,7 +27,7 @@ from assistant.core.events import (
     StreamDisconnected,
     SymbolFilters,
 )
-from assistant.core.margin import MarginBook
+from assistant.core.margin.book import MarginBook
 from assistant.core.model import (
     ZERO,
     Account,

@@ -38,8 +38,8 @@ from telegram.ext import (
     filters,
 )
 
+from assistant.core.ports import Command, Handle, Press, Reply, Who
 from assistant.telegram.render import CAPTION_LIMIT, LIMIT, plain, split
-from assistant.telegram.types import Command, Handle, Press, Reply, Who
 
 log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"

@@ -9,10 +9,10 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assistant.app.settings import load_settings
 from assistant.binance.parse import Skipped, parse_market_frame, parse_snapshot, parse_user_frame
 from assistant.core.mirror import MirrorState, apply
 from assistant.errors import InputError
+from assistant.service.settings import load_settings
 from tests.helpers import fixture
 
 JSON = st.recursive(

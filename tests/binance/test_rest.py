@@ -11,9 +11,9 @@ import pytest
 
 from assistant.binance.rest import BinanceRest
 from assistant.core.model import PositionSide
-from assistant.emulator.protocol import Fault
-from assistant.emulator.scenario import load_scenario
-from assistant.emulator.server import Emulator
+from assistant.emulator.exchange.scenario import load_scenario
+from assistant.emulator.server.app import Emulator
+from assistant.emulator.server.protocol import Fault
 from assistant.errors import Banned, OutcomeUnknown, RateLimited, Rejected
 from tests.emulator.conftest import fast
 

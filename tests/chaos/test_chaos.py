@@ -19,10 +19,11 @@ import ccxt.async_support as ccxt
 
 from assistant.core.actions import SendAlert
 from assistant.core.rules.config import AlertRules, DepositRule, ReduceRule, Rules
-from assistant.emulator.scenario import load_scenario
-from assistant.emulator.server import Emulator
+from assistant.emulator.exchange.scenario import load_scenario
+from assistant.emulator.server.app import Emulator
 from assistant.store.codec import encode_event
-from tests.app.test_mirror_live import (
+from tests.emulator.conftest import ccxt_client
+from tests.service.test_mirror_live import (
     WAIT,
     Running,
     control,
@@ -31,7 +32,6 @@ from tests.app.test_mirror_live import (
     same,
     steady,
 )
-from tests.emulator.conftest import ccxt_client
 
 TIER = Decimal("0.15")
 SAFE = {"BTCUSDT": "60000", "ETHUSDT": "3000"}  # margin ratio about 0.06

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
-from assistant.emulator.scenario import load_scenario
-from assistant.emulator.server import Emulator
+from assistant.emulator.exchange.scenario import load_scenario
+from assistant.emulator.server.app import Emulator
 from assistant.store.sqlite import SqliteStore
-from tests.app.test_crash_safety import claims, run_service
-from tests.app.test_mirror_live import emulator_truth, mirror_view
 from tests.emulator.conftest import fast
+from tests.service.test_crash_safety import claims, run_service
+from tests.service.test_mirror_live import emulator_truth, mirror_view
 
 KILLS = int(os.environ.get("CHAOS_KILLS", "5"))  # `make chaos` runs 100
 SPEED = 10.0  # the crash's 110 s in 11 s

@@ -26,7 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from assistant.core.health import account_health
+from assistant.core.margin.health import account_health
 from assistant.core.model import Account, MarginType, Position, PositionSide
 from tests.helpers import faq_2021_brackets, fixture, real_2024_brackets
 

@@ -15,7 +15,7 @@ from assistant.core.events import (
     OrderUpdated,
     PositionChange,
 )
-from assistant.core.margin import MarginBook
+from assistant.core.margin.book import MarginBook
 from assistant.core.mirror import MirrorState, apply
 from assistant.core.model import MarginType, PositionSide
 from tests.helpers import real_2024_brackets

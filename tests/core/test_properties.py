@@ -8,17 +8,17 @@ from decimal import Decimal
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from assistant.core.liquidation import (
+from assistant.core.margin.book import MarginBook
+from assistant.core.margin.liquidation import (
     distance,
     distance_lower_bound,
     liquidation_prices,
     nearest_distance,
     uniform_distance,
 )
-from assistant.core.margin import MarginBook
+from assistant.core.margin.sizing import cross_deposit, ratio_after_reduce, reduce_to_ratio
+from assistant.core.margin.stress import shocked
 from assistant.core.model import Account, Position, PositionSide
-from assistant.core.sizing import cross_deposit, ratio_after_reduce, reduce_to_ratio
-from assistant.core.stress import shocked
 from tests.core.strategies import accounts, decimals
 from tests.helpers import real_2024_brackets
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from hypothesis import given
 
-from assistant.core.liquidation import distance, distance_lower_bound, liquidation_prices
-from assistant.core.margin import MarginBook
+from assistant.core.margin.book import MarginBook
+from assistant.core.margin.liquidation import distance, distance_lower_bound, liquidation_prices
 from assistant.core.model import Account, Bracket, BracketTable, MarginType, Position, PositionSide
 from tests.core.strategies import accounts
 from tests.core.test_properties import PROPERTY, at_mark

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from assistant.core.liquidation import distance, distance_lower_bound, uniform_distance
-from assistant.core.margin import MarginBook
-from assistant.core.stress import shocked, stress
+from assistant.core.margin.book import MarginBook
+from assistant.core.margin.liquidation import distance, distance_lower_bound, uniform_distance
+from assistant.core.margin.stress import shocked, stress
 from tests.core.test_golden import faq_account
 
 D = Decimal

@@ -9,13 +9,13 @@ from typing import Any
 import ccxt.async_support as ccxt
 import pytest
 
-from assistant.emulator.scenario import load_scenario
-from assistant.emulator.server import Emulator
+from assistant.emulator.exchange.scenario import load_scenario
+from assistant.emulator.server.app import Emulator
 
 
 def fast(name: str = "crash", **settings: Any) -> Any:
     """A built-in scenario (as a dict) with settings changed, e.g. a faster clock."""
-    from assistant.emulator.scenario import BUILTINS
+    from assistant.emulator.exchange.scenario import BUILTINS
 
     raw = BUILTINS[name]()
     raw["settings"] = {**raw.get("settings", {}), **settings}

@@ -8,7 +8,7 @@ from typing import Any
 import ccxt.async_support as ccxt
 import pytest
 
-from assistant.emulator.server import Emulator
+from assistant.emulator.server.app import Emulator
 
 BTC = "BTC/USDT:USDT"
 

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from assistant.emulator.server import Emulator
+from assistant.emulator.server.app import Emulator
 from tests.emulator.conftest import fast
 from tests.emulator.wsclient import open_ws
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from assistant.emulator.server import Emulator
+from assistant.emulator.server.app import Emulator
 from tests.helpers import DATA
 
 FAQ_BRACKETS = json.loads((DATA / "brackets_faq_2021.json").read_text())["brackets"]

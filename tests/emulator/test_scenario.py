@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from assistant.emulator.scenario import BUILTINS, load_scenario, parse_scenario
-from assistant.emulator.server import Emulator
+from assistant.emulator.exchange.scenario import BUILTINS, load_scenario, parse_scenario
+from assistant.emulator.server.app import Emulator
 from assistant.errors import InputError
 
 FIFTY: dict[str, Any] = {

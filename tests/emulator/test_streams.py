@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from assistant.emulator.server import Emulator
+from assistant.emulator.server.app import Emulator
 from tests.emulator.conftest import fast
 from tests.emulator.wsclient import collect, next_frame, open_ws, until
 from tests.helpers import FIXTURES, fixture

@@ -8,7 +8,7 @@ from typing import Any
 import ccxt.async_support as ccxt
 import pytest
 
-from assistant.emulator.server import Emulator
+from assistant.emulator.server.app import Emulator
 from tests.emulator.conftest import fast
 from tests.emulator.test_ccxt import code_of
 from tests.emulator.test_streams import user_socket

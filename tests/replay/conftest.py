@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from assistant.app.notify import Notifier
-from assistant.app.settings import Settings, load_settings, rules_from
-from assistant.emulator.scenario import load_scenario
-from assistant.emulator.server import Emulator
-from tests.app.test_mirror_live import Running
+from assistant.emulator.exchange.scenario import load_scenario
+from assistant.emulator.server.app import Emulator
+from assistant.service.notifier import Notifier
+from assistant.service.settings import Settings, load_settings, rules_from
 from tests.emulator.conftest import fast
+from tests.service.test_mirror_live import Running
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SPEED = 10.0

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from assistant.app import replay
-from assistant.app.settings import load_settings
+from assistant.commands import replay
+from assistant.service.settings import load_settings
 from assistant.store.sqlite import SqliteStore
 from tests.replay.conftest import config
 

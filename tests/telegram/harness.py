@@ -9,15 +9,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from assistant.app import chat_setup
-from assistant.app.chat_setup import Chats
-from assistant.app.notify import ICONS, Notifier
-from assistant.app.service import MirrorService
-from assistant.app.settings import Telegram
+from assistant.chat import setup as chat_setup
+from assistant.chat.setup import Chats
 from assistant.core.rules.config import Rules
-from assistant.emulator.server import Emulator
+from assistant.emulator.server.app import Emulator
 from assistant.emulator.telegram import Call, FakeBotApi
-from tests.app.test_mirror_live import Running
+from assistant.service.loop import MirrorService
+from assistant.service.notifier import ICONS, Notifier
+from assistant.service.settings import Telegram
+from tests.service.test_mirror_live import Running
 
 TOKEN = "123456789:FAKE-test-token-for-loopback-only"
 OWNER = 4242

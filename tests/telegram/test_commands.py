@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.emulator.server import Emulator
+from assistant.emulator.server.app import Emulator
 from tests.telegram.harness import OWNER, STRANGER, Harness
 
 COMMANDS = [

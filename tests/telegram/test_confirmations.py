@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from assistant.core.rules.config import Rules
-from assistant.emulator.server import Emulator
+from assistant.emulator.server.app import Emulator
 from tests.telegram.harness import Harness
 
 

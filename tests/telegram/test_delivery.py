@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from assistant.core.actions import SendAlert
-from assistant.emulator.server import Emulator
+from assistant.emulator.server.app import Emulator
 from assistant.emulator.telegram import FakeBotApi
 from tests.telegram.harness import OWNER, TOKEN, Harness, is_alert
 

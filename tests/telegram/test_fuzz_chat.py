@@ -10,15 +10,15 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.app.chat import ChatCommands
-from assistant.app.chat_actions import ChatActions
-from assistant.app.confirm import Confirmations
-from assistant.app.service import MirrorService
 from assistant.binance.rest import BinanceRest
+from assistant.chat.actions import ChatActions
+from assistant.chat.commands import ChatCommands
+from assistant.chat.confirm import Confirmations
+from assistant.core.ports import Who
 from assistant.core.rules.config import Rules
 from assistant.emulator.telegram import html_problem
+from assistant.service.loop import MirrorService
 from assistant.store.sqlite import SqliteStore
-from assistant.telegram.types import Who
 from bench.mirror import ready_state
 
 NAMES = [

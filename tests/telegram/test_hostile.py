@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from assistant.core.rules.config import Rules
-from assistant.emulator.server import Emulator
+from assistant.emulator.server.app import Emulator
 from tests.telegram.harness import Harness
 
 HOSTILE = [

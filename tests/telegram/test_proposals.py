@@ -9,9 +9,9 @@ from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
-from assistant.app.console import ConsoleChat
+from assistant.chat.console import ConsoleChat
 from assistant.core.rules.config import Rules
-from assistant.emulator.server import Emulator
+from assistant.emulator.server.app import Emulator
 from tests.telegram.harness import Harness
 from tests.telegram.test_confirmations import wait_until
 

@@ -9,17 +9,17 @@ from pathlib import Path
 
 from telegram.error import BadRequest, NetworkError
 
-from assistant.app.confirm import Confirmations
-from assistant.app.notify import Notifier
-from assistant.app.service import resumed
+from assistant.chat.confirm import Confirmations
 from assistant.core.actions import SendAlert, TransferToFutures
+from assistant.core.ports import Who
 from assistant.core.rules.config import Rules
 from assistant.core.rules.memory import Memory
-from assistant.emulator.server import Emulator
+from assistant.emulator.server.app import Emulator
 from assistant.emulator.telegram import FakeBotApi
+from assistant.service.loop import resumed
+from assistant.service.notifier import Notifier
 from assistant.store.sqlite import SqliteStore
 from assistant.telegram.delivery import deliver
-from assistant.telegram.types import Who
 from tests.telegram.harness import OWNER, TOKEN, Harness
 from tests.telegram.test_confirmations import wait_until
 from tests.telegram.test_proposals import EAGER

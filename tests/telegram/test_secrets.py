@@ -10,8 +10,8 @@ import signal
 import sys
 from pathlib import Path
 
-from assistant.emulator.scenario import load_scenario
-from assistant.emulator.server import Emulator
+from assistant.emulator.exchange.scenario import load_scenario
+from assistant.emulator.server.app import Emulator
 from assistant.emulator.telegram import FakeBotApi
 from tests.telegram.harness import OWNER, TOKEN
 

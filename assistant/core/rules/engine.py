@@ -20,8 +20,8 @@ from assistant.core.events import (
     OrderUpdated,
     PauseSet,
 )
-from assistant.core.liquidation import distance_lower_bound, nearest_distance
-from assistant.core.margin import MarginBook, margin_ratio
+from assistant.core.margin.book import MarginBook, margin_ratio
+from assistant.core.margin.liquidation import distance_lower_bound, nearest_distance
 from assistant.core.mirror import MirrorState
 from assistant.core.rules import alerts, money
 from assistant.core.rules.config import Rules

@@ -11,17 +11,17 @@ from dataclasses import replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from assistant.core.actions import AddIsolatedMargin, PlaceReduceOnly, TransferToFutures
-from assistant.core.margin import MarginBook
-from assistant.core.mirror import MirrorState
-from assistant.core.model import ZERO, Position
-from assistant.core.rules.config import DepositRule, ReduceRule
-from assistant.core.rules.memory import DAY_MS, Memory
-from assistant.core.sizing import (
+from assistant.core.margin.book import MarginBook
+from assistant.core.margin.sizing import (
     cross_deposit,
     deposit_for_distance,
     isolated_deposit,
     reduce_to_ratio,
 )
+from assistant.core.mirror import MirrorState
+from assistant.core.model import ZERO, Position
+from assistant.core.rules.config import DepositRule, ReduceRule
+from assistant.core.rules.memory import DAY_MS, Memory
 
 CENT = Decimal("0.01")
 

@@ -1,0 +1,291 @@
+"""The chat commands, written once for Telegram and the console chat.
+
+`ChatCommands.handle(text, who)` parses a message and answers it; nothing here knows which
+chat carried it. Read-only commands render the latest state directly; commands that change
+behaviour or move money go through `chat_actions` (events on the service's queue, behind a
+confirmation where money could move). Every command is audited; bad input gets a polite
+error and changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from assistant.chat import chart
+from assistant.chat.actions import ChatActions
+from assistant.chat.parse import BadInput, clock, duration, number
+from assistant.core.margin.book import MarginBook
+from assistant.core.margin.health import book_health
+from assistant.core.margin.liquidation import uniform_distance
+from assistant.core.margin.stress import stress
+from assistant.core.ports import Command, Reply, Who
+from assistant.telegram.render import b, code, esc, money, pct
+
+if TYPE_CHECKING:
+    from assistant.service.loop import MirrorService
+
+log = logging.getLogger(__name__)
+MAX_TEXT = 512  # a command is short; anything longer is refused unread
+
+
+class ChatCommands:
+    def __init__(self, service: MirrorService, actions: ChatActions) -> None:
+        self.service = service
+        self.actions = actions
+        Handler = Callable[[list[str], Who], Awaitable[list[Reply]]]
+        self.table: dict[str, tuple[Command, Handler]] = {}
+        for name, usage, help_text, handler in [
+            ("help", "/help", "what each command does", self.help),
+            (
+                "status",
+                "/status",
+                "margin ratio, balance, distance to liquidation, mode",
+                self.status,
+            ),
+            ("positions", "/positions", "each position with its liquidation price", self.positions),
+            ("health", "/health", "our figures beside the exchange's", self.health),
+            (
+                "stress",
+                "/stress -10 | /stress BTCUSDT -15",
+                "what if marks move by this %",
+                self.stress,
+            ),
+            ("alerts", "/alerts [N]", "the latest alerts", self.alerts),
+            ("rules", "/rules", "the rules in force", self.rules),
+            ("chart", "/chart [24h]", "margin ratio and balance over time", self.chart),
+            ("mode", "/mode dry-run|confirm|auto", "how actions are taken", actions.mode),
+            ("pause", "/pause", "stop all money actions (the kill switch)", actions.pause),
+            ("resume", "/resume", "allow money actions again (asks to confirm)", actions.resume),
+            ("mute", "/mute 30m | /mute off", "silence info and warning alerts", actions.mute),
+            (
+                "deposit",
+                "/deposit 200",
+                "move USDT from spot to futures (asks to confirm)",
+                actions.deposit,
+            ),
+            (
+                "reduce",
+                "/reduce BTCUSDT 25% | /reduce BTCUSDT LONG 0.5",
+                "reduce-only order (asks to confirm)",
+                actions.reduce,
+            ),
+        ]:
+            self.table[name] = (Command(name, usage, help_text), handler)
+        self.table["start"] = (Command("", "/start", "same as /help"), self.help)
+
+    @property
+    def commands(self) -> list[Command]:
+        return [command for command, _ in self.table.values() if command.name]
+
+    # ---- the entry point -------------------------------------------------------------------
+
+    async def handle(self, text: str, who: Who) -> list[Reply]:
+        now = int(time.time() * 1000)
+        name = ""
+        try:
+            if len(text) > MAX_TEXT:
+                raise BadInput("That message is too long for a command. /help lists them.")
+            words = text.split()
+            if not words or not words[0].startswith("/"):
+                raise BadInput("I only understand commands. /help lists them.")
+            name = words[0][1:].split("@", 1)[0].lower()
+            entry = self.table.get(name)
+            if entry is None:
+                raise BadInput(f"Unknown command {code('/' + name[:32])}. /help lists them.")
+            if len(words) > 5:
+                raise BadInput(f"Too many arguments. Usage: {code(entry[0].usage)}")
+            replies = await entry[1](words[1:], who)
+            outcome = "answered"
+        except BadInput as exc:
+            replies, outcome = [Reply(f"⚠️ {exc}")], "refused"
+        except Exception:
+            log.exception("chat command %r failed", name)
+            replies, outcome = [Reply("⚠️ Something went wrong; it is in the log.")], "error"
+        detail = f"chat {who.chat_id} user {who.user_id}: {text[:200]!r} -> {outcome}"
+        self.service.store.audit(now, "", f"chat:/{name[:32]}", detail)
+        return replies
+
+    async def press(self, data: str, who: Who) -> Reply:
+        self.service.store.audit(
+            int(time.time() * 1000),
+            "",
+            "chat:button",
+            f"chat {who.chat_id} user {who.user_id}: {data[:64]!r}",
+        )
+        return await self.actions.confirmations.press(data[:64], who)
+
+    # ---- read-only -------------------------------------------------------------------------
+
+    def _book(self) -> MarginBook:
+        state = self.service.state
+        if state.book is None or not state.ready:
+            raise BadInput("The account is not mirrored yet (waiting for the exchange).")
+        return state.book
+
+    async def help(self, args: list[str], who: Who) -> list[Reply]:
+        lines = ["<b>Commands</b>"]
+        lines += [f"{code(c.usage)}: {esc(c.help)}" for c in self.commands]
+        lines.append("Money moves only after you press Confirm; buttons expire.")
+        return [Reply("\n".join(lines))]
+
+    async def status(self, args: list[str], who: Who) -> list[Reply]:
+        book = self._book()
+        state, rules = self.service.state, self.service.effective_rules()
+        down, up = uniform_distance(book)
+        tiers = rules.alerts.ratio_tiers
+        lines = [
+            f"<b>Margin ratio</b> {pct(book.margin_ratio)}"
+            + (f" (first alert at {pct(tiers[0], 0)})" if tiers else ""),
+            f"<b>Margin balance</b> {money(book.margin_balance)} USDT"
+            f" (maintenance {money(book.mm)})",
+            f"<b>Liquidation</b> if every mark falls {pct(down)} / rises {pct(up)}".replace(
+                "n/a", "never"
+            ),
+            self.freshness(),
+            self.mode_line(),
+        ]
+        if not state.positions:
+            lines.append("No open positions.")
+        return [Reply("\n".join(lines))]
+
+    def freshness(self) -> str:
+        state = self.service.state
+        now = int(time.time() * 1000)
+        limit = self.service.timings.staleness_limit * 1000
+        streams = " ".join(
+            f"{name} {'✓' if state.connected.get(name) else '✗'}" for name in ("user", "market")
+        )
+        old = {s: now - state.mark_at.get(s, 0) for s in state.held_symbols}
+        stale = {s: age for s, age in old.items() if age > limit}
+        if stale:
+            worst = max(stale, key=lambda s: stale[s])
+            age = stale[worst] // 1000
+            return f"<b>DATA IS STALE</b>: {esc(worst)} mark {age}s old; streams {streams}"
+        newest = f"oldest mark {max(old.values()) / 1000:.1f}s old; " if old else ""
+        return f"Data fresh: {newest}streams {streams}"
+
+    def mode_line(self) -> str:
+        rules, config = self.service.effective_rules(), self.service.rules
+        assert config is not None
+        source = "from chat" if rules.mode != config.mode else "config"
+        text = f"Mode <b>{esc(rules.mode)}</b> ({source})"
+        if rules.paused:
+            text += ", <b>PAUSED</b> (no money moves)"
+        muted = self.service.memory.muted_until
+        if muted > int(time.time() * 1000):
+            text += f", alerts muted until {clock(muted)}"
+        return text
+
+    async def positions(self, args: list[str], who: Who) -> list[Reply]:
+        book = self._book()
+        rows = book_health(book).positions
+        if not rows:
+            return [Reply("No open positions.")]
+        lines = ["<b>Positions</b>"]
+        for p in rows:
+            pos = p.position
+            lp = p.liquidation_price
+            away = "never" if lp is None else pct(abs(p.mark - lp) / p.mark)
+            margin = "cross" if pos.is_cross else f"isolated, ratio {pct(p.margin_ratio)}"
+            lines.append(
+                f"{b(pos.symbol)} {esc(pos.side.value)} {esc(pos.amount)} @ {esc(pos.entry_price)}"
+                f"\n  mark {esc(p.mark)}, uPnL {money(p.unrealized_pnl)}, {margin}"
+                f"\n  liquidation {esc('none' if lp is None else f'{lp:.4f}')} ({away} away)"
+            )
+        return [Reply("\n".join(lines))]
+
+    async def health(self, args: list[str], who: Who) -> list[Reply]:
+        book = self._book()
+        ex = self.service.state.exchange
+        lines = ["<b>Ours</b> beside <b>the exchange's</b> (its last snapshot)"]
+        if ex is None:
+            return [Reply("The exchange's figures are not in yet.")]
+        lines.append(f"maintenance margin {money(book.mm)} | {money(ex.total_maint_margin)}")
+        lines.append(
+            f"margin balance {money(book.margin_balance)} | {money(ex.total_margin_balance)}"
+        )
+        for p in book_health(book).positions:
+            key = p.position.key
+            theirs = ex.liquidation_prices.get(key)
+            ours = p.liquidation_price
+            lines.append(
+                f"{esc(key[0])} {esc(key[1].value)} liquidation"
+                f" {esc('none' if ours is None else f'{ours:.2f}')}"
+                f" | {esc('none' if not theirs else f'{theirs:.2f}')}"
+            )
+        age = (int(time.time() * 1000) - self.service.state.snapshot_at) // 1000
+        lines.append(
+            f"<i>exchange snapshot {age}s old; drifts found: {len(self.service.drift)}</i>"
+        )
+        return [Reply("\n".join(lines))]
+
+    async def stress(self, args: list[str], who: Who) -> list[Reply]:
+        book = self._book()
+        if len(args) not in (1, 2):
+            raise BadInput("Usage: <code>/stress -10</code> or <code>/stress BTCUSDT -15</code>")
+        symbol = args[0].upper() if len(args) == 2 else None
+        move = number(args[-1], "move") / 100
+        if not Decimal("-0.99") <= move <= Decimal(10):
+            raise BadInput("move: between -99% and +1000%")
+        if symbol is not None and symbol not in book.account.marks:
+            raise BadInput(f"{code(symbol[:20])} is not held")
+        after = stress(book.account, move, symbol)
+        liquidated = after.margin_ratio is not None and after.margin_ratio >= 1
+        where = f"{esc(symbol)} moves" if symbol else "every mark moves"
+        lines = [
+            f"<b>If {where} {esc(f'{move * 100:+.2f}')}%</b>",
+            f"margin ratio {pct(book.margin_ratio)} → {pct(after.margin_ratio)}",
+            f"margin balance {money(book.margin_balance)} → {money(after.margin_balance)} USDT",
+            "<b>LIQUIDATED</b>" if liquidated else "not liquidated",
+        ]
+        for p in after.positions:
+            if not p.position.is_cross and p.margin_ratio is not None and p.margin_ratio >= 1:
+                lines.append(f"isolated {esc(p.position.symbol)} liquidated")
+        return [Reply("\n".join(lines))]
+
+    async def alerts(self, args: list[str], who: Who) -> list[Reply]:
+        count = int(number(args[0], "count")) if args else 10
+        if not 1 <= count <= 50:
+            raise BadInput("count: between 1 and 50")
+        rows = self.service.store.recent_audit("alert:", count)
+        if not rows:
+            return [Reply("No alerts yet.")]
+        lines = [f"<b>Latest {len(rows)} alerts</b>"]
+        for row in reversed(rows):
+            lines.append(f"{esc(clock(row['at']))} {esc(row['detail'])}")
+        return [Reply("\n".join(lines))]
+
+    async def rules(self, args: list[str], who: Who) -> list[Reply]:
+        rules = self.service.effective_rules()
+        a, d, r = rules.alerts, rules.deposit, rules.reduce
+        lines = [
+            self.mode_line(),
+            f"<b>Alerts</b>: margin ratio at {', '.join(pct(t, 0) for t in a.ratio_tiers)};"
+            f" distance at {', '.join(pct(t, 0) for t in a.distance_tiers)};"
+            f" cooldown {a.cooldown_ms // 1000}s",
+            f"<b>Deposit</b>: {'on' if d.enabled else 'off'};"
+            f" when ratio ≥ {pct(d.trigger_ratio, 0)}"
+            f" or distance ≤ {pct(d.trigger_distance, 0)}, to ratio {pct(d.target_ratio, 0)};"
+            f" at most {money(d.max_per_action)} per deposit, {money(d.max_per_day)} a day",
+            f"<b>Reduce</b>: {'on' if r.enabled else 'off'}; when ratio ≥ {pct(r.trigger_ratio, 0)}"
+            f" or distance ≤ {pct(r.trigger_distance, 0)}, toward ratio {pct(r.target_ratio, 0)};"
+            f" {esc(r.policy)}, at most {pct(r.max_fraction, 0)} of a position per step",
+            f"<i>config version {esc(rules.version[:12])}</i>",
+        ]
+        return [Reply("\n".join(lines))]
+
+    async def chart(self, args: list[str], who: Who) -> list[Reply]:
+        seconds = duration(args[0], "period", 90 * 86400) if args else 86400.0
+        now = int(time.time() * 1000)
+        rows = self.service.store.health_since(now - int(seconds * 1000), now)
+        if len(rows) < 2:
+            raise BadInput("Not enough history yet for a chart (one point every 10 s).")
+        period = args[0] if args else "24h"
+        tiers = self.service.effective_rules().alerts.ratio_tiers
+        png = await asyncio.to_thread(chart.render, rows, tiers, f"last {period}")
+        return [Reply(f"Margin ratio and margin balance, last {esc(period)}", photo=png)]

@@ -1,0 +1,68 @@
+"""The console chat: the same commands as Telegram, typed in the terminal (`assistant demo`,
+`assistant run --console`). Buttons become `/confirm TOKEN` and `/cancel TOKEN`; pictures
+are written to a file."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import tempfile
+from typing import TextIO
+
+from assistant.core.actions import SendAlert
+from assistant.core.ports import Handle, Press, Reply, Who
+from assistant.telegram.render import plain
+
+log = logging.getLogger(__name__)
+CONSOLE = Who(chat_id=0, user_id=0, name="console")
+
+
+class ConsoleChat:
+    def __init__(self, handle: Handle, press: Press, out: TextIO | None = None) -> None:
+        self.handle = handle
+        self.press = press
+        self.out = out or sys.stdout
+
+    def show(self, reply: Reply) -> None:
+        text = plain(reply.text)
+        if reply.photo is not None:
+            with tempfile.NamedTemporaryFile(prefix="chart-", suffix=".png", delete=False) as f:
+                f.write(reply.photo)
+            text += f"\n(picture saved to {f.name})"
+        for button in reply.buttons:
+            verb = "confirm" if button.data.startswith("c:") else "cancel"
+            text += f"\n  [{button.text}] type: /{verb} {button.data[2:]}"
+        print(text, file=self.out, flush=True)
+
+    def alert(self, alert: SendAlert) -> None:
+        print(f"[{alert.severity}] {alert.key}: {alert.text}", file=self.out, flush=True)
+
+    async def line(self, text: str) -> None:
+        words = text.split()
+        if len(words) == 2 and words[0] in ("/confirm", "/cancel"):
+            prefix = "c" if words[0] == "/confirm" else "x"
+            self.show(await self.press(f"{prefix}:{words[1]}", CONSOLE))
+            return
+        if not words:
+            return
+        for reply in await self.handle(text, CONSOLE):
+            self.show(reply)
+
+    async def run(self, stream: TextIO | None = None) -> None:
+        """Read commands from stdin (or `stream`) until it closes."""
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=4096)
+        await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), stream or sys.stdin
+        )
+        print("console chat: type /help", file=self.out, flush=True)
+        while True:
+            try:
+                raw = await reader.readline()
+            except ValueError:  # a line longer than the limit
+                await self.line("x" * 10_000)
+                continue
+            if not raw:
+                return
+            await self.line(raw.decode("utf-8", "replace").strip())

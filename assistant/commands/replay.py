@@ -1,0 +1,245 @@
+"""`assistant replay`: what these rules would have done on the recorded history, and how that
+differs from what actually happened.
+
+The journal is fed through the same reducer and rules (`core.replay`) on the recorded clock;
+no exchange, no Telegram. What actually happened is read from the store's audit table: every
+alert sent and every money decision, under whatever config was in force then.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assistant.core.replay import Happened, Replayer
+from assistant.errors import InputError
+from assistant.service.settings import Settings, rules_from
+from assistant.store.sqlite import SqliteStore
+
+SAME_MS = 1_000  # an alert within this of the recorded one counts as the same
+# Alerts the rules do not make (the executor's announcements, the daily summary).
+NOT_RULES = {"deposit", "reduce", "isolated-margin", "summary"}
+DECISION = re.compile(r"^(deposit|reduce|isolated)-(\d+)-\d+$")
+THRESHOLD = re.compile(r"(past [-\d.]+%|all clear|is fresh again|is \d+s old)")
+KINDS = {"deposit": "deposit", "reduce": "reduce", "isolated": "isolated-margin"}
+
+
+def tier(text: str) -> str:
+    """Which threshold an alert is about ("past 80.0%", "all clear"), without its figures."""
+    found = THRESHOLD.search(text)
+    return "" if found is None else re.sub(r"\d+s old", "old", found.group(1))
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    at: int
+    kind: str
+    key: str
+    severity: str
+    text: str
+
+
+@dataclass
+class Comparison:
+    same: int = 0
+    new: list[Happened] = field(default_factory=list)
+    gone: list[Recorded] = field(default_factory=list)
+    earlier: list[tuple[Happened, int]] = field(default_factory=list)  # (replayed, by ms)
+    later: list[tuple[Happened, int]] = field(default_factory=list)
+
+    @property
+    def differs(self) -> bool:
+        return bool(self.new or self.gone or self.earlier or self.later)
+
+
+@dataclass
+class Report:
+    replayer: Replayer
+    recorded: list[Recorded]
+    comparison: Comparison
+    window: tuple[int, int]
+    store: Path
+
+
+def parse_time(text: str, where: str) -> int:
+    """Milliseconds from an ISO time ("2026-11-24T08:00", UTC unless it says) or epoch ms."""
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{where}: expected a time like 2026-11-24T08:00 (UTC)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def iso(at: int) -> str:
+    return dt.datetime.fromtimestamp(at / 1000, dt.UTC).isoformat(timespec="milliseconds")
+
+
+def recorded_history(store: SqliteStore) -> list[Recorded]:
+    """Alerts the rules sent and money decisions made, as the audit table has them."""
+    out: list[Recorded] = []
+    decided: set[str] = set()
+    for row in store.audit_rows():
+        what, decision = str(row["what"]), str(row["decision_id"] or "")
+        if what.startswith("alert:"):
+            key = what[len("alert:") :]
+            if key in NOT_RULES:
+                continue
+            severity, _, text = str(row["detail"]).partition(": ")
+            out.append(Recorded(int(row["at"]), "alert", key, severity, text))
+        elif decision and decision not in decided and (match := DECISION.match(decision)):
+            decided.add(decision)
+            kind = KINDS[match.group(1)]
+            out.append(Recorded(int(match.group(2)), "action", kind, "", decision))
+    return sorted(out, key=lambda r: r.at)
+
+
+def compare(replayed: list[Happened], recorded: list[Recorded]) -> Comparison:
+    """Each replayed alert or action matched with the nearest recorded one of the same key,
+    severity and threshold: the same (within a second), earlier, later, new, or gone."""
+    result = Comparison()
+    pool: dict[tuple[str, str, str, str], list[Recorded]] = defaultdict(list)
+    for item in recorded:
+        pool[(item.kind, item.key, item.severity, tier(item.text))].append(item)
+    for item in replayed:
+        candidates = pool.get((item.kind, item.key, item.severity, tier(item.text)), [])
+        if not candidates:
+            result.new.append(item)
+            continue
+        nearest = min(candidates, key=lambda r: abs(r.at - item.at))
+        candidates.remove(nearest)
+        shift = item.at - nearest.at
+        if abs(shift) <= SAME_MS:
+            result.same += 1
+        elif shift < 0:
+            result.earlier.append((item, -shift))
+        else:
+            result.later.append((item, shift))
+    result.gone = sorted((r for rows in pool.values() for r in rows), key=lambda r: r.at)
+    return result
+
+
+def replay(
+    settings: Settings, store_path: Path, since: int | None = None, until: int | None = None
+) -> Report:
+    if not store_path.exists():
+        raise InputError(f"{store_path}: no store (nothing was recorded there)")
+    store = SqliteStore(store_path)
+    try:
+        if store.journal_count() == 0:
+            raise InputError(f"{store_path}: the journal is empty; nothing to replay")
+        replayer = Replayer(rules_from(settings), store.settled_decisions())
+        for at, event in store.events():
+            if until is not None and at > until:
+                break
+            replayer.feed(at, event)
+        recorded = recorded_history(store)
+    finally:
+        store.db.close()
+    start = since if since is not None else (replayer.first_at or 0)
+    end = until if until is not None else replayer.last_at
+    inside = [h for h in replayer.happened if start <= h.at <= end]
+    recorded = [r for r in recorded if start <= r.at <= end]
+    replayer.happened = inside
+    replayer.samples = [s for s in replayer.samples if start <= s.at <= end]
+    return Report(replayer, recorded, compare(inside, list(recorded)), (start, end), store_path)
+
+
+def _figure(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def as_json(report: Report, settings: Settings) -> dict[str, Any]:
+    r, c = report.replayer, report.comparison
+
+    def item(h: Happened) -> dict[str, Any]:
+        health = h.health
+        return {
+            "at": h.at,
+            "time": iso(h.at),
+            "kind": h.kind,
+            "key": h.key,
+            "severity": h.severity,
+            "text": h.text,
+            "decision_id": h.decision_id,
+            "margin_ratio": _figure(health.margin_ratio if health else None),
+            "distance": _figure(health.distance if health else None),
+        }
+
+    return {
+        "config": str(settings.source) if settings.source else None,
+        "config_version": settings.version,
+        "store": str(report.store),
+        "events": r.events,
+        "from": iso(report.window[0]),
+        "to": iso(report.window[1]),
+        "happened": [item(h) for h in r.happened],
+        "compared": {
+            "same": c.same,
+            "new": [item(h) for h in c.new],
+            "gone": [
+                {"at": g.at, "time": iso(g.at), "kind": g.kind, "key": g.key, "text": g.text}
+                for g in c.gone
+            ],
+            "earlier": [{**item(h), "by_ms": ms} for h, ms in c.earlier],
+            "later": [{**item(h), "by_ms": ms} for h, ms in c.later],
+        },
+    }
+
+
+def _pct(value: Any) -> str:
+    return "n/a" if value is None else f"{value * 100:.2f}%"
+
+
+def as_text(report: Report) -> str:
+    r, c = report.replayer, report.comparison
+    lines = [
+        f"replayed {r.events} events, {iso(report.window[0])} to {iso(report.window[1])}",
+        f"{sum(h.kind == 'alert' for h in r.happened)} alerts and"
+        f" {sum(h.kind == 'action' for h in r.happened)} actions with these rules:",
+    ]
+    for h in r.happened:
+        health = h.health
+        figures = (
+            f"ratio {_pct(health.margin_ratio)}, distance {_pct(health.distance)}" if health else ""
+        )
+        what = f"{h.severity.upper()} {h.key}" if h.kind == "alert" else f"ACTION {h.key}"
+        lines.append(f"  {iso(h.at)}  {what}: {h.text}  [{figures}]")
+    lines.append(
+        f"compared with what happened: {c.same} the same, {len(c.new)} new, {len(c.gone)} gone,"
+        f" {len(c.earlier)} earlier, {len(c.later)} later"
+    )
+    for h in c.new:
+        lines.append(f"  new      {iso(h.at)}  {h.key}: {h.text}")
+    for g in c.gone:
+        lines.append(f"  gone     {iso(g.at)}  {g.key}: {g.text}")
+    for h, ms in c.earlier:
+        lines.append(f"  earlier  {iso(h.at)}  {h.key} by {ms / 1000:.1f}s: {h.text}")
+    for h, ms in c.later:
+        lines.append(f"  later    {iso(h.at)}  {h.key} by {ms / 1000:.1f}s: {h.text}")
+    return "\n".join(lines)
+
+
+def plot(report: Report, settings: Settings) -> bytes:
+    from assistant.chat.chart import Mark, history
+
+    rules = report.replayer.rules
+    samples = [
+        (
+            s.at / 1000,
+            None if s.margin_ratio is None else float(s.margin_ratio),
+            None if s.distance is None else float(s.distance),
+        )
+        for s in report.replayer.samples
+    ]
+    marks = [Mark(h.at / 1000, h.text, h.kind) for h in report.replayer.happened]
+    config = settings.source.name if settings.source else "the config"
+    title = f"replay of {report.store.name} with {config}"
+    return history(samples, marks, rules.alerts.ratio_tiers, rules.alerts.distance_tiers, title)

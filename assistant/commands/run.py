@@ -1,0 +1,131 @@
+"""`assistant run`: the composition root. Config → adapters → the mirror service, until
+SIGINT or SIGTERM (then the journal is flushed, the state saved, sockets and ccxt closed)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from assistant.binance.rest import BinanceRest
+from assistant.chat import setup as chat_setup
+from assistant.errors import InputError
+from assistant.service import redact, systemd
+from assistant.service.executor import on_request_sent
+from assistant.service.loop import MirrorService, MirrorTimings
+from assistant.service.metrics import Metrics
+from assistant.service.notifier import Notifier
+from assistant.service.settings import Settings, credentials, rules_from, telegram_token
+from assistant.store.sqlite import SqliteStore
+
+log = logging.getLogger("assistant")
+WS_BASES = {"live": "wss://fstream.binance.com", "demo": "wss://fstream.binancefuture.com"}
+
+
+def setup_logging(secrets: Sequence[str] = ()) -> None:
+    """One event per line, as journald likes it. Secrets are cut from every line (the HTTP
+    client under Telegram logs URLs with the bot token); `ASSISTANT_DEBUG=1` logs everything."""
+    debug = os.environ.get("ASSISTANT_DEBUG") == "1"
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not debug:
+        for noisy in ("apscheduler", "websockets", "httpx", "httpcore", "ccxt", "telegram"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    redact.install(secrets)
+
+
+async def serve(settings: Settings, *, console: bool = False) -> int:
+    key, secret = credentials(settings)
+    token = telegram_token(settings)
+    exchange = settings.exchange
+    ws_url = exchange.ws_url or WS_BASES.get(exchange.environment, "")
+    if not ws_url:
+        raise InputError("exchange.ws_url: required for the emulator")
+    rest = BinanceRest(
+        api_key=key,
+        api_secret=secret,
+        rest_url=exchange.rest_url,
+        on_sent=on_request_sent,
+        demo=exchange.environment == "demo",
+    )
+    store = SqliteStore(settings.store_path)
+    mirror = settings.mirror
+    timings = MirrorTimings(
+        staleness_limit=mirror.staleness_limit,
+        reconcile_every=mirror.reconcile_every,
+        brackets_every=mirror.brackets_every,
+        keepalive_every=mirror.keepalive_every,
+        flush_every=mirror.flush_every,
+    )
+    notifier = Notifier(store, chats=settings.telegram.allowed_chat_ids if token else ())
+    service = MirrorService(
+        rest=rest,
+        store=store,
+        ws_url=ws_url,
+        timings=timings,
+        rules=rules_from(settings),
+        notify=notifier,
+    )
+    chat_setup.attach(
+        service, notifier, settings.telegram, token, console=console, console_alerts=False
+    )
+    metrics = None
+    if settings.metrics.port:
+        metrics = Metrics()
+        service.metrics = metrics
+        notifier.listeners.append(metrics.alert)
+        port = await metrics.serve(settings.metrics.host, settings.metrics.port)
+        log.info("metrics on http://%s:%d/metrics", settings.metrics.host, port)
+    service.daily_summary = settings.alerts.daily_summary
+    task = asyncio.create_task(service.run())
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    log.info(
+        "mirroring %s account; store %s; mode %s",
+        exchange.environment,
+        settings.store_path,
+        settings.actions.mode,
+    )
+    helpers = [
+        asyncio.create_task(_ready(service)),
+        asyncio.create_task(systemd.watchdog(lambda: service.alive)),
+    ]
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    finally:
+        systemd.notify("STOPPING=1")
+        for helper in helpers:
+            helper.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
+        store.close()
+        await rest.close()
+        if metrics is not None:
+            await metrics.stop()
+    log.info("stopped after %d events; the journal is flushed", service.applied)
+    return 0
+
+
+async def _ready(service: MirrorService) -> None:
+    """READY=1 once the account is mirrored (first snapshot in), not merely started."""
+    async with service.changed:
+        await service.changed.wait_for(lambda: service.state.ready)
+    systemd.notify("READY=1\nSTATUS=mirroring the account")
+    log.info("ready: the account is mirrored")
+
+
+def run(settings: Settings, *, console: bool = False) -> int:
+    exchange = settings.exchange
+    secrets = [settings.telegram.token, exchange.api_key, exchange.api_secret]
+    with contextlib.suppress(InputError):  # if not, serve() says so in one line
+        secrets += [telegram_token(settings), *credentials(settings)]  # the resolved values
+    setup_logging(secrets)
+    return asyncio.run(serve(settings, console=console))

@@ -1,0 +1,211 @@
+"""`assistant simulate`: these rules and the real executor against an emulator scenario in
+fast-forward: does the account survive, and at what cost?
+
+The emulator runs in-process on a free loopback port and plays the scenario (a built-in name
+or a price-path file) `speed` times faster than real time; the real service mirrors it over
+websockets and REST and acts in `auto`, with every cooldown scaled by the same factor, so the
+rules see scenario time. Telegram is not involved. The emulator, not our own arithmetic, says
+whether the account was liquidated and what moved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+import tempfile
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from assistant.binance.rest import BinanceRest
+from assistant.chat.chart import Mark, history
+from assistant.commands.demo import scaled
+from assistant.core.actions import SendAlert
+from assistant.core.margin.liquidation import distance
+from assistant.emulator.exchange.scenario import Scenario, load_scenario
+from assistant.emulator.server.app import Emulator
+from assistant.errors import InputError
+from assistant.service.loop import MirrorService, MirrorTimings
+from assistant.service.notifier import Notifier
+from assistant.service.settings import Settings, rules_from
+from assistant.store.sqlite import SqliteStore
+
+TAIL = 5.0  # scenario seconds after the last point, for the last actions to settle
+ZERO = Decimal(0)
+
+
+@dataclass
+class Outcome:
+    scenario: str
+    speed: float
+    duration: float
+    config_mode: str
+    liquidated: bool = False
+    liquidated_at: float | None = None
+    deposited: Decimal = ZERO
+    transfers: int = 0
+    reduced_notional: Decimal = ZERO
+    orders: int = 0
+    fees: Decimal = ZERO
+    alerts: list[tuple[float, str, str]] = field(default_factory=list)  # (t, severity, text)
+    actions: list[tuple[float, str]] = field(default_factory=list)
+    samples: list[tuple[float, float | None, float | None]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario,
+            "speed": self.speed,
+            "scenario_seconds": self.duration,
+            "mode": "auto",
+            "config_mode": self.config_mode,
+            "liquidated": self.liquidated,
+            "liquidated_at": self.liquidated_at,
+            "deposited_usdt": str(self.deposited),
+            "transfers": self.transfers,
+            "reduced_notional_usdt": str(self.reduced_notional),
+            "reduce_orders": self.orders,
+            "fees_usdt": str(self.fees),
+            "alerts": [{"t": t, "severity": s, "text": x} for t, s, x in self.alerts],
+            "actions": [{"t": t, "text": x} for t, x in self.actions],
+        }
+
+    def as_text(self) -> str:
+        lines = [
+            f"simulated {self.scenario} ({self.duration:.0f} s of scenario at {self.speed:g}x);"
+            f" rules in auto (the config says {self.config_mode})",
+        ]
+        happened = [(t, f"{severity.upper():8} {text}") for t, severity, text in self.alerts]
+        happened += [(t, f"ACTION   {text}") for t, text in self.actions]
+        for t, text in sorted(happened, key=lambda item: item[0]):
+            lines.append(f"  t={t:7.1f}s  {text}")
+        when = f" at t={self.liquidated_at:.1f}s" if self.liquidated_at is not None else ""
+        lines += [
+            f"liquidated:        {'YES' + when if self.liquidated else 'no'}",
+            f"USDT deposited:    {self.deposited:.2f} in {self.transfers} transfer(s)",
+            f"notional reduced:  {self.reduced_notional:.2f} USDT in {self.orders} order(s)",
+            f"fees paid:         {self.fees:.2f} USDT",
+            f"alerts:            {len(self.alerts)}",
+        ]
+        return "\n".join(lines)
+
+
+def _tally(outcome: Outcome, emulator: Emulator, started_ms: int, speed: float) -> None:
+    engine = emulator.engine
+    outcome.transfers = len(engine.transfers)
+    outcome.deposited = sum((Decimal(t["amount"]) for t in engine.transfers), ZERO)
+    ours = [o for o in engine.orders if o["clientOrderId"].startswith("mg-")]
+    filled = [o for o in ours if o["status"] == "FILLED"]
+    outcome.orders = len(filled)
+    outcome.reduced_notional = sum((Decimal(o["cumQuote"]) for o in filled), ZERO)
+    outcome.fees = -sum(
+        (Decimal(i["income"]) for i in engine.income if i["incomeType"] == "COMMISSION"), ZERO
+    )
+    outcome.liquidated = bool(engine.liquidations)
+    if engine.liquidations:
+        first = min(int(x.get("time", started_ms)) for x in engine.liquidations)
+        outcome.liquidated_at = max(0.0, (first - started_ms) / 1000 * speed)
+
+
+async def simulate(scenario: Scenario, name: str, settings: Settings, speed: float) -> Outcome:
+    scenario = replace(scenario, settings=replace(scenario.settings, speed=speed))
+    length = max(scenario.duration, 1.0)
+    config = rules_from(settings)
+    outcome = Outcome(name, speed, length, config.mode)
+    emulator = await Emulator(scenario).start()
+    started_ms = emulator.now_ms()  # the engine's times are wall-clock milliseconds
+    with tempfile.TemporaryDirectory() as folder:
+        rest = BinanceRest(
+            api_key=scenario.api_key, api_secret=scenario.api_secret, rest_url=emulator.urls["rest"]
+        )
+        store = SqliteStore(Path(folder) / "simulate.db")
+        notifier = Notifier(store, log_alerts=False)
+
+        def heard(alert: SendAlert) -> None:
+            t = emulator.scenario_time()
+            if alert.key in ("deposit", "reduce", "isolated-margin"):
+                if alert.text.startswith("done: "):
+                    outcome.actions.append((t, alert.text[len("done: ") :]))
+                return
+            outcome.alerts.append((t, alert.severity, alert.text))
+
+        notifier.listeners.append(heard)
+        service = MirrorService(
+            rest=rest,
+            store=store,
+            ws_url=emulator.urls["ws"],
+            timings=MirrorTimings(reconcile_every=30, staleness_limit=10),
+            rules=scaled(config, speed),
+            notify=notifier,
+        )
+        task = asyncio.create_task(service.run())
+        sampler = asyncio.create_task(_sample(service, emulator, outcome))
+        try:
+            limit = (length + TAIL) / speed + 30  # wall seconds, bounded
+            async with asyncio.timeout(limit):
+                while emulator.scenario_time() < length + TAIL and not emulator.engine.liquidations:
+                    async with service.changed:
+                        await service.changed.wait()
+        except TimeoutError:
+            pass
+        finally:
+            for job in (sampler, task):
+                job.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await job
+            store.close()
+            await rest.close()
+            _tally(outcome, emulator, started_ms, speed)
+            await emulator.stop()
+    return outcome
+
+
+async def _sample(service: MirrorService, emulator: Emulator, outcome: Outcome) -> None:
+    """Margin ratio and distance after every change of the mirrored state."""
+    while True:
+        async with service.changed:
+            await service.changed.wait()
+        book = service.state.book
+        if book is None or not service.state.ready:
+            continue
+        ratio, near = book.margin_ratio, distance(book).nearest
+        outcome.samples.append(
+            (
+                emulator.scenario_time(),
+                None if ratio is None else float(ratio),
+                None if near is None else float(near),
+            )
+        )
+
+
+def plot(outcome: Outcome, settings: Settings) -> bytes:
+    rules = rules_from(settings)
+    marks = [Mark(t, text, "alert") for t, _, text in outcome.alerts]
+    marks += [Mark(t, text, "action") for t, text in outcome.actions]
+    if outcome.liquidated_at is not None:
+        marks.append(Mark(outcome.liquidated_at, "liquidated", "liquidation"))
+    title = f"simulate {outcome.scenario} at {outcome.speed:g}x"
+    return history(
+        outcome.samples,
+        marks,
+        rules.alerts.ratio_tiers,
+        rules.alerts.distance_tiers,
+        title,
+        clock=False,
+    )
+
+
+def run(
+    settings: Settings, scenario_name: str, speed: float, as_json: bool, plot_to: str | None
+) -> int:
+    if not 0 < speed <= 1000:
+        raise InputError("--speed: between 0 and 1000 scenario seconds per second")
+    scenario = load_scenario(scenario_name)
+    outcome = asyncio.run(simulate(scenario, Path(scenario_name).name, settings, speed))
+    if plot_to:
+        Path(plot_to).write_bytes(plot(outcome, settings))
+    print(json.dumps(outcome.as_json(), indent=2) if as_json else outcome.as_text())
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,100 @@
+"""`assistant status`: the mirrored account's health, read from the store (the service need
+not be running; old data is flagged as stale)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from assistant.commands.calc import fixed, render
+from assistant.core.margin.health import book_health
+from assistant.core.margin.liquidation import uniform_distance
+from assistant.core.mirror import MirrorState
+from assistant.errors import InputError
+from assistant.service.settings import Settings
+from assistant.store.sqlite import SqliteStore
+
+
+def load_mirror(settings: Settings) -> MirrorState:
+    path = settings.store_path
+    if not path.exists():
+        raise InputError(f"{path}: no store yet; start the service with `assistant run` first")
+    store = SqliteStore(path)
+    try:
+        loaded = store.load_state()
+    finally:
+        store.db.close()
+    if loaded is None:
+        raise InputError(f"{path}: the store holds no account yet")
+    return loaded[0]
+
+
+def status(settings: Settings, now_ms: int | None = None) -> dict[str, Any]:
+    state = load_mirror(settings)
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    book = state.book
+    if book is None:
+        raise InputError(
+            "the mirrored account is incomplete (marks or brackets missing);"
+            " is the service running?"
+        )
+    down, up = uniform_distance(book)
+    body = render(book_health(book), down, up)
+    held = [state.mark_at.get(symbol, 0) for symbol in state.held_symbols]
+    oldest = min(held) if held else state.updated_at  # the stalest held symbol decides
+    body["wallet_balance"] = fixed(state.wallet_balance)
+    body["updated_at"] = state.updated_at
+    body["stale"] = now_ms - oldest > settings.mirror.staleness_limit * 1000
+    body["mode"] = settings.actions.mode
+    body["mode_source"] = "config"
+    for row, pos in zip(body["positions"], book.account.positions, strict=True):
+        row.update(
+            positionAmt=str(pos.amount),
+            entryPrice=str(pos.entry_price),
+            markPrice=fixed(book.account.marks[pos.symbol]),
+            leverage=pos.leverage,
+            marginType=pos.margin_type.value,
+            isolatedWallet=fixed(pos.isolated_wallet),
+        )
+    exchange = state.exchange
+    body["exchange"] = (
+        None
+        if exchange is None
+        else {
+            "totalMaintMargin": fixed(exchange.total_maint_margin),
+            "totalMarginBalance": fixed(exchange.total_margin_balance),
+            "updated_at": state.snapshot_at,
+            "positions": [
+                {
+                    "symbol": sym,
+                    "positionSide": side.value,
+                    "liquidationPrice": fixed(price),
+                    "maintMargin": fixed(exchange.maint_margins.get((sym, side))),
+                }
+                for (sym, side), price in exchange.liquidation_prices.items()
+            ],
+        }
+    )
+    return body
+
+
+def text(body: dict[str, Any]) -> str:
+    """A short human summary of `status`."""
+    ratio = body["margin_ratio"]
+    lines = [
+        f"mode {body['mode']} ({body['mode_source']})"
+        + ("   DATA IS STALE" if body["stale"] else ""),
+        f"margin ratio {ratio if ratio is not None else 'n/a'}"
+        f"   margin balance {body['margin_balance']}"
+        f"   maintenance margin {body['maintenance_margin']}",
+    ]
+    distance = body["distance_to_liquidation"]
+    down, up = distance["down"] or "never", distance["up"] or "never"
+    lines.append(f"liquidation if every mark moves: down {down}, up {up}")
+    for p in body["positions"]:
+        lines.append(
+            f"  {p['symbol']:<14} {p['positionSide']:<5} {p['positionAmt']:>14}"
+            f" @ {p['entryPrice']:<12} mark {p['markPrice']:<16}"
+            f" liq {p['liquidation_price'] or '-'}"
+        )
+    return "\n".join(lines)

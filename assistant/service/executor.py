@@ -1,0 +1,355 @@
+"""The executor: the only code that moves money.
+
+Exactly once, whatever happens: an intent row is committed before any request; an order
+carries a client id made from its decision; and because Binance accepts a filled order's
+client id again, the order (or, for a deposit, the transfer history) is looked up before any
+retry: after a timeout, a 5xx (outcome unknown) or a crash. Modes: `dry-run` decides and
+announces, touching nothing; `confirm` announces and waits for a person; `auto` acts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, replace
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+from assistant.binance.rest import BinanceRest
+from assistant.core.actions import (
+    AddIsolatedMargin,
+    MoneyAction,
+    PlaceReduceOnly,
+    SendAlert,
+    TransferToFutures,
+    describe,
+    kind_of,
+)
+from assistant.core.events import ActionSettled, Event
+from assistant.core.model import PositionSide
+from assistant.core.rules.config import Rules
+from assistant.core.rules.engine import Health
+from assistant.errors import ExchangeError, RateLimited, Rejected
+from assistant.service import failpoints
+from assistant.store.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+Sink = Callable[[Event, str | None, int], Awaitable[None]]
+Propose = Callable[["MoneyAction", "Rules", "Health | None"], Awaitable[bool]]
+MONEY_PATHS = ("/fapi/v1/order", "/sapi/v1/asset/transfer", "/fapi/v1/positionMargin")
+CLOCK_SKEW_MS = 5_000  # how far back the transfer history is searched for a deposit's trace
+UNKNOWN = object()  # a lookup that could not be made
+
+
+def _backoff(exc: ExchangeError, attempt: int) -> float:
+    return exc.retry_after if isinstance(exc, RateLimited) else min(5.0, 0.2 * 2**attempt)
+
+
+def _moved(action: MoneyAction) -> Decimal | None:
+    """The USDT a done action moved into futures (deposits and top-ups count against caps)."""
+    return action.amount if isinstance(action, (TransferToFutures, AddIsolatedMargin)) else None
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def on_request_sent(method: str, path: str) -> None:
+    """Hooked into BinanceRest: the `request-in-flight` failpoint, for money requests only."""
+    if method == "POST" and path in MONEY_PATHS:
+        failpoints.hit("request-in-flight")
+
+
+class Executor:
+    def __init__(
+        self,
+        *,
+        rest: BinanceRest,
+        store: SqliteStore,
+        put: Sink,
+        notify: Callable[[SendAlert], None],
+        attempts: int = 5,
+        propose: Propose | None = None,
+    ) -> None:
+        self.rest = rest
+        self.store = store
+        self.put = put
+        self.notify = notify
+        self.attempts = attempts
+        self.propose = propose  # asks a person in `confirm` mode (None: nobody can be asked)
+        # The mode and the kill switch as they are now (a /pause after the decision counts).
+        self.rules_now: Callable[[], Rules] | None = None
+        self.queue: asyncio.Queue[tuple[MoneyAction, Rules, Health | None]] = asyncio.Queue()
+
+    # ---- entry points ----------------------------------------------------------------------
+
+    def alert(self, alert: SendAlert) -> None:
+        self.notify(alert)
+        self.store.audit(alert.at, "", f"alert:{alert.key}", f"{alert.severity}: {alert.text}")
+
+    async def submit(self, action: MoneyAction, rules: Rules, health: Health | None) -> None:
+        """Queued and carried out one at a time, in the order decided."""
+        await self.queue.put((action, rules, health))
+
+    async def confirmed(self, action: MoneyAction, who: str, rules: Rules) -> None:
+        """A proposal a person confirmed: carried out in its turn (the mode and the kill
+        switch as they are now still apply)."""
+        self.store.audit(now_ms(), action.decision_id, "confirmed", who)
+        await self.queue.put((replace(action, by=who), rules, None))
+
+    async def declined(self, action: MoneyAction, why: str) -> None:
+        """A proposal cancelled or left to expire: nothing moves; its cap is given back."""
+        await self._settle(action, kind_of(action), why, f"{why} in chat: nothing moved")
+
+    async def run(self) -> None:
+        await self.recover()
+        while True:
+            action, rules, health = await self.queue.get()
+            try:
+                await self.carry_out(action, rules, health)
+            except ExchangeError as exc:  # e.g. the spot balance could not be read
+                log.error("action %s: %s", action.decision_id, exc)
+                await self._settle(action, kind_of(action), "failed", str(exc))
+            except Exception:  # a bug must not silence every later action
+                log.exception("action %s crashed", action.decision_id)
+                await self._settle(
+                    action, kind_of(action), "failed", "internal error (see the log)"
+                )
+
+    # ---- one action --------------------------------------------------------------------------
+
+    async def carry_out(self, action: MoneyAction, rules: Rules, health: Health | None) -> None:
+        kind, what = kind_of(action), describe(action)
+        if self.rules_now is not None:
+            now = self.rules_now()
+            rules = replace(rules, mode=now.mode, paused=now.paused)
+        if action.by:
+            what = f"{what}, asked by {action.by}"
+        if rules.mode == "dry-run" or rules.paused:
+            why = "dry-run" if rules.mode == "dry-run" else "paused"
+            self._announce(action, "info", f"{why}: would {what} ({action.reason})")
+            await self._settle(action, kind, "dry-run", why)
+            return
+        if rules.mode == "confirm" and not action.by:  # a person's own request is confirmed
+            if self.propose is not None and await self.propose(action, rules, health):
+                return  # pending until confirmed (then queued again), cancelled or expired
+            self._announce(action, "warning", f"needs confirmation, but no chat is set up: {what}")
+            await self._settle(action, kind, "awaiting-confirmation", "nobody can confirm it")
+            return
+        if self.store.intent(action.decision_id) is not None:
+            return  # this decision was already taken into account: never twice
+        if isinstance(action, TransferToFutures):
+            capped = await self._within_spot(action)
+            if capped is None:
+                return
+            action, what = capped, describe(capped)
+        payload = {k: str(v) if isinstance(v, Decimal) else v for k, v in asdict(action).items()}
+        health_row = None if health is None else {k: str(v) for k, v in asdict(health).items()}
+        self.store.record_intent(
+            action.decision_id, kind, payload, action.at, rules.version, health_row, audit=what
+        )
+        failpoints.hit("after-intent")
+        await self._attempt(action, kind, what, action.at)
+
+    async def _within_spot(self, action: TransferToFutures) -> TransferToFutures | None:
+        """The deposit limited by the spot wallet's free USDT (None: nothing to move)."""
+        try:
+            free = await self.rest.spot_free_usdt()
+        except ExchangeError as exc:
+            await self._settle(action, "deposit", "failed", f"spot balance unknown: {exc}")
+            return None
+        amount = min(action.amount, free.quantize(Decimal("0.01"), rounding=ROUND_FLOOR))
+        if amount <= 0:
+            await self._settle(action, "deposit", "failed", f"spot wallet has {free} USDT free")
+            return None
+        return replace(action, amount=amount) if amount != action.amount else action
+
+    def _halted(self) -> str:
+        """Why nothing may be sent now ("" if it may)."""
+        if self.rules_now is None:
+            return ""
+        now = self.rules_now()
+        return "paused" if now.paused else ("dry-run" if now.mode == "dry-run" else "")
+
+    async def _attempt(self, action: MoneyAction, kind: str, what: str, since: int) -> None:
+        for attempt in range(self.attempts):
+            if attempt and (why := self._halted()):  # looked up: not on the exchange
+                await self._finish(action, kind, "abandoned", f"{why} before a retry; not sent")
+                return
+            try:
+                result = await self._send(action)
+            except Rejected as exc:
+                await self._finish(action, kind, "failed", f"Binance refused: {exc}")
+                return
+            except ExchangeError as exc:
+                # Unknown outcome (5xx, timeout), rate limit, clock: look before trying again.
+                if isinstance(action, AddIsolatedMargin):  # no trace to look up: never resend
+                    detail = f"{exc}; check the position's margin"
+                    await self._finish(action, kind, "unknown", detail)
+                    return
+                found = await self._look_until_known(action, since)
+                if found is UNKNOWN:
+                    await self._finish(
+                        action, kind, "unknown", f"{exc}; and the exchange could not be asked"
+                    )
+                    return
+                if found is not None:
+                    await self._finish(action, kind, "done", f"found after {exc}: {found}")
+                    self._announce(action, "warning", f"done: {what} (confirmed after: {exc})")
+                    return
+                wait = _backoff(exc, attempt)
+                self.store.audit(
+                    now_ms(), action.decision_id, "retry", f"{exc}; again in {wait:.1f}s"
+                )
+                log.warning(
+                    "%s %s: %s; not found on the exchange; again in %.1fs",
+                    kind,
+                    action.decision_id,
+                    exc,
+                    wait,
+                )
+                await asyncio.sleep(wait)
+                continue
+            failpoints.hit("after-accept")
+            await self._finish(
+                action, kind, "done", json.dumps(result, default=str)[:500], amount=_moved(action)
+            )
+            self._announce(action, "warning", f"done: {what} ({action.reason})")
+            return
+        await self._finish(action, kind, "failed", f"gave up after {self.attempts} attempts")
+
+    async def _look_until_known(self, action: MoneyAction, since: int) -> Any:
+        """`_look`, asked again while the exchange cannot answer; UNKNOWN if it never can."""
+        for attempt in range(self.attempts):
+            try:
+                return await self._look(action, since)
+            except ExchangeError as exc:
+                wait = _backoff(exc, attempt)
+                log.warning(
+                    "lookup for %s failed (%s); again in %.1fs", action.decision_id, exc, wait
+                )
+                await asyncio.sleep(wait)
+        return UNKNOWN
+
+    async def _send(self, action: MoneyAction) -> Any:
+        if isinstance(action, TransferToFutures):
+            return {"tranId": await self._transfer(action)}
+        if isinstance(action, AddIsolatedMargin):
+            return await self.rest.call(
+                "fapiPrivatePostPositionMargin",
+                {
+                    "symbol": action.symbol,
+                    "positionSide": action.position_side.value,
+                    "amount": format(action.amount, "f"),
+                    "type": 1,
+                },
+            )
+        return await self.rest.reduce_only(
+            symbol=action.symbol,
+            side=action.side,
+            quantity=action.quantity,
+            client_id=action.client_id,
+            position_side=action.position_side.value,
+        )
+
+    async def _transfer(self, action: TransferToFutures) -> int:
+        tran_id = await self.rest.transfer_to_futures(action.amount)
+        self.store.claim_transfer(tran_id, action.decision_id)
+        return tran_id
+
+    async def _look(self, action: MoneyAction, since: int) -> Any | None:
+        """Did an earlier attempt of this decision take effect on the exchange?"""
+        if isinstance(action, PlaceReduceOnly):
+            order = await self.rest.order_by_client_id(action.symbol, action.client_id)
+            return None if order is None else f"order {order.get('orderId')} {order.get('status')}"
+        if isinstance(action, TransferToFutures):
+            for row in await self.rest.transfer_history(since - CLOCK_SKEW_MS):
+                usable = (
+                    str(row.get("asset", "USDT")) == "USDT"
+                    and str(row.get("status", "CONFIRMED")) != "FAILED"
+                    and Decimal(str(row["amount"])) == action.amount
+                )
+                if usable and self.store.claim_transfer(int(row["tranId"]), action.decision_id):
+                    return f"transfer {row['tranId']} ({row.get('status', 'CONFIRMED')})"
+            return None
+        return None  # isolated margin has no trace to look up (it is never resent)
+
+    # ---- after a crash -----------------------------------------------------------------------
+
+    async def recover(self) -> None:
+        """Every intent left pending by a crash: found on the exchange (done), or abandoned —
+        no request is sent for it again; the rules decide anew on fresh data. If the exchange
+        cannot be asked, the outcome is unknown, and said so loudly."""
+        for row in self.store.pending_intents():
+            payload = json.loads(row["payload"])
+            action = _rebuild(row["kind"], payload)
+            if isinstance(action, AddIsolatedMargin):
+                await self._finish(
+                    action,
+                    row["kind"],
+                    "unknown",
+                    "interrupted by a restart; check the position's margin",
+                )
+                continue
+            found = await self._look_until_known(action, int(row["created_at"]))
+            if found is UNKNOWN:
+                await self._finish(
+                    action,
+                    row["kind"],
+                    "unknown",
+                    "interrupted by a restart, and the exchange could not be asked",
+                )
+            elif found is not None:
+                await self._finish(action, row["kind"], "done", found, amount=_moved(action))
+            else:
+                await self._finish(action, row["kind"], "abandoned", "not found after a restart")
+
+    # ---- bookkeeping -------------------------------------------------------------------------
+
+    async def _finish(
+        self,
+        action: MoneyAction,
+        kind: str,
+        outcome: str,
+        detail: str,
+        amount: Decimal | None = None,
+    ) -> None:
+        if outcome in ("failed", "unknown"):
+            log.error("%s %s %s: %s", kind, action.decision_id, outcome, detail)
+        self.store.settle_intent(action.decision_id, outcome, {"detail": detail}, now_ms())
+        await self._settle(action, kind, outcome, detail, amount)
+
+    async def _settle(
+        self,
+        action: MoneyAction,
+        kind: str,
+        outcome: str,
+        detail: str,
+        amount: Decimal | None = None,
+    ) -> None:
+        self.store.audit(now_ms(), action.decision_id, outcome, detail)
+        settled = ActionSettled(action.decision_id, kind, outcome, detail[:300], now_ms(), amount)
+        await self.put(settled, None, now_ms())
+
+    def _announce(self, action: MoneyAction, severity: str, text: str) -> None:
+        self.alert(SendAlert(kind_of(action), severity, text, now_ms()))
+
+
+def _rebuild(kind: str, payload: dict[str, Any]) -> MoneyAction:
+    """The action an intent row was written for (to look it up after a crash)."""
+    decision, reason, at = payload["decision_id"], payload["reason"], int(payload["at"])
+    by = payload.get("by", "")
+    if kind == "deposit":
+        return TransferToFutures(decision, Decimal(payload["amount"]), reason, at, by)
+    side = PositionSide(payload["position_side"])
+    if kind == "isolated-margin":
+        return AddIsolatedMargin(
+            decision, payload["symbol"], side, Decimal(payload["amount"]), reason, at, by
+        )
+    quantity = Decimal(payload["quantity"])
+    return PlaceReduceOnly(
+        decision, payload["symbol"], side, payload["side"], quantity, reason, at, by
+    )
