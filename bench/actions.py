@@ -25,7 +25,9 @@ from assistant.binance.rest import BinanceRest
 from assistant.core.actions import SendAlert
 from assistant.core.events import MarkPriceUpdated
 from assistant.core.rules.config import AlertRules, DepositRule, ReduceRule, Rules
-from assistant.service.loop import MirrorService, MirrorTimings
+from assistant.service.bootstrap import build
+from assistant.service.scheduler import Inbox, Timings
+from assistant.service.settings import Settings
 from assistant.store.sqlite import SqliteStore
 
 CROSSINGS = 150  # each takes a little of the position; the ratio stays past 0.15
@@ -82,22 +84,26 @@ async def measure(urls: dict[str, str], folder: Path) -> tuple[list[float], list
         api_key="emulator-key", api_secret="emulator-secret", rest_url=urls["rest"], on_sent=on_sent
     )
     store = SqliteStore(folder / "bench.db")
-    service = MirrorService(
+
+    class TimedInbox(Inbox):
+        """The frame's arrival is when the crossing mark reaches the service's inbox."""
+
+        async def put(self, event: Any, raw: str | None, received_at: int) -> None:
+            if isinstance(event, MarkPriceUpdated) and event.price == DANGER:
+                clock["frame"] = time.perf_counter()
+            await super().put(event, raw, received_at)
+
+    service = build(
+        Settings(),
         rest=rest,
-        store=store,
         ws_url=urls["ws"],
+        store=store,
         rules=RULES,
-        notify=notify,
-        timings=MirrorTimings(reconcile_every=3600, staleness_limit=3600),
+        timings=Timings(reconcile_every=3600, staleness_limit=3600),
+        listeners=[notify],
+        log_alerts=False,
+        inbox=TimedInbox(),
     )
-    put = service.put
-
-    async def timed_put(event: Any, raw: str | None, received_at: int) -> None:
-        if isinstance(event, MarkPriceUpdated) and event.price == DANGER:
-            clock["frame"] = time.perf_counter()
-        await put(event, raw, received_at)
-
-    service.streams.sink = timed_put
     task = asyncio.create_task(service.run())
     try:
         await service.wait_for(lambda s: s.ready, 20)

@@ -23,10 +23,9 @@ from pathlib import Path
 import aiohttp
 
 from assistant.binance.rest import BinanceRest
-from assistant.chat import setup as chat_setup
-from assistant.service.loop import MirrorService, MirrorTimings
-from assistant.service.notifier import Notifier
-from assistant.service.settings import Telegram
+from assistant.service.bootstrap import ChatOptions, build
+from assistant.service.scheduler import Timings
+from assistant.service.settings import Settings, Telegram
 from assistant.store.sqlite import SqliteStore
 from bench.actions import DANGER, RULES, SAFE, SCENARIO, pct
 
@@ -41,17 +40,18 @@ async def measure(
 ) -> list[float]:
     rest = BinanceRest(api_key="emulator-key", api_secret="emulator-secret", rest_url=urls["rest"])
     store = SqliteStore(folder / f"bench-{gap}.db")
-    notifier = Notifier(store, chats=(CHAT,), log_alerts=False, dedup_ms=0)
-    service = MirrorService(
-        rest=rest,
-        store=store,
-        ws_url=urls["ws"],
-        rules=ALERT_RULES,
-        notify=notifier,
-        timings=MirrorTimings(reconcile_every=3600, staleness_limit=3600),
-    )
     telegram = Telegram(allowed_chat_ids=(CHAT,), base_url=fake["base_url"])
-    chat_setup.attach(service, notifier, telegram, TOKEN)
+    service = build(
+        Settings(telegram=telegram),
+        rest=rest,
+        ws_url=urls["ws"],
+        store=store,
+        rules=ALERT_RULES,
+        timings=Timings(reconcile_every=3600, staleness_limit=3600),
+        chats=ChatOptions(token=TOKEN),
+        log_alerts=False,
+        dedup_ms=0,
+    )
     task = asyncio.create_task(service.run())
     delays: list[float] = []
     try:

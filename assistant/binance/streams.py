@@ -35,6 +35,7 @@ from assistant.core.events import (
     StreamConnected,
     StreamDisconnected,
 )
+from assistant.core.ports import Clock
 from assistant.errors import ExchangeError, Rejected
 
 log = logging.getLogger(__name__)
@@ -66,10 +67,6 @@ async def _stopped(task: asyncio.Task[None]) -> None:
     await asyncio.wait([task])
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class BinanceStreams:
     def __init__(
         self,
@@ -77,14 +74,15 @@ class BinanceStreams:
         ws_url: str,
         rest: BinanceRest,
         sink: Sink,
-        held_symbols: Callable[[], frozenset[str]],
+        clock: Clock,
         settings: StreamSettings | None = None,
     ) -> None:
         self.ws_url = ws_url.rstrip("/")
         self.rest = rest
         self.sink = sink
-        self.held_symbols = held_symbols
+        self.clock = clock
         self.settings = settings or StreamSettings()
+        self._held: frozenset[str] = frozenset()  # the symbols whose mark prices we follow
         self.counters = Counters()
         self._ids = 0
         self._symbols_changed = asyncio.Event()
@@ -108,7 +106,9 @@ class BinanceStreams:
 
     async def _disconnected(self, stream: str, reason: str, attempt: int) -> int:
         self.counters.reconnects[stream] += 1
-        await self.sink(StreamDisconnected(stream, reason[:200], now_ms()), None, now_ms())
+        await self.sink(
+            StreamDisconnected(stream, reason[:200], self.clock.now_ms()), None, self.clock.now_ms()
+        )
         await asyncio.sleep(self._backoff(attempt))
         return attempt + 1
 
@@ -138,7 +138,9 @@ class BinanceStreams:
                 key = await self.rest.listen_key()
                 async with await self._connect(f"{self.ws_url}/private/ws?listenKey={key}") as ws:
                     attempt = 0
-                    await self.sink(StreamConnected("user", now_ms()), None, now_ms())
+                    await self.sink(
+                        StreamConnected("user", self.clock.now_ms()), None, self.clock.now_ms()
+                    )
                     reason = await self._serve_user(ws)
             except asyncio.CancelledError:
                 raise
@@ -157,7 +159,7 @@ class BinanceStreams:
                 text = await self._next_text(ws, left)
                 if text is None:
                     continue
-                received = now_ms()
+                received = self.clock.now_ms()
                 event = parse_user_frame(text)
                 if isinstance(event, Skipped):
                     self._skip(event, "user")
@@ -189,7 +191,9 @@ class BinanceStreams:
             try:
                 async with await self._connect(f"{self.ws_url}/market/ws") as ws:
                     attempt = 0
-                    await self.sink(StreamConnected("market", now_ms()), None, now_ms())
+                    await self.sink(
+                        StreamConnected("market", self.clock.now_ms()), None, self.clock.now_ms()
+                    )
                     reason = await self._serve_market(ws)
             except asyncio.CancelledError:
                 raise
@@ -197,8 +201,9 @@ class BinanceStreams:
                 reason = f"{type(exc).__name__}: {exc}"
             attempt = await self._disconnected("market", reason, attempt)
 
-    def symbols_changed(self) -> None:
-        """Tell the market stream that the held symbols changed: it (un)subscribes at once."""
+    def follow(self, symbols: frozenset[str]) -> None:
+        """The held symbols changed: the market stream (un)subscribes at once."""
+        self._held = symbols
         self._symbols_changed.set()
 
     async def _serve_market(self, ws: ClientConnection) -> str:
@@ -213,7 +218,7 @@ class BinanceStreams:
                     if time.monotonic() - last_seen[s] > self.settings.stale_after
                 ]
                 if stale:
-                    at = now_ms()
+                    at = self.clock.now_ms()
                     for symbol in sorted(stale):
                         since = at - int((time.monotonic() - last_seen[symbol]) * 1000)
                         await self.sink(DataWentStale(symbol, since, at), None, at)
@@ -223,7 +228,7 @@ class BinanceStreams:
                 text = await self._next_text(ws, 0.5)
                 if text is None:
                     continue
-                received = now_ms()
+                received = self.clock.now_ms()
                 updates = parse_market_frame(text)
                 if isinstance(updates, Skipped):
                     self._skip(updates, "market")
@@ -239,7 +244,7 @@ class BinanceStreams:
     ) -> None:
         while True:
             self._symbols_changed.clear()
-            wanted = {s.upper() for s in self.held_symbols()}
+            wanted = {s.upper() for s in self._held}
             await self._resubscribe(ws, subscribed, wanted, last_seen)
             await self._symbols_changed.wait()
 

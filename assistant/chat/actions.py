@@ -5,47 +5,39 @@ asked, and again by the rules when the confirmed event arrives."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 from decimal import ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING
 
 from assistant.chat.confirm import Confirmations
 from assistant.chat.parse import BadInput, clock, duration, number
-from assistant.core.actions import MoneyAction, PlaceReduceOnly, TransferToFutures, describe
+from assistant.chat.proposals import by
+from assistant.chat.view import Mailbox, View
 from assistant.core.events import Event, ManualDeposit, ManualReduce, ModeSet, MuteSet, PauseSet
 from assistant.core.margin.book import margin_ratio
 from assistant.core.margin.sizing import ratio_after_reduce
 from assistant.core.model import PositionSide
-from assistant.core.ports import Reply, Who
-from assistant.core.rules.config import Rules
+from assistant.core.ports import Clock, Reply, Who
 from assistant.core.rules.control import MODES, manual
-from assistant.core.rules.engine import Health
 from assistant.core.rules.memory import NEVER
 from assistant.telegram.render import b, code, esc, money, pct
-
-if TYPE_CHECKING:
-    from assistant.service.loop import MirrorService
 
 SYMBOL = re.compile(r"^[A-Z0-9]{2,20}$")
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def by(who: Who) -> str:
-    return f"chat {who.chat_id}" + (f" ({who.name[:32]})" if who.name else "")
-
-
 class ChatActions:
-    def __init__(self, service: MirrorService, confirmations: Confirmations) -> None:
-        self.service = service
+    def __init__(
+        self, view: View, mailbox: Mailbox, confirmations: Confirmations, clock: Clock
+    ) -> None:
+        self.view = view
+        self.mailbox = mailbox
         self.confirmations = confirmations
+        self.clock = clock
+
+    def now_ms(self) -> int:
+        return self.clock.now_ms()
 
     async def _put(self, event: Event) -> None:
-        await self.service.put(event, None, now_ms())
+        await self.mailbox.put(event, None, self.clock.now_ms())
 
     def _bad(self, text: str) -> list[Reply]:
         raise BadInput(text)
@@ -56,15 +48,15 @@ class ChatActions:
         if len(args) != 1 or args[0].lower() not in MODES:
             return self._bad(f"Usage: {code('/mode dry-run|confirm|auto')}")
         mode = args[0].lower()
-        current = self.service.effective_rules().mode
+        current = self.view.effective_rules().mode
         if mode == current:
             return [Reply(f"The mode is already {b(mode)}.")]
         if mode != "auto":  # towards safety: at once
-            await self._put(ModeSet(mode, by(who), now_ms()))
+            await self._put(ModeSet(mode, by(who), self.now_ms()))
             return [Reply(f"Mode set to {b(mode)} (was {esc(current)}).")]
 
         async def run(confirmer: Who) -> str:
-            await self._put(ModeSet("auto", by(confirmer), now_ms()))
+            await self._put(ModeSet("auto", by(confirmer), self.now_ms()))
             return f"<b>Done</b>: mode auto, set by {esc(by(confirmer))}."
 
         question = (
@@ -73,28 +65,28 @@ class ChatActions:
         return [self.confirmations.ask(question, run)]
 
     async def pause(self, args: list[str], who: Who) -> list[Reply]:
-        await self._put(PauseSet(True, by(who), now_ms()))
+        await self._put(PauseSet(True, by(who), self.now_ms()))
         return [Reply("<b>Paused</b>: no money moves until /resume. Alerts go on.")]
 
     async def resume(self, args: list[str], who: Who) -> list[Reply]:
-        if not self.service.effective_rules().paused:
+        if not self.view.effective_rules().paused:
             return [Reply("Money actions are not paused.")]
 
         async def run(confirmer: Who) -> str:
-            await self._put(PauseSet(False, by(confirmer), now_ms()))
+            await self._put(PauseSet(False, by(confirmer), self.now_ms()))
             return f"<b>Resumed</b> by {esc(by(confirmer))}."
 
-        mode = self.service.effective_rules().mode
+        mode = self.view.effective_rules().mode
         return [self.confirmations.ask(f"Resume money actions (mode {b(mode)})?", run)]
 
     async def mute(self, args: list[str], who: Who) -> list[Reply]:
         if len(args) != 1:
             return self._bad(f"Usage: {code('/mute 30m')} or {code('/mute off')}")
         if args[0].lower() == "off":
-            await self._put(MuteSet(NEVER, by(who), now_ms()))
+            await self._put(MuteSet(NEVER, by(who), self.now_ms()))
             return [Reply("Alerts are no longer muted.")]
-        until = now_ms() + int(duration(args[0], "mute", 7 * 86400) * 1000)
-        await self._put(MuteSet(until, by(who), now_ms()))
+        until = self.now_ms() + int(duration(args[0], "mute", 7 * 86400) * 1000)
+        await self._put(MuteSet(until, by(who), self.now_ms()))
         return [
             Reply(
                 f"Info and warning alerts muted until {esc(clock(until))}."
@@ -105,15 +97,15 @@ class ChatActions:
     # ---- money -------------------------------------------------------------------------------
 
     def _may_move(self) -> None:
-        rules = self.service.effective_rules()
+        rules = self.view.effective_rules()
         if rules.mode == "dry-run":
             self._bad("The mode is dry-run: nothing moves. Use /mode confirm or /mode auto first.")
         if rules.paused:
             self._bad("Money actions are paused. /resume first.")
 
     def _check(self, event: ManualDeposit | ManualReduce) -> None:
-        service = self.service
-        _, _, refused = manual(service.state, service.memory, service.effective_rules(), event)
+        view = self.view
+        _, _, refused = manual(view.state, view.memory, view.effective_rules(), event)
         if refused:
             self._bad(f"Not possible: {esc(refused)}.")
 
@@ -124,10 +116,10 @@ class ChatActions:
         if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
             return self._bad("amount: a positive number of USDT, at most 2 decimals")
         self._may_move()
-        self._check(ManualDeposit(amount, by(who), now_ms()))
-        book = self.service.state.book
-        rule = self.service.effective_rules().deposit
-        today = self.service.memory.deposited_today(now_ms())
+        self._check(ManualDeposit(amount, by(who), self.now_ms()))
+        book = self.view.state.book
+        rule = self.view.effective_rules().deposit
+        today = self.view.memory.deposited_today(self.now_ms())
         lines = [f"Transfer {b(f'{amount} USDT')} from spot to futures?"]
         if book is not None:
             after = margin_ratio(book.mm, book.margin_balance + amount)
@@ -135,7 +127,7 @@ class ChatActions:
         lines.append(f"Deposited today {money(today)} of {money(rule.max_per_day)} USDT")
 
         async def run(confirmer: Who) -> str:
-            await self._put(ManualDeposit(amount, by(confirmer), now_ms()))
+            await self._put(ManualDeposit(amount, by(confirmer), self.now_ms()))
             return "<b>Confirmed</b>: the transfer is on its way; its outcome follows."
 
         return [self.confirmations.ask("\n".join(lines), run)]
@@ -145,7 +137,7 @@ class ChatActions:
         if len(args) not in (2, 3) or not SYMBOL.match(args[0].upper()):
             return self._bad(usage)
         symbol = args[0].upper()
-        state = self.service.state
+        state = self.view.state
         held = {side: c for (s, side), c in state.positions.items() if s == symbol and c.amount}
         if len(args) == 3:
             if args[1].upper() not in ("LONG", "SHORT", "BOTH"):
@@ -177,7 +169,7 @@ class ChatActions:
         if quantity % step:
             return self._bad(f"quantity: a multiple of {esc(step)}")
         self._may_move()
-        self._check(ManualReduce(symbol, side, quantity, by(who), now_ms()))
+        self._check(ManualReduce(symbol, side, quantity, by(who), self.now_ms()))
         lines = [
             f"Reduce-only {'SELL' if change.amount > 0 else 'BUY'} {b(f'{quantity} {symbol}')}"
             f" ({esc(side.value)}, {pct(quantity / size, 0)} of the position)?"
@@ -186,46 +178,14 @@ class ChatActions:
         if book is not None:
             position = next((p for p in book.account.positions if p.key == (symbol, side)), None)
             if position is not None and position.is_cross:
-                fee = self.service.effective_rules().reduce.fee_rate
+                fee = self.view.effective_rules().reduce.fee_rate
                 after = ratio_after_reduce(book, position, quantity, fee)
                 mark = book.account.marks[symbol]
                 lines.append(f"about {money(quantity * mark)} USDT at mark {esc(mark)}")
                 lines.append(f"Margin ratio {pct(book.margin_ratio)} → {pct(after)}")
 
         async def run(confirmer: Who) -> str:
-            await self._put(ManualReduce(symbol, side, quantity, by(confirmer), now_ms()))
+            await self._put(ManualReduce(symbol, side, quantity, by(confirmer), self.now_ms()))
             return "<b>Confirmed</b>: the order is on its way; its outcome follows."
 
         return [self.confirmations.ask("\n".join(lines), run)]
-
-    # ---- proposals in `confirm` mode ---------------------------------------------------------
-
-    async def propose(self, action: MoneyAction, rules: Rules, health: Health | None) -> bool:
-        """Ask every chat about an action the rules decided in `confirm` mode."""
-        executor = self.service.executor
-        lines = [f"The rules propose: {b(describe(action))}", f"why: {esc(action.reason)}"]
-        if health is not None:
-            lines.append(f"margin ratio now {pct(health.margin_ratio)}")
-        if isinstance(action, TransferToFutures) and self.service.state.book is not None:
-            book = self.service.state.book
-            after = margin_ratio(book.mm, book.margin_balance + action.amount)
-            lines.append(f"margin ratio after {pct(after)}")
-        if isinstance(action, PlaceReduceOnly):
-            lines.append(f"client order id {code(action.client_id)}")
-
-        async def run(confirmer: Who) -> str:
-            await executor.confirmed(action, by(confirmer), self.service.effective_rules())
-            return f"<b>Confirmed</b> by {esc(by(confirmer))}; the outcome follows."
-
-        async def declined(why: str) -> None:
-            await executor.declined(action, why)
-
-        reply = self.confirmations.ask("\n".join(lines), run, declined)
-        try:
-            async with asyncio.timeout(10):  # the executor waits meanwhile
-                asked = await self.service.broadcast(reply)
-        except TimeoutError:
-            asked = True  # it may have arrived: the question stays open until it expires
-        if not asked:
-            self.confirmations.discard(reply)  # nobody saw the buttons: nothing to press
-        return asked

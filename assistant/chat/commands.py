@@ -11,32 +11,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from assistant.chat import chart
 from assistant.chat.actions import ChatActions
 from assistant.chat.parse import BadInput, clock, duration, number
+from assistant.chat.view import Records, View
 from assistant.core.margin.book import MarginBook
 from assistant.core.margin.health import book_health
 from assistant.core.margin.liquidation import uniform_distance
 from assistant.core.margin.stress import stress
-from assistant.core.ports import Command, Reply, Who
+from assistant.core.ports import Clock, Command, Reply, Who
 from assistant.telegram.render import b, code, esc, money, pct
-
-if TYPE_CHECKING:
-    from assistant.service.loop import MirrorService
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 512  # a command is short; anything longer is refused unread
 
 
 class ChatCommands:
-    def __init__(self, service: MirrorService, actions: ChatActions) -> None:
-        self.service = service
+    def __init__(self, view: View, records: Records, actions: ChatActions, clock: Clock) -> None:
+        self.view = view
+        self.records = records
         self.actions = actions
+        self.clock = clock
         Handler = Callable[[list[str], Who], Awaitable[list[Reply]]]
         self.table: dict[str, tuple[Command, Handler]] = {}
         for name, usage, help_text, handler in [
@@ -85,7 +83,7 @@ class ChatCommands:
     # ---- the entry point -------------------------------------------------------------------
 
     async def handle(self, text: str, who: Who) -> list[Reply]:
-        now = int(time.time() * 1000)
+        now = self.clock.now_ms()
         name = ""
         try:
             if len(text) > MAX_TEXT:
@@ -107,12 +105,16 @@ class ChatCommands:
             log.exception("chat command %r failed", name)
             replies, outcome = [Reply("⚠️ Something went wrong; it is in the log.")], "error"
         detail = f"chat {who.chat_id} user {who.user_id}: {text[:200]!r} -> {outcome}"
-        self.service.store.audit(now, "", f"chat:/{name[:32]}", detail)
+        self.records.audit(now, "", f"chat:/{name[:32]}", detail)
         return replies
 
+    def sent(self, data: str, chat_id: int, message_id: int) -> None:
+        """A question with buttons reached a chat as this message (to edit it when it closes)."""
+        self.actions.confirmations.sent(data, chat_id, message_id)
+
     async def press(self, data: str, who: Who) -> Reply:
-        self.service.store.audit(
-            int(time.time() * 1000),
+        self.records.audit(
+            self.clock.now_ms(),
             "",
             "chat:button",
             f"chat {who.chat_id} user {who.user_id}: {data[:64]!r}",
@@ -122,7 +124,7 @@ class ChatCommands:
     # ---- read-only -------------------------------------------------------------------------
 
     def _book(self) -> MarginBook:
-        state = self.service.state
+        state = self.view.state
         if state.book is None or not state.ready:
             raise BadInput("The account is not mirrored yet (waiting for the exchange).")
         return state.book
@@ -135,7 +137,7 @@ class ChatCommands:
 
     async def status(self, args: list[str], who: Who) -> list[Reply]:
         book = self._book()
-        state, rules = self.service.state, self.service.effective_rules()
+        state, rules = self.view.state, self.view.effective_rules()
         down, up = uniform_distance(book)
         tiers = rules.alerts.ratio_tiers
         lines = [
@@ -154,9 +156,9 @@ class ChatCommands:
         return [Reply("\n".join(lines))]
 
     def freshness(self) -> str:
-        state = self.service.state
-        now = int(time.time() * 1000)
-        limit = self.service.timings.staleness_limit * 1000
+        state = self.view.state
+        now = self.clock.now_ms()
+        limit = self.view.timings.staleness_limit * 1000
         streams = " ".join(
             f"{name} {'✓' if state.connected.get(name) else '✗'}" for name in ("user", "market")
         )
@@ -170,14 +172,14 @@ class ChatCommands:
         return f"Data fresh: {newest}streams {streams}"
 
     def mode_line(self) -> str:
-        rules, config = self.service.effective_rules(), self.service.rules
+        rules, config = self.view.effective_rules(), self.view.rules
         assert config is not None
         source = "from chat" if rules.mode != config.mode else "config"
         text = f"Mode <b>{esc(rules.mode)}</b> ({source})"
         if rules.paused:
             text += ", <b>PAUSED</b> (no money moves)"
-        muted = self.service.memory.muted_until
-        if muted > int(time.time() * 1000):
+        muted = self.view.memory.muted_until
+        if muted > self.clock.now_ms():
             text += f", alerts muted until {clock(muted)}"
         return text
 
@@ -201,7 +203,7 @@ class ChatCommands:
 
     async def health(self, args: list[str], who: Who) -> list[Reply]:
         book = self._book()
-        ex = self.service.state.exchange
+        ex = self.view.state.exchange
         lines = ["<b>Ours</b> beside <b>the exchange's</b> (its last snapshot)"]
         if ex is None:
             return [Reply("The exchange's figures are not in yet.")]
@@ -218,10 +220,8 @@ class ChatCommands:
                 f" {esc('none' if ours is None else f'{ours:.2f}')}"
                 f" | {esc('none' if not theirs else f'{theirs:.2f}')}"
             )
-        age = (int(time.time() * 1000) - self.service.state.snapshot_at) // 1000
-        lines.append(
-            f"<i>exchange snapshot {age}s old; drifts found: {len(self.service.drift)}</i>"
-        )
+        age = (self.clock.now_ms() - self.view.state.snapshot_at) // 1000
+        lines.append(f"<i>exchange snapshot {age}s old; drifts found: {len(self.view.drift)}</i>")
         return [Reply("\n".join(lines))]
 
     async def stress(self, args: list[str], who: Who) -> list[Reply]:
@@ -252,7 +252,7 @@ class ChatCommands:
         count = int(number(args[0], "count")) if args else 10
         if not 1 <= count <= 50:
             raise BadInput("count: between 1 and 50")
-        rows = self.service.store.recent_audit("alert:", count)
+        rows = self.records.recent_audit("alert:", count)
         if not rows:
             return [Reply("No alerts yet.")]
         lines = [f"<b>Latest {len(rows)} alerts</b>"]
@@ -261,7 +261,7 @@ class ChatCommands:
         return [Reply("\n".join(lines))]
 
     async def rules(self, args: list[str], who: Who) -> list[Reply]:
-        rules = self.service.effective_rules()
+        rules = self.view.effective_rules()
         a, d, r = rules.alerts, rules.deposit, rules.reduce
         lines = [
             self.mode_line(),
@@ -281,11 +281,11 @@ class ChatCommands:
 
     async def chart(self, args: list[str], who: Who) -> list[Reply]:
         seconds = duration(args[0], "period", 90 * 86400) if args else 86400.0
-        now = int(time.time() * 1000)
-        rows = self.service.store.health_since(now - int(seconds * 1000), now)
+        now = self.clock.now_ms()
+        rows = self.records.health_since(now - int(seconds * 1000), now)
         if len(rows) < 2:
             raise BadInput("Not enough history yet for a chart (one point every 10 s).")
         period = args[0] if args else "24h"
-        tiers = self.service.effective_rules().alerts.ratio_tiers
+        tiers = self.view.effective_rules().alerts.ratio_tiers
         png = await asyncio.to_thread(chart.render, rows, tiers, f"last {period}")
         return [Reply(f"Margin ratio and margin balance, last {esc(period)}", photo=png)]

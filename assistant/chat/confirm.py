@@ -10,11 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from assistant.core.ports import Button, Reply, Who
+from assistant.core.ports import Button, Clock, Reply, Who
 from assistant.telegram.render import esc
 
 log = logging.getLogger(__name__)
@@ -29,25 +28,23 @@ class Pending:
     question: str  # HTML
     run: Run
     on_cancel: Expire | None
-    expires_at: float
+    expires_at: int  # epoch ms on the clock
     messages: list[tuple[int, int]] = field(default_factory=list)  # (chat, message) asking
-    handle: asyncio.TimerHandle | None = None
+    handle: asyncio.Task[None] | None = None  # the expiry
 
 
 class Confirmations:
-    def __init__(self, timeout: float = 60.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, timeout: float, clock: Clock, edit: Edit | None = None) -> None:
         self.timeout = timeout
         self.clock = clock
+        self.edit = edit  # Telegram's: a closed question loses its buttons everywhere
         self.open: dict[str, Pending] = {}
-        self.edit: Edit | None = None  # set when Telegram is on: expired questions lose buttons
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def ask(self, question: str, run: Run, on_cancel: Expire | None = None) -> Reply:
         token = secrets.token_urlsafe(9)
-        pending = Pending(token, question, run, on_cancel, self.clock() + self.timeout)
-        pending.handle = asyncio.get_running_loop().call_later(
-            self.timeout, self._spawn_expiry, token
-        )
+        expires_at = self.clock.now_ms() + int(self.timeout * 1000)
+        pending = Pending(token, question, run, on_cancel, expires_at)
+        pending.handle = asyncio.ensure_future(self._expire_later(token))
         self.open[token] = pending
         seconds = int(self.timeout)
         return Reply(
@@ -75,7 +72,7 @@ class Confirmations:
         pending = self.open.pop(token)
         if pending.handle is not None:
             pending.handle.cancel()
-        if self.clock() > pending.expires_at:
+        if self.clock.now_ms() > pending.expires_at:
             await self._closed(pending, "expired")
             text = f"{pending.question}\n<b>Expired</b>: nothing was done."
         elif kind == "x":
@@ -91,12 +88,8 @@ class Confirmations:
         await self._edit_others(pending, who, text)
         return Reply(text)
 
-    def _spawn_expiry(self, token: str) -> None:
-        task = asyncio.ensure_future(self._expire(token))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _expire(self, token: str) -> None:
+    async def _expire_later(self, token: str) -> None:
+        await self.clock.sleep(self.timeout)
         pending = self.open.pop(token, None)
         if pending is not None:
             await self._closed(pending, "expired")

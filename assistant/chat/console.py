@@ -11,7 +11,7 @@ import tempfile
 from typing import TextIO
 
 from assistant.core.actions import SendAlert
-from assistant.core.ports import Handle, Press, Reply, Who
+from assistant.core.ports import ChatHandler, Reply, Who
 from assistant.telegram.render import plain
 
 log = logging.getLogger(__name__)
@@ -19,10 +19,20 @@ CONSOLE = Who(chat_id=0, user_id=0, name="console")
 
 
 class ConsoleChat:
-    def __init__(self, handle: Handle, press: Press, out: TextIO | None = None) -> None:
-        self.handle = handle
-        self.press = press
+    def __init__(
+        self,
+        out: TextIO | None = None,
+        *,
+        stream: TextIO | None = None,
+        handler: ChatHandler | None = None,
+    ) -> None:
         self.out = out or sys.stdout
+        self.stream = stream  # where commands are read (default: stdin)
+        self.handler = handler  # or the one `serve` is given
+
+    async def ask(self, reply: Reply) -> bool:
+        self.show(reply)
+        return True
 
     def show(self, reply: Reply) -> None:
         text = plain(reply.text)
@@ -39,18 +49,21 @@ class ConsoleChat:
         print(f"[{alert.severity}] {alert.key}: {alert.text}", file=self.out, flush=True)
 
     async def line(self, text: str) -> None:
+        assert self.handler is not None, "serve() first"
         words = text.split()
         if len(words) == 2 and words[0] in ("/confirm", "/cancel"):
             prefix = "c" if words[0] == "/confirm" else "x"
-            self.show(await self.press(f"{prefix}:{words[1]}", CONSOLE))
+            self.show(await self.handler.press(f"{prefix}:{words[1]}", CONSOLE))
             return
         if not words:
             return
-        for reply in await self.handle(text, CONSOLE):
+        for reply in await self.handler.handle(text, CONSOLE):
             self.show(reply)
 
-    async def run(self, stream: TextIO | None = None) -> None:
-        """Read commands from stdin (or `stream`) until it closes."""
+    async def serve(self, handler: ChatHandler) -> None:
+        """Read commands from stdin (or the given stream) until it closes."""
+        self.handler = handler
+        stream = self.stream
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=4096)
         await loop.connect_read_pipe(

@@ -19,34 +19,20 @@ from pathlib import Path
 from typing import TextIO
 
 from assistant.binance.rest import BinanceRest
-from assistant.chat import setup as chat_setup
 from assistant.core.actions import SendAlert
 from assistant.core.margin.liquidation import distance, liquidation_prices
-from assistant.core.rules.config import Rules
+from assistant.core.mirror import MirrorState
+from assistant.core.rules.config import scaled
 from assistant.emulator.exchange.scenario import Scenario
 from assistant.emulator.server.app import Emulator
 from assistant.errors import InputError
 from assistant.service import redact
-from assistant.service.loop import MirrorService, MirrorTimings
-from assistant.service.notifier import Notifier
+from assistant.service.bootstrap import ChatOptions, build
+from assistant.service.scheduler import Timings
 from assistant.service.settings import Settings, rules_from, telegram_token
 from assistant.store.sqlite import SqliteStore
 
 TAIL = 3.0  # wall seconds after the scenario's last point
-
-
-def scaled(rules: Rules, speed: float) -> Rules:
-    """Rules in `auto` with every cooldown run `speed` times faster, like the scenario."""
-    a, d, r = rules.alerts, rules.deposit, rules.reduce
-    return replace(
-        rules,
-        mode="auto",
-        alerts=replace(
-            a, cooldown_ms=int(a.cooldown_ms / speed), stale_after_ms=max(a.stale_after_ms, 60_000)
-        ),
-        deposit=replace(d, cooldown_ms=int(d.cooldown_ms / speed)),
-        reduce=replace(r, cooldown_ms=int(r.cooldown_ms / speed)),
-    )
 
 
 def _pct(value: Decimal | None) -> str:
@@ -66,9 +52,9 @@ class Terminal:
         self.alerts.append(alert)
         self.say(f"{alert.severity.upper():8} {alert.text}")
 
-    def health(self, service: MirrorService) -> None:
-        book = service.state.book
-        if book is None or not service.state.ready:
+    def health(self, state: MirrorState) -> None:
+        book = state.book
+        if book is None or not state.ready:
             self.say("waiting for the account...")
             return
         nearest = distance(book).nearest
@@ -98,27 +84,27 @@ async def play(scenario: Scenario, settings: Settings, seconds: float, out: Text
             api_key=scenario.api_key, api_secret=scenario.api_secret, rest_url=emulator.urls["rest"]
         )
         store = SqliteStore(Path(folder) / "demo.db")
-        token = telegram_token(settings)
-        chats = settings.telegram.allowed_chat_ids if token else ()
-        notifier = Notifier(store, chats=chats, log_alerts=False)
-        notifier.listeners.append(terminal.alert)
-        service = MirrorService(
-            rest=rest,
-            store=store,
-            ws_url=emulator.urls["ws"],
-            timings=MirrorTimings(reconcile_every=30, staleness_limit=10),
-            rules=scaled(rules_from(settings), speed),
-            notify=notifier,
-        )
         console = sys.stdin.isatty()  # type /status, /pause, /stress -10 while it runs
-        chat_setup.attach(
-            service, notifier, settings.telegram, token, console=console, console_alerts=False
+        runtime = build(
+            settings,
+            rest=rest,
+            ws_url=emulator.urls["ws"],
+            store=store,
+            chats=ChatOptions(
+                token=telegram_token(settings),
+                console=out if console else None,
+                console_alerts=False,
+            ),
+            rules=scaled(rules_from(settings), speed),
+            timings=Timings(reconcile_every=30, staleness_limit=10),
+            listeners=[terminal.alert],
+            log_alerts=False,
         )
-        task = asyncio.create_task(service.run())
+        task = asyncio.create_task(runtime.run())
         try:
             for _ in range(int(seconds + TAIL) + 30):  # bounded: once a second until the end
                 await asyncio.sleep(1.0)
-                terminal.health(service)
+                terminal.health(runtime.state)
                 if (
                     emulator.scenario_time() >= length + TAIL * speed
                     or emulator.engine.liquidations

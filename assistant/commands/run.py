@@ -1,5 +1,5 @@
-"""`assistant run`: the composition root. Config → adapters → the mirror service, until
-SIGINT or SIGTERM (then the journal is flushed, the state saved, sockets and ccxt closed)."""
+"""`assistant run`: config → adapters → `bootstrap.build` → the runtime, until SIGINT or
+SIGTERM (then the journal is flushed, the state saved, sockets and ccxt closed)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,12 @@ import sys
 from collections.abc import Sequence
 
 from assistant.binance.rest import BinanceRest
-from assistant.chat import setup as chat_setup
 from assistant.errors import InputError
 from assistant.service import redact, systemd
+from assistant.service.bootstrap import ChatOptions, Runtime, build
 from assistant.service.executor import on_request_sent
-from assistant.service.loop import MirrorService, MirrorTimings
 from assistant.service.metrics import Metrics
-from assistant.service.notifier import Notifier
-from assistant.service.settings import Settings, credentials, rules_from, telegram_token
+from assistant.service.settings import Settings, credentials, telegram_token
 from assistant.store.sqlite import SqliteStore
 
 log = logging.getLogger("assistant")
@@ -56,35 +54,21 @@ async def serve(settings: Settings, *, console: bool = False) -> int:
         demo=exchange.environment == "demo",
     )
     store = SqliteStore(settings.store_path)
-    mirror = settings.mirror
-    timings = MirrorTimings(
-        staleness_limit=mirror.staleness_limit,
-        reconcile_every=mirror.reconcile_every,
-        brackets_every=mirror.brackets_every,
-        keepalive_every=mirror.keepalive_every,
-        flush_every=mirror.flush_every,
-    )
-    notifier = Notifier(store, chats=settings.telegram.allowed_chat_ids if token else ())
-    service = MirrorService(
-        rest=rest,
-        store=store,
-        ws_url=ws_url,
-        timings=timings,
-        rules=rules_from(settings),
-        notify=notifier,
-    )
-    chat_setup.attach(
-        service, notifier, settings.telegram, token, console=console, console_alerts=False
-    )
-    metrics = None
-    if settings.metrics.port:
-        metrics = Metrics()
-        service.metrics = metrics
-        notifier.listeners.append(metrics.alert)
+    metrics = Metrics() if settings.metrics.port else None
+    if metrics is not None:
         port = await metrics.serve(settings.metrics.host, settings.metrics.port)
         log.info("metrics on http://%s:%d/metrics", settings.metrics.host, port)
-    service.daily_summary = settings.alerts.daily_summary
-    task = asyncio.create_task(service.run())
+    runtime = build(
+        settings,
+        rest=rest,
+        ws_url=ws_url,
+        store=store,
+        chats=ChatOptions(
+            token=token, console=sys.stdout if console else None, console_alerts=False
+        ),
+        metrics=metrics,
+    )
+    task = asyncio.create_task(runtime.run())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, task.cancel)
@@ -95,8 +79,8 @@ async def serve(settings: Settings, *, console: bool = False) -> int:
         settings.actions.mode,
     )
     helpers = [
-        asyncio.create_task(_ready(service)),
-        asyncio.create_task(systemd.watchdog(lambda: service.alive)),
+        asyncio.create_task(_ready(runtime)),
+        asyncio.create_task(systemd.watchdog(lambda: runtime.alive)),
     ]
     try:
         with contextlib.suppress(asyncio.CancelledError):
@@ -110,14 +94,13 @@ async def serve(settings: Settings, *, console: bool = False) -> int:
         await rest.close()
         if metrics is not None:
             await metrics.stop()
-    log.info("stopped after %d events; the journal is flushed", service.applied)
+    log.info("stopped after %d events; the journal is flushed", runtime.loop.applied)
     return 0
 
 
-async def _ready(service: MirrorService) -> None:
+async def _ready(runtime: Runtime) -> None:
     """READY=1 once the account is mirrored (first snapshot in), not merely started."""
-    async with service.changed:
-        await service.changed.wait_for(lambda: service.state.ready)
+    await runtime.wait_for(lambda state: state.ready, timeout=10**9)
     systemd.notify("READY=1\nSTATUS=mirroring the account")
     log.info("ready: the account is mirrored")
 

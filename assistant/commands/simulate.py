@@ -22,14 +22,15 @@ from typing import Any
 
 from assistant.binance.rest import BinanceRest
 from assistant.chat.chart import Mark, history
-from assistant.commands.demo import scaled
 from assistant.core.actions import SendAlert
 from assistant.core.margin.liquidation import distance
+from assistant.core.rules.config import scaled
 from assistant.emulator.exchange.scenario import Scenario, load_scenario
 from assistant.emulator.server.app import Emulator
 from assistant.errors import InputError
-from assistant.service.loop import MirrorService, MirrorTimings
-from assistant.service.notifier import Notifier
+from assistant.service.bootstrap import build
+from assistant.service.loop import Loop
+from assistant.service.scheduler import Timings
 from assistant.service.settings import Settings, rules_from
 from assistant.store.sqlite import SqliteStore
 
@@ -121,7 +122,6 @@ async def simulate(scenario: Scenario, name: str, settings: Settings, speed: flo
             api_key=scenario.api_key, api_secret=scenario.api_secret, rest_url=emulator.urls["rest"]
         )
         store = SqliteStore(Path(folder) / "simulate.db")
-        notifier = Notifier(store, log_alerts=False)
 
         def heard(alert: SendAlert) -> None:
             t = emulator.scenario_time()
@@ -131,23 +131,24 @@ async def simulate(scenario: Scenario, name: str, settings: Settings, speed: flo
                 return
             outcome.alerts.append((t, alert.severity, alert.text))
 
-        notifier.listeners.append(heard)
-        service = MirrorService(
+        runtime = build(
+            settings,
             rest=rest,
-            store=store,
             ws_url=emulator.urls["ws"],
-            timings=MirrorTimings(reconcile_every=30, staleness_limit=10),
+            store=store,
             rules=scaled(config, speed),
-            notify=notifier,
+            timings=Timings(reconcile_every=30, staleness_limit=10),
+            listeners=[heard],
+            log_alerts=False,
         )
-        task = asyncio.create_task(service.run())
-        sampler = asyncio.create_task(_sample(service, emulator, outcome))
+        task = asyncio.create_task(runtime.run())
+        sampler = asyncio.create_task(_sample(runtime.loop, emulator, outcome))
         try:
             limit = (length + TAIL) / speed + 30  # wall seconds, bounded
             async with asyncio.timeout(limit):
                 while emulator.scenario_time() < length + TAIL and not emulator.engine.liquidations:
-                    async with service.changed:
-                        await service.changed.wait()
+                    async with runtime.loop.changed:
+                        await runtime.loop.changed.wait()
         except TimeoutError:
             pass
         finally:
@@ -162,7 +163,7 @@ async def simulate(scenario: Scenario, name: str, settings: Settings, speed: flo
     return outcome
 
 
-async def _sample(service: MirrorService, emulator: Emulator, outcome: Outcome) -> None:
+async def _sample(service: Loop, emulator: Emulator, outcome: Outcome) -> None:
     """Margin ratio and distance after every change of the mirrored state."""
     while True:
         async with service.changed:

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -52,3 +52,26 @@ class Command:
 
 Handle = Callable[[str, Who], Awaitable[list[Reply]]]
 Press = Callable[[str, Who], Awaitable[Reply]]
+
+
+class ChatHandler(Protocol):
+    """What answers a chat: the commands it knows, a message, a button press, and where a
+    question with buttons went (so it can be edited once answered)."""
+
+    @property
+    def commands(self) -> Sequence[Command]: ...
+
+    async def handle(self, text: str, who: Who) -> list[Reply]: ...
+
+    async def press(self, data: str, who: Who) -> Reply: ...
+
+    def sent(self, data: str, chat_id: int, message_id: int) -> None: ...
+
+
+class ChatPort(Protocol):
+    """A way to reach people (Telegram, the console): serves a handler until cancelled, and
+    puts a question to every one of its chats (True if it may have been seen)."""
+
+    async def serve(self, handler: ChatHandler) -> None: ...
+
+    async def ask(self, reply: Reply) -> bool: ...

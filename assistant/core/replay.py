@@ -1,4 +1,4 @@
-"""Replay: journaled events through the same reducer and the same rules, on the recorded
+"""Replay: journaled events through the same `step` as the live loop, on the recorded
 clock. Pure: what the rules would have decided, given what arrived and when.
 
 Decisions are not carried out. A decision the journal itself settled (the same rules made
@@ -16,11 +16,12 @@ from decimal import Decimal
 
 from assistant.core.actions import MoneyAction, SendAlert, describe, kind_of
 from assistant.core.events import ActionSettled, Event
-from assistant.core.mirror import MirrorState, apply
+from assistant.core.mirror import MirrorState
 from assistant.core.rules.config import Rules
 from assistant.core.rules.control import effective
-from assistant.core.rules.engine import Decision, Health, evaluate
+from assistant.core.rules.engine import Decision, Health
 from assistant.core.rules.memory import Memory
+from assistant.core.step import derived, step
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,17 +62,18 @@ class Replayer:
         if self.first_at is None:
             self.first_at = at
         self.last_at = at
-        self.state = apply(self.state, event)
-        self._decide(at, event)
+        if not derived(event):  # a journaled drift: `step` makes it again from its snapshot
+            self._step(at, event)
 
     def feed_all(self, rows: Iterable[tuple[int, Event]]) -> Replayer:
         for at, event in rows:
             self.feed(at, event)
         return self
 
-    def _decide(self, at: int, event: Event) -> None:
-        decision = evaluate(self.state, self.memory, at, self.rules, event)
-        self.memory = decision.memory
+    def _step(self, at: int, event: Event) -> None:
+        done = step(self.state, self.memory, self.rules, event, at)
+        self.state, self.memory = done.state, done.memory
+        decision = done.decision
         if decision.health is not None and (
             not self.samples or at - self.samples[-1].at >= self.sample_every_ms
         ):
@@ -80,7 +82,7 @@ class Replayer:
         for action in unsettled:  # never carried out: settled at once, nothing moved
             detail = "not carried out in a replay"
             settled = ActionSettled(action.decision_id, kind_of(action), "replayed", detail, at)
-            self._decide(at, settled)
+            self._step(at, settled)
 
     def _record(self, at: int, decision: Decision) -> list[MoneyAction]:
         unsettled: list[MoneyAction] = []

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, replace
 from decimal import ROUND_FLOOR, Decimal
@@ -30,10 +29,12 @@ from assistant.core.actions import (
 )
 from assistant.core.events import ActionSettled, Event
 from assistant.core.model import PositionSide
+from assistant.core.ports import Clock
 from assistant.core.rules.config import Rules
 from assistant.core.rules.engine import Health
 from assistant.errors import ExchangeError, RateLimited, Rejected
 from assistant.service import failpoints
+from assistant.service.notifier import Notifier
 from assistant.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ Propose = Callable[["MoneyAction", "Rules", "Health | None"], Awaitable[bool]]
 MONEY_PATHS = ("/fapi/v1/order", "/sapi/v1/asset/transfer", "/fapi/v1/positionMargin")
 CLOCK_SKEW_MS = 5_000  # how far back the transfer history is searched for a deposit's trace
 UNKNOWN = object()  # a lookup that could not be made
+Job = tuple[MoneyAction, "Rules | None", "Health | None", str]
 
 
 def _backoff(exc: ExchangeError, attempt: int) -> float:
@@ -51,10 +53,6 @@ def _backoff(exc: ExchangeError, attempt: int) -> float:
 def _moved(action: MoneyAction) -> Decimal | None:
     """The USDT a done action moved into futures (deposits and top-ups count against caps)."""
     return action.amount if isinstance(action, (TransferToFutures, AddIsolatedMargin)) else None
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def on_request_sent(method: str, path: str) -> None:
@@ -70,45 +68,58 @@ class Executor:
         rest: BinanceRest,
         store: SqliteStore,
         put: Sink,
-        notify: Callable[[SendAlert], None],
+        notifier: Notifier,
+        clock: Clock,
         attempts: int = 5,
         propose: Propose | None = None,
     ) -> None:
         self.rest = rest
         self.store = store
-        self.put = put
-        self.notify = notify
+        self.put = put  # settlements go back to the loop's inbox
+        self.notifier = notifier
+        self.clock = clock
         self.attempts = attempts
         self.propose = propose  # asks a person in `confirm` mode (None: nobody can be asked)
-        # The mode and the kill switch as they are now (a /pause after the decision counts).
-        self.rules_now: Callable[[], Rules] | None = None
-        self.queue: asyncio.Queue[tuple[MoneyAction, Rules, Health | None]] = asyncio.Queue()
+        # The mode and the kill switch as they are now (a /pause after the decision counts):
+        # the loop tells us each time they change.
+        self._rules_now: Rules | None = None
+        # (action, rules, health, "") to carry out; (action, None, None, why) to decline
+        self._queue: asyncio.Queue[Job] = asyncio.Queue()
 
     # ---- entry points ----------------------------------------------------------------------
 
-    def alert(self, alert: SendAlert) -> None:
-        self.notify(alert)
-        self.store.audit(alert.at, "", f"alert:{alert.key}", f"{alert.severity}: {alert.text}")
+    def follow(self, rules: Rules) -> None:
+        """The rules in force changed (a /mode or /pause): they apply from the next step."""
+        self._rules_now = rules
 
-    async def submit(self, action: MoneyAction, rules: Rules, health: Health | None) -> None:
+    def submit(self, action: MoneyAction, rules: Rules, health: Health | None) -> None:
         """Queued and carried out one at a time, in the order decided."""
-        await self.queue.put((action, rules, health))
+        self._queue.put_nowait((action, rules, health, ""))
 
-    async def confirmed(self, action: MoneyAction, who: str, rules: Rules) -> None:
-        """A proposal a person confirmed: carried out in its turn (the mode and the kill
-        switch as they are now still apply)."""
-        self.store.audit(now_ms(), action.decision_id, "confirmed", who)
-        await self.queue.put((replace(action, by=who), rules, None))
+    @property
+    def idle(self) -> bool:
+        return self._queue.empty()
 
-    async def declined(self, action: MoneyAction, why: str) -> None:
-        """A proposal cancelled or left to expire: nothing moves; its cap is given back."""
-        await self._settle(action, kind_of(action), why, f"{why} in chat: nothing moved")
+    def answer(self, action: MoneyAction, by: str, why: str, rules: Rules) -> None:
+        """A person's answer to a proposal. Confirmed: carried out in its turn (the mode and
+        the kill switch as they are now still apply). Declined (cancelled, expired): nothing
+        moves, and its cap is given back."""
+        if by:
+            self.store.audit(self.clock.now_ms(), action.decision_id, "confirmed", by)
+            self.submit(replace(action, by=by), rules, None)
+        else:
+            self._queue.put_nowait((action, None, None, why))
 
     async def run(self) -> None:
         await self.recover()
         while True:
-            action, rules, health = await self.queue.get()
+            action, rules, health, declined = await self._queue.get()
             try:
+                if rules is None:
+                    await self._settle(
+                        action, kind_of(action), declined, f"{declined} in chat: nothing moved"
+                    )
+                    continue
                 await self.carry_out(action, rules, health)
             except ExchangeError as exc:  # e.g. the spot balance could not be read
                 log.error("action %s: %s", action.decision_id, exc)
@@ -123,8 +134,8 @@ class Executor:
 
     async def carry_out(self, action: MoneyAction, rules: Rules, health: Health | None) -> None:
         kind, what = kind_of(action), describe(action)
-        if self.rules_now is not None:
-            now = self.rules_now()
+        if self._rules_now is not None:
+            now = self._rules_now
             rules = replace(rules, mode=now.mode, paused=now.paused)
         if action.by:
             what = f"{what}, asked by {action.by}"
@@ -169,9 +180,9 @@ class Executor:
 
     def _halted(self) -> str:
         """Why nothing may be sent now ("" if it may)."""
-        if self.rules_now is None:
+        now = self._rules_now
+        if now is None:
             return ""
-        now = self.rules_now()
         return "paused" if now.paused else ("dry-run" if now.mode == "dry-run" else "")
 
     async def _attempt(self, action: MoneyAction, kind: str, what: str, since: int) -> None:
@@ -202,7 +213,7 @@ class Executor:
                     return
                 wait = _backoff(exc, attempt)
                 self.store.audit(
-                    now_ms(), action.decision_id, "retry", f"{exc}; again in {wait:.1f}s"
+                    self.clock.now_ms(), action.decision_id, "retry", f"{exc}; again in {wait:.1f}s"
                 )
                 log.warning(
                     "%s %s: %s; not found on the exchange; again in %.1fs",
@@ -211,7 +222,7 @@ class Executor:
                     exc,
                     wait,
                 )
-                await asyncio.sleep(wait)
+                await self.clock.sleep(wait)
                 continue
             failpoints.hit("after-accept")
             await self._finish(
@@ -231,7 +242,7 @@ class Executor:
                 log.warning(
                     "lookup for %s failed (%s); again in %.1fs", action.decision_id, exc, wait
                 )
-                await asyncio.sleep(wait)
+                await self.clock.sleep(wait)
         return UNKNOWN
 
     async def _send(self, action: MoneyAction) -> Any:
@@ -319,7 +330,9 @@ class Executor:
     ) -> None:
         if outcome in ("failed", "unknown"):
             log.error("%s %s %s: %s", kind, action.decision_id, outcome, detail)
-        self.store.settle_intent(action.decision_id, outcome, {"detail": detail}, now_ms())
+        self.store.settle_intent(
+            action.decision_id, outcome, {"detail": detail}, self.clock.now_ms()
+        )
         await self._settle(action, kind, outcome, detail, amount)
 
     async def _settle(
@@ -330,12 +343,13 @@ class Executor:
         detail: str,
         amount: Decimal | None = None,
     ) -> None:
-        self.store.audit(now_ms(), action.decision_id, outcome, detail)
-        settled = ActionSettled(action.decision_id, kind, outcome, detail[:300], now_ms(), amount)
-        await self.put(settled, None, now_ms())
+        now = self.clock.now_ms()
+        self.store.audit(now, action.decision_id, outcome, detail)
+        settled = ActionSettled(action.decision_id, kind, outcome, detail[:300], now, amount)
+        await self.put(settled, None, now)
 
     def _announce(self, action: MoneyAction, severity: str, text: str) -> None:
-        self.alert(SendAlert(kind_of(action), severity, text, now_ms()))
+        self.notifier(SendAlert(kind_of(action), severity, text, self.clock.now_ms()))
 
 
 def _rebuild(kind: str, payload: dict[str, Any]) -> MoneyAction:

@@ -1,6 +1,7 @@
-"""Where an alert goes: always the log (journald, the terminal), the audit table, and, when
-Telegram is on, the outbox of every allowed chat. Muted alerts (info and warning, while a
-person's `/mute` lasts) stay in the log and the audit table; critical ones always go out."""
+"""Where an alert goes: always the log (journald, the terminal) and the audit table, then the
+listeners (the console, metrics) and, when Telegram is on, the outbox of every allowed chat.
+A muted alert (info or warning, while a person's `/mute` lasts; the loop says which) stays in
+the log and the audit table; critical ones always go out."""
 
 from __future__ import annotations
 
@@ -10,19 +11,14 @@ from collections.abc import Callable, Sequence
 
 from assistant.core.actions import SendAlert
 from assistant.store.sqlite import SqliteStore
-from assistant.telegram.render import esc
 
 log = logging.getLogger("assistant.alerts")
-ICONS = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
 LEVELS = {"critical": logging.CRITICAL, "warning": logging.WARNING}
 # Never merged with an earlier identical text, never muted: each is an event of its own
 # (money that moved, a liquidation, a margin call, a refused chat request).
 EACH_ONE_COUNTS = {"deposit", "reduce", "isolated-margin", "liquidation", "margin_call", "manual"}
-
-
-def alert_html(alert: SendAlert) -> str:
-    icon = ICONS.get(alert.severity, "•")
-    return f"{icon} <b>{esc(alert.severity.upper())}</b> {esc(alert.key)}\n{esc(alert.text)}"
+Render = Callable[[SendAlert], str]
+Listener = Callable[[SendAlert], None]
 
 
 class Notifier:
@@ -31,31 +27,33 @@ class Notifier:
         store: SqliteStore,
         *,
         chats: Sequence[int] = (),
-        muted: Callable[[str, int], bool] = lambda severity, at: False,
+        render: Render = lambda alert: alert.text,  # the chat's markup (Telegram HTML)
+        listeners: Sequence[Listener] = (),
         dedup_ms: int = 600_000,
         log_alerts: bool = True,
     ) -> None:
         self.store = store
         self.chats = tuple(chats)
-        self.muted = muted
+        self.render = render
+        self.listeners = tuple(listeners)
         self.dedup_ms = dedup_ms
         self.log_alerts = log_alerts  # off where the terminal already shows them (the demo)
         self.wake = asyncio.Event()  # the outbox's delivery loop waits on this
-        self.listeners: list[Callable[[SendAlert], None]] = []  # the console, metrics
 
-    def __call__(self, alert: SendAlert) -> None:
+    def __call__(self, alert: SendAlert, *, muted: bool = False) -> None:
         if self.log_alerts:
             level = LEVELS.get(alert.severity, logging.INFO)
             log.log(level, "ALERT %s: %s", alert.key, alert.text)
+        self.store.audit(alert.at, "", f"alert:{alert.key}", f"{alert.severity}: {alert.text}")
         for listener in self.listeners:
             listener(alert)
         if not self.chats:
             return
         counts = alert.key in EACH_ONE_COUNTS
-        if not counts and self.muted(alert.severity, alert.at):
+        if not counts and muted:
             log.info("alert %s not sent to Telegram: muted", alert.key)
             return
-        text = alert_html(alert)
+        text = self.render(alert)
         window = 0 if counts else self.dedup_ms
         queued = [
             self.store.outbox.add(chat, alert.key, alert.severity, text, alert.at, window)

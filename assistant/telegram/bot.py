@@ -1,8 +1,8 @@
 """The Telegram side: python-telegram-bot inside the service's own event loop (initialize,
 start, start polling; never `run_polling`), an owners-only gate, and sending.
 
-Everything a chat can do is answered by the `handle` and `press` callables it is given;
-this module only moves text and buttons between Telegram and them. Anyone outside
+Everything a chat can do is answered by the handler it serves (`serve(handler)`, the chat
+port); this module only moves text and buttons between Telegram and it. Anyone outside
 `allowed_chat_ids` (and, in group chats, outside `allowed_user_ids` when set) gets no answer
 and is logged.
 """
@@ -13,7 +13,7 @@ import asyncio
 import datetime as dt
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from io import BytesIO
 
 # Flood-control waits as timedelta (the int form is deprecated and warns): set before use.
@@ -28,7 +28,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, TelegramError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -38,12 +38,11 @@ from telegram.ext import (
     filters,
 )
 
-from assistant.core.ports import Command, Handle, Press, Reply, Who
+from assistant.core.ports import ChatHandler, Reply, Who
 from assistant.telegram.render import CAPTION_LIMIT, LIMIT, plain, split
 
 log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
-Sent = Callable[[str, int, int], None]  # a reply's ref, chat id, message id
 
 
 def retry_seconds(value: int | dt.timedelta) -> float:
@@ -58,10 +57,6 @@ class TelegramBot:
         base_url: str,
         allowed_chat_ids: Sequence[int],
         allowed_user_ids: Sequence[int],
-        commands: Sequence[Command],
-        handle: Handle,
-        press: Press,
-        on_sent: Sent | None = None,
         poll_timeout: int = 10,
     ) -> None:
         base = (base_url or DEFAULT_BASE_URL).rstrip("/")
@@ -78,10 +73,7 @@ class TelegramBot:
         )
         self.allowed_chats = frozenset(allowed_chat_ids)
         self.allowed_users = frozenset(allowed_user_ids)
-        self.commands = commands
-        self.handle = handle
-        self.press = press
-        self.on_sent = on_sent
+        self.handler: ChatHandler | None = None  # set by `serve`
         self.poll_timeout = poll_timeout
         self.app.add_handler(MessageHandler(filters.UpdateType.MESSAGE, self._on_message))
         self.app.add_handler(CallbackQueryHandler(self._on_press))
@@ -89,10 +81,11 @@ class TelegramBot:
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, handler: ChatHandler) -> None:
+        self.handler = handler
         await self.app.initialize()
         await self.app.bot.set_my_commands(
-            [BotCommand(c.name, c.help[:256]) for c in self.commands if c.name]
+            [BotCommand(c.name, c.help[:256]) for c in handler.commands if c.name]
         )
         await self.app.start()
         updater = self.app.updater
@@ -117,11 +110,11 @@ class TelegramBot:
             except Exception as exc:  # the next step must still run
                 log.warning("telegram: while stopping: %s: %s", type(exc).__name__, exc)
 
-    async def run(self) -> None:
+    async def serve(self, handler: ChatHandler) -> None:
         """Start, then wait until cancelled (for the service's supervisor: a failed start
         is undone and raised, and the supervisor starts it again later)."""
         try:
-            await self.start()
+            await self.start(handler)
             await asyncio.Event().wait()
         finally:
             await self.stop()
@@ -152,7 +145,8 @@ class TelegramBot:
         first = text.split(maxsplit=1)[0] if text.split() else ""
         if "@" in first and first.split("@", 1)[1].lower() != (self.app.bot.username or "").lower():
             return  # a command for another bot in the same group
-        replies = await self.handle(text, who)
+        assert self.handler is not None  # updates arrive only once started
+        replies = await self.handler.handle(text, who)
         for reply in replies:
             await self._reply(message.chat.id, reply)
 
@@ -169,7 +163,8 @@ class TelegramBot:
             await self._answer(query)
             return
         who = Who(chat.id, query.from_user.id, query.from_user.username or "")
-        reply = await self.press(query.data or "", who)
+        assert self.handler is not None
+        reply = await self.handler.press(query.data or "", who)
         if not reply.edit:  # e.g. a used button: a notice, the question keeps its outcome
             await self._answer(query, plain(reply.text))
             return
@@ -218,8 +213,22 @@ class TelegramBot:
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup if last else None,
             )
-            if last and self.on_sent is not None and reply.buttons:
-                self.on_sent(reply.buttons[0].data, chat_id, sent.message_id)
+            if last and self.handler is not None and reply.buttons:
+                self.handler.sent(reply.buttons[0].data, chat_id, sent.message_id)
+
+    async def ask(self, reply: Reply) -> bool:
+        """A question to every allowed chat; True if at least one may have it."""
+        asked = False
+        for chat_id in sorted(self.allowed_chats):
+            try:
+                await self.deliver(chat_id, reply)
+                asked = True
+            except TimedOut as exc:  # it may have arrived: the question stays open
+                log.warning("telegram: asking chat %s timed out: %s", chat_id, exc)
+                asked = True
+            except Exception as exc:  # Telegram down: logged; nobody was asked
+                log.warning("telegram: could not ask chat %s: %s", chat_id, exc)
+        return asked
 
     async def send(self, chat_id: int, text: str, *, html: bool = True) -> None:
         """One outbox message (raises Telegram's errors: the outbox decides what to do)."""

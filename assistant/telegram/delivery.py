@@ -16,6 +16,7 @@ from typing import Protocol
 
 from telegram.error import BadRequest, ChatMigrated, RetryAfter
 
+from assistant.core.ports import Clock
 from assistant.telegram.bot import retry_seconds
 from assistant.telegram.render import plain
 
@@ -38,12 +39,8 @@ class Outbox(Protocol):
     def failed(self, row_id: int, error: str, *, give_up_at: int | None = None) -> None: ...
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 async def deliver(
-    send: Send, outbox: Outbox, wake: asyncio.Event, *, max_backoff: float = 60.0
+    send: Send, outbox: Outbox, wake: asyncio.Event, clock: Clock, *, max_backoff: float = 60.0
 ) -> None:
     """Until cancelled. Each round sends the oldest waiting message of every chat that is not
     backing off; a chat that fails backs off alone, so it never holds up another chat."""
@@ -59,7 +56,7 @@ async def deliver(
                 try:
                     await send(row.chat_id, row.text)
                 except BadRequest as exc:
-                    await _refused(send, outbox, row, exc)
+                    await _refused(send, outbox, row, exc, clock)
                     continue
             except RetryAfter as exc:
                 flood = retry_seconds(exc.retry_after) + 0.1
@@ -85,7 +82,7 @@ async def deliver(
                     wait,
                 )
             else:
-                outbox.sent(row.id, now_ms())
+                outbox.sent(row.id, clock.now_ms())
                 failures.pop(row.chat_id, None)
                 retry_at.pop(row.chat_id, None)
         if flood:
@@ -102,7 +99,7 @@ async def deliver(
             pass
 
 
-async def _refused(send: Send, outbox: Outbox, row: Row, exc: BadRequest) -> None:
+async def _refused(send: Send, outbox: Outbox, row: Row, exc: BadRequest, clock: Clock) -> None:
     """Telegram refused the message itself: once more as plain text if the markup was the
     problem; if that is refused too (or the problem was not the markup), it is logged and
     closed, since retrying cannot help. Any other error from the retry propagates: transient."""
@@ -112,7 +109,7 @@ async def _refused(send: Send, outbox: Outbox, row: Row, exc: BadRequest) -> Non
         except BadRequest as again:
             exc = again
         else:
-            outbox.sent(row.id, now_ms())
+            outbox.sent(row.id, clock.now_ms())
             return
     log.error("telegram: message %s to chat %s refused: %s", row.id, row.chat_id, exc)
-    outbox.failed(row.id, f"refused: {exc}", give_up_at=now_ms())
+    outbox.failed(row.id, f"refused: {exc}", give_up_at=clock.now_ms())

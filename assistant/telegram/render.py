@@ -6,8 +6,11 @@ import html
 import re
 from decimal import Decimal
 
+from assistant.core.actions import SendAlert
+
 LIMIT = 4096  # Telegram's limit on a message's text, in characters
 CAPTION_LIMIT = 1024
+ICONS = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
 
 
 def esc(value: object) -> str:
@@ -70,3 +73,9 @@ def _balanced(pieces: list[str]) -> list[str]:
         out.append(body + "".join(f"</{t}>" for t in reversed(stack)))
         carried = stack
     return out
+
+
+def alert_html(alert: SendAlert) -> str:
+    """An alert as a Telegram message: icon, severity, key, then the text."""
+    icon = ICONS.get(alert.severity, "•")
+    return f"{icon} <b>{esc(alert.severity.upper())}</b> {esc(alert.key)}\n{esc(alert.text)}"

@@ -124,7 +124,7 @@ async def test_everything_holds_through_chaos(tmp_path: Path) -> None:
             emulator,
             tmp_path / "chaos.db",
             rules=RULES,
-            notify=alerts.append,
+            listeners=[alerts.append],
             reconcile_every=10.0,
             staleness_limit=2.0,
         )

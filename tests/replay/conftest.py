@@ -10,7 +10,6 @@ import pytest
 
 from assistant.emulator.exchange.scenario import load_scenario
 from assistant.emulator.server.app import Emulator
-from assistant.service.notifier import Notifier
 from assistant.service.settings import Settings, load_settings, rules_from
 from tests.emulator.conftest import fast
 from tests.service.test_mirror_live import Running
@@ -32,8 +31,6 @@ async def record(folder: Path, settings: Settings) -> Path:
     emulator = await Emulator(load_scenario(fast("crash", speed=SPEED))).start()
     path = folder / "recorded.db"
     running = Running(emulator, path, rules=rules_from(settings))
-    service = running.service
-    service.executor.notify = Notifier(service.store)
     try:
         async with running as service:
             await service.wait_for(lambda s: s.ready, 15)

@@ -43,7 +43,7 @@ async def play_crash(tmp_path: Path, rules: Rules) -> tuple[Emulator, list[SendA
     (stopped clock, state kept), the alerts in order, and the store's audit rows."""
     emulator = await Emulator(load_scenario(fast("crash", speed=SPEED))).start()
     alerts: list[SendAlert] = []
-    running = Running(emulator, tmp_path / "a.db", rules=rules, notify=alerts.append)
+    running = Running(emulator, tmp_path / "a.db", rules=rules, listeners=[alerts.append])
     try:
         async with running as service:
             await service.wait_for(lambda s: s.ready, 15)
@@ -115,7 +115,9 @@ DANGER: dict[str, Any] = {
 
 async def run_until(emulator: Emulator, tmp_path: Path, rules: Rules, done: Any) -> list[SendAlert]:
     alerts: list[SendAlert] = []
-    async with Running(emulator, tmp_path / "f.db", rules=rules, notify=alerts.append) as service:
+    async with Running(
+        emulator, tmp_path / "f.db", rules=rules, listeners=[alerts.append]
+    ) as service:
         await service.wait_for(lambda s: s.ready, 15)
         for _ in range(150):  # bounded: 15 s
             if done(emulator, alerts):

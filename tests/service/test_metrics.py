@@ -17,8 +17,7 @@ async def test_metrics_show_health_and_counts(tmp_path: Path) -> None:
     metrics = Metrics()
     port = await metrics.serve("127.0.0.1", 0)
     try:
-        running = Running(emulator, tmp_path / "m.db")
-        running.service.metrics = metrics
+        running = Running(emulator, tmp_path / "m.db", metrics=metrics)
         async with running as service:
             await service.wait_for(lambda s: s.ready and s.book is not None, 15)
             await service.wait_for(lambda s: metrics.ready._value.get() == 1, 5)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,9 +15,14 @@ import pytest
 from assistant.binance.rest import BinanceRest
 from assistant.binance.streams import StreamSettings
 from assistant.core.mirror import MirrorState, apply
+from assistant.core.rules.config import Rules
 from assistant.emulator.exchange.scenario import load_scenario
 from assistant.emulator.server.app import Emulator
-from assistant.service.loop import MirrorService, MirrorTimings
+from assistant.service.bootstrap import ChatOptions, Runtime, build
+from assistant.service.metrics import Metrics
+from assistant.service.notifier import Listener
+from assistant.service.scheduler import Timings
+from assistant.service.settings import Settings
 from assistant.store.sqlite import SqliteStore
 from tests.emulator.conftest import ccxt_client, fast
 from tests.emulator.test_trading import HEDGE
@@ -27,29 +32,41 @@ WAIT = 15.0  # seconds any single condition may take
 
 class Running:
     def __init__(
-        self, emulator: Emulator, path: Path, rules: Any = None, notify: Any = None, **timings: Any
+        self,
+        emulator: Emulator,
+        path: Path,
+        rules: Rules | None = None,
+        *,
+        settings: Settings | None = None,
+        chats: ChatOptions | None = None,
+        listeners: Sequence[Listener] = (),
+        metrics: Metrics | None = None,
+        **timings: Any,
     ) -> None:
         self.rest = BinanceRest(
             api_key="emulator-key", api_secret="emulator-secret", rest_url=emulator.urls["rest"]
         )
         self.store = SqliteStore(path)
-        self.service = MirrorService(
+        self.service = build(
+            settings or Settings(),
             rest=self.rest,
-            store=self.store,
             ws_url=emulator.urls["ws"],
-            timings=MirrorTimings(**{"reconcile_every": 3600, "staleness_limit": 3600, **timings}),
+            store=self.store,
+            rules=rules,
+            timings=Timings(**{"reconcile_every": 3600, "staleness_limit": 3600, **timings}),
             stream_settings=StreamSettings(
                 keepalive_seconds=timings.get("keepalive_every", 1800),
                 stale_after=timings.get("staleness_limit", 3600),
                 backoff_first=0.05,
                 backoff_max=0.2,
             ),
-            rules=rules,
-            notify=notify,
+            chats=chats,
+            listeners=listeners,
+            metrics=metrics,
         )
         self.task: asyncio.Task[None] | None = None
 
-    async def __aenter__(self) -> MirrorService:
+    async def __aenter__(self) -> Runtime:
         self.task = asyncio.create_task(self.service.run())
         return self.service
 
@@ -135,7 +152,7 @@ async def test_changes_on_the_exchange_show_up_in_the_mirror(
         assert state.leverage["ETHUSDT"] == 10 and state.marks["BTCUSDT"] == Decimal("59000")
         assert state.book is not None and state.book.margin_balance == emulator.engine.cross()[0]
         assert service.drift == []
-        service.save()
+        service.loop.save()
         rows = list(service.store.db["health"].rows)
         assert rows and rows[0]["margin_ratio"] is not None  # the health series has begun
 
@@ -242,7 +259,7 @@ async def test_a_restart_resumes_from_the_store_and_catches_up(
         "ETH/USDT:USDT", "limit", "sell", 1, 4500, {"newClientOrderId": "while-down"}
     )
     running = Running(emulator, path)
-    running.service.load()
+    running.service.loop.load()
     assert running.service.state.positions == before  # resumed from the store...
     assert not running.service.state.ready  # ...but may not act before it reconciles
     async with running as service:
@@ -303,7 +320,7 @@ async def test_the_daily_summary_reads_the_mirrored_health(
 
     async with Running(emulator, tmp_path / "s.db", rules=Rules()) as service:
         await service.wait_for(lambda s: s.ready, WAIT)
-        alert = service.summary(1_000)
+        alert = service.loop.summary(1_000)
     assert alert.severity == "info"
     assert "margin ratio 6.00%" in alert.text and "margin balance 3000.00 USDT" in alert.text
     assert "2 position(s)" in alert.text and "mode dry-run" in alert.text

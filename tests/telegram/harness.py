@@ -9,14 +9,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from assistant.chat import setup as chat_setup
-from assistant.chat.setup import Chats
 from assistant.core.rules.config import Rules
 from assistant.emulator.server.app import Emulator
 from assistant.emulator.telegram import Call, FakeBotApi
-from assistant.service.loop import MirrorService
-from assistant.service.notifier import ICONS, Notifier
-from assistant.service.settings import Telegram
+from assistant.service.bootstrap import ChatOptions, Chats, Runtime
+from assistant.service.notifier import Notifier
+from assistant.service.settings import Settings, Telegram
+from assistant.telegram.render import ICONS
 from tests.service.test_mirror_live import Running
 
 TOKEN = "123456789:FAKE-test-token-for-loopback-only"
@@ -52,7 +51,7 @@ class Harness:
         self.telegram = Telegram(**{"allowed_chat_ids": (OWNER,), **telegram})
         self.chats: Chats | None = None
         self._running: Running | None = None
-        self.service: MirrorService | None = None
+        self.service: Runtime | None = None
         self.notifier: Notifier | None = None
         self._taken: set[int] = set()
 
@@ -60,11 +59,16 @@ class Harness:
         if not self.fake.url:
             await self.fake.start()
         self.telegram = self.telegram.model_copy(update={"base_url": self.fake.url})
-        self._running = Running(self.emulator, self.path / "a.db", rules=self.rules)
+        self._running = Running(
+            self.emulator,
+            self.path / "a.db",
+            rules=self.rules,
+            settings=Settings(telegram=self.telegram),
+            chats=ChatOptions(token=TOKEN),
+        )
         service = self._running.service
-        self.notifier = Notifier(service.store, chats=self.telegram.allowed_chat_ids)
-        service.executor.notify = self.notifier
-        self.chats = chat_setup.attach(service, self.notifier, self.telegram, TOKEN)
+        self.notifier = service.notifier
+        self.chats = service.chats
         self.service = await self._running.__aenter__()
         await service.wait_for(lambda s: s.ready, 15)
         if not self.fake.down:

@@ -41,7 +41,7 @@ async def test_flood_control_delays_alerts_but_keeps_them_all_in_order(
         assert h.service is not None
         h.fake.flood = 3  # the next three sends get 429 retry_after=1
         for n in range(1, 6):
-            h.service.executor.alert(alert(n))
+            h.service.notifier(alert(n))
         texts = await wait_for(h.fake, 5)
         assert texts == [f"alert number {n} &lt;&amp;&gt;" for n in range(1, 6)]
         flooded = [c for c in h.fake.calls if c.status == 429]
@@ -59,11 +59,11 @@ async def test_alerts_raised_while_telegram_is_down_arrive_once_it_is_back_even_
     try:
         async with Harness(emulator, tmp_path, fake=fake, keep_fake=True) as h:
             assert h.service is not None
-            h.service.executor.alert(alert(1))
+            h.service.notifier(alert(1))
             await wait_for(fake, 1)
             fake.down = True  # Telegram down: 502 Bad Gateway to every call
             for n in range(2, 5):
-                h.service.executor.alert(alert(n))
+                h.service.notifier(alert(n))
             outbox = h.service.store.outbox
             async with asyncio.timeout(10):  # the outbox tried and failed at least once
                 while not any(r.attempts for r in outbox.pending()):
@@ -72,7 +72,7 @@ async def test_alerts_raised_while_telegram_is_down_arrive_once_it_is_back_even_
             await wait_for(fake, 4)
             fake.down = True
             for n in range(5, 8):
-                h.service.executor.alert(alert(n))
+                h.service.notifier(alert(n))
             assert h.service.store.outbox.count_pending() == 3
         del h
         gc.collect()  # see above

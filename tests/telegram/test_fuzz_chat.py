@@ -4,6 +4,7 @@ answer is valid Telegram HTML, and a refused message changes nothing."""
 from __future__ import annotations
 
 import asyncio
+import io
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,13 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assistant.binance.rest import BinanceRest
-from assistant.chat.actions import ChatActions
-from assistant.chat.commands import ChatCommands
-from assistant.chat.confirm import Confirmations
 from assistant.core.ports import Who
 from assistant.core.rules.config import Rules
 from assistant.emulator.telegram import html_problem
-from assistant.service.loop import MirrorService
+from assistant.service.bootstrap import ChatOptions, build
+from assistant.service.settings import Settings
 from assistant.store.sqlite import SqliteStore
 from bench.mirror import ready_state
 
@@ -61,12 +60,18 @@ def test_any_message_gets_a_valid_answer_and_garbage_changes_nothing(
     async def main() -> None:
         rest = BinanceRest(api_key="k", api_secret="s", rest_url="http://127.0.0.1:9")
         store = SqliteStore(folder / "a.db")
-        service = MirrorService(
-            rest=rest, store=store, ws_url="ws://127.0.0.1:9", rules=replace(Rules(), mode="auto")
+        runtime = build(
+            Settings(),
+            rest=rest,
+            ws_url="ws://127.0.0.1:9",
+            store=store,
+            rules=replace(Rules(), mode="auto"),
+            chats=ChatOptions(console=io.StringIO()),
         )
+        service = runtime.loop  # not running: the state is set as a snapshot would set it
         service.state = replace(ready_state(), connected={"user": True, "market": True})
-        confirmations = Confirmations(60)
-        chat = ChatCommands(service, ChatActions(service, confirmations))
+        assert runtime.chats is not None
+        chat, confirmations = runtime.chats.commands, runtime.chats.confirmations
         memory = service.memory
         try:
             replies = await chat.handle(text, Who(1, 1, "x"))
@@ -75,7 +80,7 @@ def test_any_message_gets_a_valid_answer_and_garbage_changes_nothing(
                 assert "Something went wrong" not in reply.text, text
                 assert html_problem(reply.text) == "", (text, reply.text)
             if replies[0].text.startswith("⚠️"):  # refused: nothing queued, nothing asked
-                assert service.queue.empty() and not confirmations.open
+                assert runtime.inbox.empty() and not confirmations.open
                 assert service.memory == memory
         finally:
             confirmations.close_all()

@@ -66,7 +66,7 @@ async def test_the_console_chat_shares_the_commands_and_confirmations(
     async with Harness(emulator, tmp_path) as h:
         assert h.chats is not None
         out = io.StringIO()
-        console = ConsoleChat(h.chats.commands.handle, h.chats.commands.press, out)
+        console = ConsoleChat(out, handler=h.chats.commands)
         await console.line("/status")
         assert "Margin ratio" in out.getvalue() and "<b>" not in out.getvalue()
         await console.line("/deposit 75")

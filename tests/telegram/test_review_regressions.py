@@ -16,6 +16,7 @@ from assistant.core.rules.config import Rules
 from assistant.core.rules.memory import Memory
 from assistant.emulator.server.app import Emulator
 from assistant.emulator.telegram import FakeBotApi
+from assistant.service.clock import SystemClock
 from assistant.service.loop import resumed
 from assistant.service.notifier import Notifier
 from assistant.store.sqlite import SqliteStore
@@ -62,7 +63,7 @@ async def test_a_pause_stops_money_already_queued(emulator: Emulator, tmp_path: 
         await h.ask("/pause")
         await wait_until(lambda: service.effective_rules().paused)
         queued = TransferToFutures("deposit-1-0", Decimal(100), "queued before the pause", 1, "x")
-        await service.executor.queue.put((queued, replace(Rules(), mode="auto"), None))
+        service.executor.submit(queued, replace(Rules(), mode="auto"), None)
         await wait_until(
             lambda: any(r["decision_id"] == "deposit-1-0" for r in service.store.audit_rows())
         )
@@ -79,7 +80,7 @@ async def test_a_chat_that_blocked_the_bot_does_not_hold_up_the_others(
         assert h.service is not None
         h.fake.blocked.add(blocked)
         for n in range(150):  # more than a page of the blocked chat's messages
-            h.service.executor.alert(SendAlert(f"k{n}", "warning", f"alert {n}", n))
+            h.service.notifier(SendAlert(f"k{n}", "warning", f"alert {n}", n))
         async with asyncio.timeout(20):
             while sum("alert 149" in t for t in h.fake.texts(OWNER)) < 1:
                 await asyncio.sleep(0.02)
@@ -102,7 +103,7 @@ async def test_a_transient_error_on_the_plain_text_retry_keeps_the_message(
         raise NetworkError("connection reset")
 
     wake = asyncio.Event()
-    task = asyncio.create_task(deliver(send, store.outbox, wake, max_backoff=0.05))
+    task = asyncio.create_task(deliver(send, store.outbox, wake, SystemClock(), max_backoff=0.05))
     async with asyncio.timeout(5):
         while len(calls) < 4:
             await asyncio.sleep(0.01)
@@ -114,11 +115,11 @@ async def test_a_transient_error_on_the_plain_text_retry_keeps_the_message(
 
 def test_money_notices_are_never_merged_or_muted(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "a.db")
-    notifier = Notifier(store, chats=(1,), muted=lambda severity, at: True, log_alerts=False)
+    notifier = Notifier(store, chats=(1,), log_alerts=False)
     done = "done: transfer 200 USDT from spot to futures (asked from chat)"
-    notifier(SendAlert("deposit", "warning", done, 1_000))
-    notifier(SendAlert("deposit", "warning", done, 180_000))
-    notifier(SendAlert("distance", "warning", "muted, this one", 180_000))
+    notifier(SendAlert("deposit", "warning", done, 1_000), muted=True)
+    notifier(SendAlert("deposit", "warning", done, 180_000), muted=True)
+    notifier(SendAlert("distance", "warning", "muted, this one", 180_000), muted=True)
     assert [r.key for r in store.outbox.pending()] == ["deposit", "deposit"]
     store.close()
 
@@ -144,7 +145,7 @@ async def test_a_crafted_button_cannot_close_a_question_and_a_failure_settles_it
     async def on_cancel(why: str) -> None:
         closed.append(why)
 
-    confirmations = Confirmations(60)
+    confirmations = Confirmations(60, SystemClock())
     reply = confirmations.ask("move money?", run, on_cancel)
     token = reply.buttons[0].data[2:]
     crafted = await confirmations.press(f"z:{token}", WHO)

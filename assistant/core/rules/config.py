@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 D = Decimal
@@ -70,3 +70,17 @@ class Rules:
             if value is not None:
                 candidates.append(value)
         return max(candidates, default=D(0))
+
+
+def scaled(rules: Rules, speed: float) -> Rules:
+    """Rules in `auto` with every cooldown run `speed` times faster, like the scenario."""
+    a, d, r = rules.alerts, rules.deposit, rules.reduce
+    return replace(
+        rules,
+        mode="auto",
+        alerts=replace(
+            a, cooldown_ms=int(a.cooldown_ms / speed), stale_after_ms=max(a.stale_after_ms, 60_000)
+        ),
+        deposit=replace(d, cooldown_ms=int(d.cooldown_ms / speed)),
+        reduce=replace(r, cooldown_ms=int(r.cooldown_ms / speed)),
+    )

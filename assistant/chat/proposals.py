@@ -1,0 +1,63 @@
+"""`confirm` mode: each action the rules decide is put to the people in the chats as a
+question with Confirm and Cancel buttons. The answer goes back through the service's inbox;
+the executor carries the action out (the mode and the kill switch as they are then) or
+settles it as cancelled or expired, which gives its cap back."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from assistant.chat.confirm import Confirmations
+from assistant.chat.view import Mailbox
+from assistant.core.actions import MoneyAction, PlaceReduceOnly, TransferToFutures, describe
+from assistant.core.margin.book import margin_ratio
+from assistant.core.ports import Reply, Who
+from assistant.core.rules.config import Rules
+from assistant.core.rules.engine import Health
+from assistant.telegram.render import b, code, esc, pct
+
+log = logging.getLogger(__name__)
+Ask = Callable[[Reply], Awaitable[bool]]  # a question to every chat of one kind; True if seen
+
+
+def by(who: Who) -> str:
+    return f"chat {who.chat_id}" + (f" ({who.name[:32]})" if who.name else "")
+
+
+class Proposals:
+    def __init__(self, confirmations: Confirmations, mailbox: Mailbox, asks: Sequence[Ask]) -> None:
+        self.confirmations = confirmations
+        self.mailbox = mailbox
+        self.asks = tuple(asks)
+
+    async def propose(self, action: MoneyAction, rules: Rules, health: Health | None) -> bool:
+        """Ask every chat about an action; False when nobody could be asked."""
+        lines = [f"The rules propose: {b(describe(action))}", f"why: {esc(action.reason)}"]
+        if health is not None:
+            lines.append(f"margin ratio now {pct(health.margin_ratio)}")
+            if isinstance(action, TransferToFutures):
+                after = margin_ratio(
+                    health.maintenance_margin, health.margin_balance + action.amount
+                )
+                lines.append(f"margin ratio after {pct(after)}")
+        if isinstance(action, PlaceReduceOnly):
+            lines.append(f"client order id {code(action.client_id)}")
+
+        async def run(confirmer: Who) -> str:
+            self.mailbox.answer(action, by(confirmer))
+            return f"<b>Confirmed</b> by {esc(by(confirmer))}; the outcome follows."
+
+        async def declined(why: str) -> None:
+            self.mailbox.answer(action, "", why)
+
+        reply = self.confirmations.ask("\n".join(lines), run, declined)
+        try:
+            async with asyncio.timeout(10):  # the executor waits meanwhile
+                asked = any([await ask(reply) for ask in self.asks])
+        except TimeoutError:
+            asked = True  # it may have arrived: the question stays open until it expires
+        if not asked:
+            self.confirmations.discard(reply)  # nobody saw the buttons: nothing to press
+        return asked
