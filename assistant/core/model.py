@@ -137,6 +137,14 @@ class Position:
     def is_cross(self) -> bool:
         return self.margin_type is MarginType.CROSS
 
+    def upnl(self, mark: Decimal) -> Decimal:
+        """Unrealized PnL at `mark`."""
+        return self.amount * (mark - self.entry_price)
+
+    def isolated_balance(self, mark: Decimal) -> Decimal:
+        """An isolated position's own margin balance at `mark`: its wallet plus its PnL."""
+        return self.isolated_wallet + self.upnl(mark)
+
 
 @dataclass(frozen=True, slots=True)
 class Account:

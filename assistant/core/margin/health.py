@@ -41,10 +41,10 @@ def position_health(book: MarginBook, pos: Position, lp: Decimal | None) -> Posi
     table = book.account.brackets[pos.symbol]
     notional = pos.amount * mark
     size = abs(notional)
-    upnl = pos.amount * (mark - pos.entry_price)
+    upnl = pos.upnl(mark)
     mm = table.maintenance_margin(size)
     im = None if pos.leverage is None else size / pos.leverage
-    ratio = None if pos.is_cross else margin_ratio(mm, pos.isolated_wallet + upnl)
+    ratio = None if pos.is_cross else margin_ratio(mm, pos.isolated_balance(mark))
     return PositionHealth(pos, mark, notional, upnl, im, mm, ratio, lp)
 
 

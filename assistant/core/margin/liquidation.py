@@ -26,7 +26,7 @@ from decimal import Decimal
 
 from assistant.core.margin.book import MarginBook
 from assistant.core.margin.solver import Leg, first_root, headroom, slope_at
-from assistant.core.model import ONE, ZERO, Position, PositionSide
+from assistant.core.model import ONE, ZERO, BracketTable, Position, PositionSide
 
 BOUND_SAFETY = Decimal("0.999999")
 _FAR = Decimal(10**9)  # "no move of this kind can liquidate" (no exposure to it)
@@ -146,6 +146,14 @@ def _cross_bounds(book: MarginBook) -> tuple[Decimal, Decimal]:
     return _bound(book.headroom, abs(book.net) + book.spread), _bound(book.headroom, book.widest)
 
 
+def _isolated_bound(pos: Position, mark: Decimal, table: BracketTable) -> Decimal:
+    """A lower bound on the move of its own mark that liquidates an isolated position: its
+    margin changes by at most |x| × notional × (1 + its highest rate)."""
+    size = abs(pos.amount) * mark
+    room = pos.isolated_balance(mark) - table.maintenance_margin(size)
+    return ZERO if room <= ZERO else room / (size * (ONE + table.max_mmr))
+
+
 def distance_lower_bound(book: MarginBook) -> Decimal | None:
     """A cheap lower bound on every distance `distance()` reports (uniform, one symbol's,
     an isolated position's own); see `_cross_bounds`. An isolated position's own mark move
@@ -154,15 +162,7 @@ def distance_lower_bound(book: MarginBook) -> Decimal | None:
     bounds = list(_cross_bounds(book)) if book.gross else []
     account = book.account
     for pos in book.isolated:
-        mark = account.marks[pos.symbol]
-        table = account.brackets[pos.symbol]
-        size = abs(pos.amount) * mark
-        room = (
-            pos.isolated_wallet
-            + pos.amount * (mark - pos.entry_price)
-            - table.maintenance_margin(size)
-        )
-        bounds.append(ZERO if room <= ZERO else room / (size * (ONE + table.max_mmr)))
+        bounds.append(_isolated_bound(pos, account.marks[pos.symbol], account.brackets[pos.symbol]))
     if not bounds:
         return None
     return min(bounds) * BOUND_SAFETY  # shaved, so rounding in the last digit cannot overshoot
@@ -180,12 +180,7 @@ def nearest_distance(book: MarginBook) -> Decimal | None:
         own = _bound(book.headroom, book.per_symbol[symbol].exposure) * BOUND_SAFETY
         candidates += [(own, pos) for pos in group]
     for pos in book.isolated:
-        table = book.account.brackets[pos.symbol]
-        mark = marks[pos.symbol]
-        size = abs(pos.amount) * mark
-        room = pos.isolated_wallet + pos.amount * (mark - pos.entry_price)
-        room -= table.maintenance_margin(size)
-        bound = ZERO if room <= ZERO else room / (size * (ONE + table.max_mmr))
+        bound = _isolated_bound(pos, marks[pos.symbol], book.account.brackets[pos.symbol])
         candidates.append((bound * BOUND_SAFETY, pos))
     for bound, pos in sorted(candidates, key=lambda item: item[0]):
         if best is not None and bound >= best:

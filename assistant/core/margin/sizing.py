@@ -32,7 +32,7 @@ def isolated_deposit(book: MarginBook, position: Position, target: Decimal) -> D
     mark = book.account.marks[position.symbol]
     table = book.account.brackets[position.symbol]
     mm = table.maintenance_margin(abs(position.amount) * mark)
-    balance = position.isolated_wallet + position.amount * (mark - position.entry_price)
+    balance = position.isolated_balance(mark)
     return deposit_for_ratio(mm, balance, target)
 
 

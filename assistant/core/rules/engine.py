@@ -237,7 +237,7 @@ def _isolated_and_stale(
     for pos in book.isolated:
         mark = book.account.marks[pos.symbol]
         mm = book.account.brackets[pos.symbol].maintenance_margin(abs(pos.amount) * mark)
-        ratio = margin_ratio(mm, pos.isolated_wallet + pos.amount * (mark - pos.entry_price))
+        ratio = margin_ratio(mm, pos.isolated_balance(mark))
         memory, found = alerts.tiered(
             memory,
             f"isolated:{pos.symbol}:{pos.side.value}",

@@ -103,7 +103,7 @@ def isolated_top_ups(
             continue
         mark = book.account.marks[pos.symbol]
         mm = book.account.brackets[pos.symbol].maintenance_margin(abs(pos.amount) * mark)
-        margin = pos.isolated_wallet + pos.amount * (mark - pos.entry_price)
+        margin = pos.isolated_balance(mark)
         if margin > 0 and mm / margin < trigger:
             continue
         left_today = rule.max_per_day - memory.deposited_today(now)  # one daily cap for both
