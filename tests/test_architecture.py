@@ -80,6 +80,50 @@ def test_the_exchange_engine_does_not_know_its_server() -> None:
             assert not name.startswith("assistant.emulator.server"), f"{path}: {name}"
 
 
+# Who may import whom, above the core and the adapters (README, "Layout").
+SHELL_MAY_IMPORT = {
+    "service": {"core", "errors", "binance", "store", "service"},
+    # The chat's replies are Telegram HTML by the chat port's contract; `telegram.render` is
+    # the pure text module that writes it (and turns it into plain text for the console).
+    "chat": {"core", "errors", "service", "chat"},
+}
+CHAT_MAY_ALSO = {"assistant.telegram.render"}
+BOOTSTRAP = PACKAGE / "service" / "bootstrap.py"  # the composition root wires everything
+
+
+@pytest.mark.parametrize("layer", sorted(SHELL_MAY_IMPORT))
+def test_the_shell_imports_downwards_only(layer: str) -> None:
+    for path in modules(layer):
+        if path == BOOTSTRAP:
+            continue
+        for name in imports_of(path):
+            parts = name.split(".")
+            if parts[0] != "assistant" or len(parts) < 2 or name in CHAT_MAY_ALSO:
+                continue
+            assert parts[1] in SHELL_MAY_IMPORT[layer], f"{path} imports {name}"
+
+
+def test_the_chat_sees_the_service_only_through_its_public_faces() -> None:
+    """The chat reads a narrow view and puts events in the inbox; it never holds the loop,
+    the executor or the store themselves."""
+    public = {"assistant.service.scheduler", "assistant.service.settings"}
+    for path in modules("chat"):
+        for name in imports_of(path):
+            if name.startswith("assistant.service"):
+                assert name in public, f"{path} imports {name}"
+
+
+def test_the_composition_root_is_the_only_wiring() -> None:
+    """Only `bootstrap` builds the runtime's collaborators; everything else asks it."""
+    wired = {"Loop", "Executor", "Notifier", "BinanceStreams", "Scheduler", "Inbox", "Proposals"}
+    for path in [*PACKAGE.rglob("*.py"), *(PACKAGE.parent / "bench").rglob("*.py")]:
+        if path == BOOTSTRAP:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                assert node.func.id not in wired, f"{path}:{node.lineno} builds {node.func.id}"
+
+
 def test_nothing_imports_the_shell() -> None:
     shell = ("assistant.service", "assistant.chat", "assistant.commands", "assistant.cli")
     for sub in ("core", *ADAPTERS, "emulator"):

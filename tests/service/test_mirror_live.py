@@ -15,6 +15,7 @@ import pytest
 from assistant.binance.rest import BinanceRest
 from assistant.binance.streams import StreamSettings
 from assistant.core.mirror import MirrorState, apply
+from assistant.core.ports import Clock
 from assistant.core.rules.config import Rules
 from assistant.emulator.exchange.scenario import load_scenario
 from assistant.emulator.server.app import Emulator
@@ -41,6 +42,7 @@ class Running:
         chats: ChatOptions | None = None,
         listeners: Sequence[Listener] = (),
         metrics: Metrics | None = None,
+        clock: Clock | None = None,
         **timings: Any,
     ) -> None:
         self.rest = BinanceRest(
@@ -63,6 +65,7 @@ class Running:
             chats=chats,
             listeners=listeners,
             metrics=metrics,
+            clock=clock,
         )
         self.task: asyncio.Task[None] | None = None
 

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from assistant.core.ports import Clock
 from assistant.core.rules.config import Rules
 from assistant.emulator.server.app import Emulator
 from assistant.emulator.telegram import Call, FakeBotApi
@@ -41,6 +42,7 @@ class Harness:
         rules: Rules | None = None,
         fake: FakeBotApi | None = None,
         keep_fake: bool = False,
+        clock: Clock | None = None,
         **telegram: Any,
     ) -> None:
         self.emulator = emulator
@@ -48,6 +50,7 @@ class Harness:
         self.rules = rules or replace(Rules(), mode="auto")
         self.fake = fake or FakeBotApi(TOKEN)
         self.keep_fake = keep_fake
+        self.clock = clock
         self.telegram = Telegram(**{"allowed_chat_ids": (OWNER,), **telegram})
         self.chats: Chats | None = None
         self._running: Running | None = None
@@ -65,6 +68,7 @@ class Harness:
             rules=self.rules,
             settings=Settings(telegram=self.telegram),
             chats=ChatOptions(token=TOKEN),
+            clock=self.clock,
         )
         service = self._running.service
         self.notifier = service.notifier

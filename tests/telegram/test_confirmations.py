@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
 from assistant.core.rules.config import Rules
+from assistant.service.clock import SteppedClock
 from assistant.emulator.server.app import Emulator
 from tests.telegram.harness import Harness
 
@@ -40,9 +42,14 @@ async def test_a_deposit_happens_once_on_confirm_and_a_second_press_does_nothing
 async def test_an_expired_or_cancelled_question_moves_nothing(
     emulator: Emulator, tmp_path: Path
 ) -> None:
-    async with Harness(emulator, tmp_path, confirm_timeout=0.3) as h:
+    clock = SteppedClock(int(time.time() * 1000))  # expiry by stepping time, not waiting
+    async with Harness(emulator, tmp_path, clock=clock, confirm_timeout=60) as h:
         question = await h.ask("/reduce BTCUSDT 10%")
         confirm, _ = h.buttons(question)
+        await clock.advance(59)
+        still = [c for c in h.fake.calls if c.method == "editMessageText"]
+        assert still == []  # a second before its time, the question is open
+        await clock.advance(2)
         expired = await h.next_sent()  # the question is edited when it expires
         assert expired.method == "editMessageText" and "Expired" in expired.params["text"]
         late = await h.press(confirm)
