@@ -17,7 +17,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check assistant tests bench
 
 typecheck: $(STAMP)
-	$(BIN)/mypy assistant/core
+	$(BIN)/mypy assistant
 
 unit: $(STAMP)
 	$(BIN)/pytest

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -43,10 +43,15 @@ SNAPSHOT_MARGIN_MS = 250  # snapshots are dated this much early (plus the measur
 SPOT_WEIGHT_LIMIT = 6000  # Binance's spot REQUEST_WEIGHT per minute (api/v3 and sapi)
 
 
-class _Binance(ccxt.binanceusdm):  # type: ignore[misc]
+# ccxt ships no type information, so its classes are Any and subclassing one is an error
+# under --strict; the attributes we read back are declared below with their real types.
+class _Binance(ccxt.binanceusdm):  # type: ignore[misc]  # ccxt is untyped (see above)
     """ccxt's client, remembering the HTTP status of the last response."""
 
     last_http_status: int | None = None
+    # Set by ccxt on every response (enableLastJsonResponse / enableLastResponseHeaders).
+    last_json_response: object
+    last_response_headers: dict[str, str] | None
 
     def on_rest_response(
         self,
@@ -66,7 +71,7 @@ class _Binance(ccxt.binanceusdm):  # type: ignore[misc]
 
 
 def classify(
-    exc: BaseException, status: int | None, body: Any, retry_after: float | None
+    exc: BaseException, status: int | None, body: object, retry_after: float | None
 ) -> ExchangeError:
     """Our error for a failed call: by Binance's code and the HTTP status."""
     code = body.get("code") if isinstance(body, dict) else None
@@ -98,6 +103,14 @@ def reading(what: str) -> Iterator[None]:
     except (InputError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         detail = f"{what}: an answer we cannot read ({type(exc).__name__}: {exc})"
         raise BadResponse(detail[:300]) from None
+
+
+def json_object(value: object, what: str) -> dict[str, Any]:
+    """A JSON object from an answer (ccxt's values are untyped). Anything else is a TypeError,
+    as indexing it would have been: `reading` turns it into BadResponse."""
+    if not isinstance(value, dict):
+        raise TypeError(f"{what}: expected a JSON object, got {type(value).__name__}")
+    return value
 
 
 class BinanceRest:
@@ -166,7 +179,8 @@ class BinanceRest:
 
     # ---- the one call path ------------------------------------------------------------------
 
-    async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+    async def call(self, method: str, params: dict[str, Any] | None = None) -> object:
+        """One REST call by ccxt's implicit method name; the decoded JSON body, unchecked."""
         self._hook_session()
         budget = self._budget(method)
         await self._gate(budget)
@@ -198,7 +212,7 @@ class BinanceRest:
     def used_weight(self) -> int:
         return self._used.get("futures", 0)
 
-    def _account(self, budget: str, headers: dict[str, str]) -> None:
+    def _account(self, budget: str, headers: Mapping[str, str]) -> None:
         used = headers.get("X-MBX-USED-WEIGHT-1M") or headers.get("x-mbx-used-weight-1m")
         if used is not None:
             self._used[budget] = int(used)
@@ -243,7 +257,8 @@ class BinanceRest:
         with reading("exchangeInfo"):
             return self._limits(info)
 
-    def _limits(self, info: Any) -> dict[str, dict[str, Decimal]]:
+    def _limits(self, answer: object) -> dict[str, dict[str, Decimal]]:
+        info = json_object(answer, "exchangeInfo")  # called inside reading("exchangeInfo")
         for limit in info.get("rateLimits", []):
             if limit.get("rateLimitType") == "REQUEST_WEIGHT" and limit.get("interval") == "MINUTE":
                 self.weight_limit = int(limit["limit"])
@@ -269,7 +284,7 @@ class BinanceRest:
         answer = await self.call("fapiPublicGetTime")
         after = self.clock()
         with reading("time"):
-            server = int(answer["serverTime"])
+            server = int(json_object(answer, "time")["serverTime"])
         self.offset_ms = server - int((before + after) / 2 * 1000)
         self.clock_margin_ms = SNAPSHOT_MARGIN_MS + int((after - before) * 1000)
         self.exchange.options["timeDifference"] = -self.offset_ms
@@ -307,19 +322,20 @@ class BinanceRest:
 
     async def order_by_client_id(self, symbol: str, client_id: str) -> dict[str, Any] | None:
         try:
-            result: dict[str, Any] = await self.call(
+            result = await self.call(
                 "fapiPrivateGetOrder", {"symbol": symbol, "origClientOrderId": client_id}
             )
         except Rejected as exc:
             if exc.code == -2013:
                 return None
             raise
-        return result
+        with reading("order"):
+            return json_object(result, "order")
 
     async def spot_free_usdt(self) -> Decimal:
         account = await self.call("privateGetAccount")
         with reading("spot account"):
-            for balance in account.get("balances", []):
+            for balance in json_object(account, "spot account").get("balances", []):
                 if balance.get("asset") == "USDT":
                     return parse_decimal(balance["free"], "balances.USDT.free")
         return Decimal(0)
@@ -329,10 +345,12 @@ class BinanceRest:
             "sapiGetAssetTransfer", {"type": "MAIN_UMFUTURE", "startTime": since_ms, "size": 100}
         )
         with reading("transfer history"):
-            rows: list[dict[str, Any]] = result.get("rows", []) or []
-            for row in rows:
+            rows: list[dict[str, Any]] = []
+            for item in json_object(result, "transfer history").get("rows", []) or []:
+                row = json_object(item, "transfer history row")
                 parse_decimal(row["amount"], "rows.amount")
                 int(row["tranId"])
+                rows.append(row)
         return rows
 
     async def transfer_to_futures(self, amount: Decimal) -> int:
@@ -340,7 +358,7 @@ class BinanceRest:
             "sapiPostAssetTransfer",
             {"type": "MAIN_UMFUTURE", "asset": "USDT", "amount": format(amount, "f")},
         )
-        return int(result["tranId"])
+        return int(json_object(result, "transfer")["tranId"])
 
     async def reduce_only(
         self,
@@ -365,11 +383,13 @@ class BinanceRest:
             params["reduceOnly"] = "true"
         else:
             params["positionSide"] = position_side
-        result: dict[str, Any] = await self.call("fapiPrivatePostOrder", params)
-        return result
+        result = await self.call("fapiPrivatePostOrder", params)
+        with reading("order"):  # BadResponse: the executor looks the order up by client id
+            return json_object(result, "order")
 
     async def listen_key(self) -> str:
-        return str((await self.call("fapiPrivatePostListenKey"))["listenKey"])
+        answer = await self.call("fapiPrivatePostListenKey")
+        return str(json_object(answer, "listenKey")["listenKey"])
 
     async def keep_alive(self) -> None:
         await self.call("fapiPrivatePutListenKey")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -75,6 +76,18 @@ def parse_margin_type(value: Any, where: str) -> MarginType:
     raise InputError(f"{where}: marginType must be cross or isolated, got {_show(value)}")
 
 
+@dataclass(frozen=True, slots=True)
+class _Tier:
+    """A bracket as sent, before a missing `cum` is derived (a `Bracket` always has one)."""
+
+    floor: Decimal
+    cap: Decimal
+    mmr: Decimal
+    cum: Decimal | None
+    initial_leverage: int
+    number: int
+
+
 def parse_bracket_table(rows: Any, where: str) -> BracketTable:
     """The `brackets` list of one symbol from `GET /fapi/v1/leverageBracket`."""
     if not isinstance(rows, list) or not rows:
@@ -85,7 +98,7 @@ def parse_bracket_table(rows: Any, where: str) -> BracketTable:
         if not isinstance(row, Mapping):
             raise InputError(f"{here}: expected an object")
         tiers.append(
-            Bracket(
+            _Tier(
                 floor=parse_decimal(_field(row, "notionalFloor", here), f"{here}.notionalFloor"),
                 cap=parse_decimal(_field(row, "notionalCap", here), f"{here}.notionalCap"),
                 mmr=parse_decimal(
@@ -105,15 +118,15 @@ def parse_bracket_table(rows: Any, where: str) -> BracketTable:
         raise InputError(f"{where}: {exc}") from None
 
 
-def _with_cum(tiers: list[Any]) -> list[Bracket]:
+def _with_cum(tiers: list[_Tier]) -> list[Bracket]:
     """A missing `cum` is derived by Binance's recursion: cum_n = floor_n × (mmr_n − mmr_n−1)
     + cum_n−1, cum_1 = 0 (a given one is checked against it by BracketTable)."""
     out: list[Bracket] = []
     for tier in tiers:
-        if tier.cum is None:
+        cum = tier.cum
+        if cum is None:
             cum = out[-1].cum + tier.floor * (tier.mmr - out[-1].mmr) if out else Decimal(0)
-            tier = Bracket(tier.floor, tier.cap, tier.mmr, cum, tier.initial_leverage, tier.number)
-        out.append(tier)
+        out.append(Bracket(tier.floor, tier.cap, tier.mmr, cum, tier.initial_leverage, tier.number))
     return out
 
 

@@ -106,8 +106,8 @@ def compare(replayed: list[Happened], recorded: list[Recorded]) -> Comparison:
     severity and threshold: the same (within a second), earlier, later, new, or gone."""
     result = Comparison()
     pool: dict[tuple[str, str, str, str], list[Recorded]] = defaultdict(list)
-    for item in recorded:
-        pool[(item.kind, item.key, item.severity, tier(item.text))].append(item)
+    for row in recorded:
+        pool[(row.kind, row.key, row.severity, tier(row.text))].append(row)
     for item in replayed:
         candidates = pool.get((item.kind, item.key, item.severity, tier(item.text)), [])
         if not candidates:

@@ -24,7 +24,7 @@ class OutboxRow:
 
 
 def migrate(db: sqlite_utils.Database) -> None:
-    db["outbox"].create(
+    db.table("outbox").create(
         {
             "id": int,
             "chat_id": int,
@@ -39,8 +39,8 @@ def migrate(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["outbox"].create_index(["sent_at", "id"])
-    db["outbox"].create_index(["chat_id", "fingerprint", "created_at"])
+    db.table("outbox").create_index(["sent_at", "id"])
+    db.table("outbox").create_index(["chat_id", "fingerprint", "created_at"])
 
 
 class Outbox:

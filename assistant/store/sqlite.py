@@ -36,12 +36,12 @@ class JournalRow:
 
 
 def _migrate_1(db: sqlite_utils.Database) -> None:
-    db["journal"].create(
+    db.table("journal").create(
         {"id": int, "received_at": int, "kind": str, "event": str, "raw": str}, pk="id"
     )
-    db["journal"].create_index(["received_at"])
-    db["state"].create({"id": int, "saved_at": int, "state": str}, pk="id")
-    db["health"].create(
+    db.table("journal").create_index(["received_at"])
+    db.table("state").create({"id": int, "saved_at": int, "state": str}, pk="id")
+    db.table("health").create(
         {
             "at": int,
             "margin_ratio": str,
@@ -54,7 +54,7 @@ def _migrate_1(db: sqlite_utils.Database) -> None:
 
 
 def _migrate_2(db: sqlite_utils.Database) -> None:
-    db["intents"].create(
+    db.table("intents").create(
         {
             "decision_id": str,
             "kind": str,
@@ -68,11 +68,11 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
         },
         pk="decision_id",
     )
-    db["audit"].create(
+    db.table("audit").create(
         {"id": int, "at": int, "decision_id": str, "what": str, "detail": str}, pk="id"
     )
-    db["claims"].create({"tran_id": int, "decision_id": str}, pk="tran_id")
-    db["memory"].create({"id": int, "saved_at": int, "memory": str}, pk="id")
+    db.table("claims").create({"tran_id": int, "decision_id": str}, pk="tran_id")
+    db.table("memory").create({"id": int, "saved_at": int, "memory": str}, pk="id")
 
 
 MIGRATIONS = [_migrate_1, _migrate_2, outbox.migrate]
@@ -155,7 +155,7 @@ class SqliteStore:
             if f.name not in ("book", "recent")
         }
         with self.db.conn:
-            self.db["state"].upsert(
+            self.db.table("state").upsert(
                 {"id": 1, "saved_at": saved_at, "state": json.dumps(plain)}, pk="id"
             )
 
@@ -179,7 +179,7 @@ class SqliteStore:
         mm: Decimal,
         distance: Decimal | None,
     ) -> None:
-        self.db["health"].upsert(
+        self.db.table("health").upsert(
             {
                 "at": at,
                 "margin_ratio": None if ratio is None else str(ratio),
@@ -295,7 +295,7 @@ class SqliteStore:
 
     def save_memory(self, memory: Any, at: int) -> None:
         with self.db.conn:
-            self.db["memory"].upsert(
+            self.db.table("memory").upsert(
                 {"id": 1, "saved_at": at, "memory": json.dumps(to_plain(memory))}, pk="id"
             )
 

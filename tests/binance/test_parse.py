@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from assistant.binance.parse import Skipped, parse_market_frame, parse_snapshot, parse_user_frame
+from assistant.binance.wire import parse_bracket_table
 from assistant.core.events import (
     BalanceAndPositionUpdated,
     LeverageChanged,
@@ -18,6 +19,7 @@ from assistant.core.events import (
     OrderUpdated,
 )
 from assistant.core.model import MarginType, PositionSide
+from assistant.errors import InputError
 from tests.helpers import FIXTURES, fixture
 
 D = Decimal
@@ -169,3 +171,22 @@ def test_snapshot_from_real_captures() -> None:
         D("50.00"),
         False,
     )
+
+
+def test_missing_cums_are_derived_after_sorting_and_from_given_ones() -> None:
+    """Rows out of order, some with `cum` and some without: each missing one follows Binance's
+    recursion from the tier below it (once sorted by floor), given ones are kept."""
+    rows = [
+        {"notionalFloor": "250000", "notionalCap": "1000000", "maintMarginRatio": "0.025"},
+        {"notionalFloor": "0", "notionalCap": "50000", "maintMarginRatio": "0.004"},
+        {"notionalFloor": "50000", "notionalCap": "250000", "maintMarginRatio": "0.005", "cum": 50},
+    ]
+    table = parse_bracket_table(rows, "brackets")
+    assert [(t.floor, t.cum) for t in table.brackets] == [
+        (D(0), D(0)),
+        (D(50000), D(50)),
+        (D(250000), D(250000) * (D("0.025") - D("0.005")) + D(50)),
+    ]
+    assert all(isinstance(t.cum, Decimal) for t in table.brackets)
+    with pytest.raises(InputError, match="contradicts"):
+        parse_bracket_table([*rows[:2], {**rows[2], "cum": 51}], "brackets")

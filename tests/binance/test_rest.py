@@ -14,7 +14,7 @@ from assistant.core.model import PositionSide
 from assistant.emulator.exchange.scenario import load_scenario
 from assistant.emulator.server.app import Emulator
 from assistant.emulator.server.protocol import Fault
-from assistant.errors import Banned, OutcomeUnknown, RateLimited, Rejected
+from assistant.errors import BadResponse, Banned, OutcomeUnknown, RateLimited, Rejected
 from tests.emulator.conftest import fast
 
 
@@ -130,3 +130,28 @@ async def test_snapshots_are_stamped_in_binances_time(rest: BinanceRest) -> None
     snapshot = await rest.snapshot()
     assert abs(snapshot.taken_at - int(real_time.time() * 1000)) < 800
     await rest.call("fapiPrivateV3GetAccount")  # signed with the corrected clock: no -1021
+
+
+@pytest.mark.parametrize("answer", [[], "OK", None, 7])
+async def test_an_order_answer_that_is_not_an_object_is_a_bad_response(
+    answer: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Retryable, so the executor looks the order up by client id, instead of recording the
+    garbage as the order (reduce_only) or crashing on it (order_by_client_id)."""
+    client = BinanceRest(api_key="k", api_secret="s")
+
+    async def call(method: str, params: dict[str, Any] | None = None) -> object:
+        return answer
+
+    monkeypatch.setattr(client, "call", call)
+    try:
+        with pytest.raises(BadResponse):
+            await client.reduce_only(
+                symbol="BTCUSDT", side="SELL", quantity=Decimal("0.1"), client_id="g-1"
+            )
+        with pytest.raises(BadResponse):
+            await client.order_by_client_id("BTCUSDT", "g-1")
+        with pytest.raises(BadResponse):
+            await client.transfer_history(0)
+    finally:
+        await client.close()

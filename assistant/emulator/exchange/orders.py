@@ -28,11 +28,12 @@ def _decimal(params: dict[str, str], name: str) -> Decimal:
 
 
 def _fmt(value: Decimal, quantum: Decimal) -> str:
+    exponent = quantum.as_tuple().exponent  # "n", "N" or "F" only for NaN and infinities
     return (
         str(value.quantize(quantum))
-        if quantum.as_tuple().exponent < 0
+        if isinstance(exponent, int) and exponent < 0
         else str(value.quantize(D(1)))
-    )  # type: ignore[operator]
+    )
 
 
 def order_view(engine: Engine, order: dict[str, Any]) -> dict[str, Any]:

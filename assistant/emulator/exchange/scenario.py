@@ -248,16 +248,17 @@ def parse_scenario(raw: Any) -> Scenario:
     if set(given) - known:
         raise InputError(f"scenario settings: unknown key {sorted(set(given) - known)[0]}")
     defaults = Settings()
-    settings = Settings(
-        **{
-            k: (
-                _num(v, f"settings.{k}")
-                if isinstance(getattr(defaults, k), Decimal)
-                else type(getattr(defaults, k))(v)
-            )
-            for k, v in given.items()
-        }
-    )
+    # Each value is converted to its field's type (that of the default) here, at run time:
+    # a static type for the mixed keyword arguments would only be their union.
+    overrides: dict[str, Any] = {
+        k: (
+            _num(v, f"settings.{k}")
+            if isinstance(getattr(defaults, k), Decimal)
+            else type(getattr(defaults, k))(v)
+        )
+        for k, v in given.items()
+    }
+    settings = Settings(**overrides)
     mode = raw.get("position_mode", "oneway")
     if mode not in ("oneway", "hedge"):
         raise InputError("scenario position_mode: oneway or hedge")

@@ -45,7 +45,7 @@ class Emulator:
 
     def _load(self, scenario: Scenario) -> None:
         self.scenario = scenario
-        self.engine = Engine(scenario, self.now_ms())
+        self.engine: Engine = Engine(scenario, self.now_ms())
         s = scenario.settings
         self.limiter = RateLimiter(s.weight_limit, s.spot_weight_limit, s.ban_seconds)
         self.faults: list[Fault] = []
@@ -106,8 +106,8 @@ class Emulator:
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        assert isinstance(server, asyncio.Server)  # a TCPSite's, from loop.create_server
+        self.port = server.sockets[0].getsockname()[1]
         self._clock_task = asyncio.create_task(self._run_clock())
         self._keeper_task = asyncio.create_task(self._run_housekeeping())
         return self
