@@ -9,8 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from assistant.core.rules.config import Rules
-from assistant.service.clock import SteppedClock
 from assistant.emulator.server.app import Emulator
+from assistant.service.clock import SteppedClock
 from tests.telegram.harness import Harness
 
 
