@@ -30,7 +30,8 @@ class ConsoleChat:
         self.stream = stream  # where commands are read (default: stdin)
         self.handler = handler  # or the one `serve` is given
 
-    async def ask(self, reply: Reply) -> bool:
+    async def ask(self, reply: Reply, at: int, expires_at: int) -> bool:
+        """A question: shown at once (the terminal is there or it is not)."""
         self.show(reply)
         return True
 

@@ -5,7 +5,6 @@ settles it as cancelled or expired, which gives its cap back."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -13,13 +12,14 @@ from assistant.chat.confirm import Confirmations
 from assistant.chat.view import Mailbox
 from assistant.core.actions import MoneyAction, PlaceReduceOnly, TransferToFutures, describe
 from assistant.core.margin.book import margin_ratio
-from assistant.core.ports import Reply, Who
+from assistant.core.ports import Clock, Reply, Who
 from assistant.core.rules.config import Rules
 from assistant.core.rules.engine import Health
 from assistant.telegram.render import b, code, esc, pct
 
 log = logging.getLogger(__name__)
-Ask = Callable[[Reply], Awaitable[bool]]  # a question to every chat of one kind; True if seen
+# A question to every chat of one kind, with when it expires; True if anyone will get it.
+Ask = Callable[[Reply, int, int], Awaitable[bool]]
 
 
 def by(who: Who) -> str:
@@ -27,10 +27,13 @@ def by(who: Who) -> str:
 
 
 class Proposals:
-    def __init__(self, confirmations: Confirmations, mailbox: Mailbox, asks: Sequence[Ask]) -> None:
+    def __init__(
+        self, confirmations: Confirmations, mailbox: Mailbox, asks: Sequence[Ask], clock: Clock
+    ) -> None:
         self.confirmations = confirmations
         self.mailbox = mailbox
         self.asks = tuple(asks)
+        self.clock = clock
 
     async def propose(self, action: MoneyAction, rules: Rules, health: Health | None) -> bool:
         """Ask every chat about an action; False when nobody could be asked."""
@@ -53,11 +56,9 @@ class Proposals:
             self.mailbox.answer(action, "", why)
 
         reply = self.confirmations.ask("\n".join(lines), run, declined)
-        try:
-            async with asyncio.timeout(10):  # the executor waits meanwhile
-                asked = any([await ask(reply) for ask in self.asks])
-        except TimeoutError:
-            asked = True  # it may have arrived: the question stays open until it expires
+        now = self.clock.now_ms()
+        expires_at = now + int(self.confirmations.timeout * 1000)
+        asked = any([await ask(reply, now, expires_at) for ask in self.asks])
         if not asked:
             self.confirmations.discard(reply)  # nobody saw the buttons: nothing to press
         return asked

@@ -69,9 +69,7 @@ class ChatHandler(Protocol):
 
 
 class ChatPort(Protocol):
-    """A way to reach people (Telegram, the console): serves a handler until cancelled, and
-    puts a question to every one of its chats (True if it may have been seen)."""
+    """A way people talk to the service (Telegram, the console): it serves a handler until
+    cancelled. What the service says to them goes the other way, through the notifier."""
 
     async def serve(self, handler: ChatHandler) -> None: ...
-
-    async def ask(self, reply: Reply) -> bool: ...

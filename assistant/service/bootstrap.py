@@ -191,9 +191,6 @@ def build(
     confirmations = Confirmations(
         telegram.confirm_timeout, clock, edit=bot.edit if bot is not None else None
     )
-    asks: list[Ask] = [port.ask for port in ports]
-    proposals = Proposals(confirmations, inbox, asks)
-
     heard: list[Listener] = list(listeners)
     if console is not None and options.console_alerts:
         heard.append(console.alert)
@@ -207,6 +204,12 @@ def build(
         dedup_ms=dedup_ms,
         log_alerts=log_alerts,
     )
+    asks: list[Ask] = []
+    if bot is not None:
+        asks.append(notifier.question)  # durable: the outbox, like every message
+    if console is not None:
+        asks.append(console.ask)
+    proposals = Proposals(confirmations, inbox, asks, clock)
     executor = Executor(
         rest=rest,
         store=store,

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from assistant.core.actions import SendAlert
+from assistant.core.ports import Reply
 from assistant.store.sqlite import SqliteStore
 
 log = logging.getLogger("assistant.alerts")
@@ -62,3 +63,20 @@ class Notifier:
         if not any(queued):
             log.info("alert %s not sent again: the same text went out recently", alert.key)
         self.wake.set()
+
+    async def question(self, reply: Reply, at: int, expires_at: int) -> bool:
+        """A question with buttons for every chat, through the outbox like every message;
+        dropped unsent once it expires. True if any chat will get it."""
+        for chat in self.chats:
+            self.store.outbox.add(
+                chat,
+                "question",
+                "warning",
+                reply.text,
+                at,
+                0,
+                buttons=reply.buttons,
+                expires_at=expires_at,
+            )
+        self.wake.set()
+        return bool(self.chats)

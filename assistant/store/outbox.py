@@ -4,10 +4,14 @@ limit or a dead network delays messages; it never loses or reorders them."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import sqlite_utils
+
+from assistant.core.ports import Button
 
 DECISION_ID = re.compile(r"\b(deposit|reduce|isolated)-\d+-\d+\b")
 
@@ -21,6 +25,33 @@ class OutboxRow:
     text: str  # Telegram HTML, every dynamic value escaped
     created_at: int
     attempts: int
+    buttons: tuple[Button, ...] = ()  # a question: Confirm and Cancel
+    expires_at: int | None = None  # a question no longer worth sending after this (epoch ms)
+
+
+COLUMNS = "id, chat_id, key, severity, text, created_at, attempts, buttons, expires_at"
+
+
+def _row(values: tuple[Any, ...]) -> OutboxRow:
+    row_id, chat_id, key, severity, text, created_at, attempts, buttons, expires_at = values
+    pairs = json.loads(buttons) if buttons else []
+    return OutboxRow(
+        int(row_id),
+        int(chat_id),
+        str(key),
+        str(severity),
+        str(text),
+        int(created_at),
+        int(attempts),
+        tuple(Button(str(label), str(data)) for label, data in pairs),
+        None if expires_at is None else int(expires_at),
+    )
+
+
+def migrate_questions(db: sqlite_utils.Database) -> None:
+    """Questions (a confirmation's buttons) go through the outbox too, with an expiry."""
+    db.table("outbox").add_column("buttons", str)
+    db.table("outbox").add_column("expires_at", int)
 
 
 def migrate(db: sqlite_utils.Database) -> None:
@@ -47,10 +78,22 @@ class Outbox:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
 
-    def add(self, chat_id: int, key: str, severity: str, text: str, at: int, dedup_ms: int) -> bool:
+    def add(
+        self,
+        chat_id: int,
+        key: str,
+        severity: str,
+        text: str,
+        at: int,
+        dedup_ms: int,
+        *,
+        buttons: tuple[Button, ...] = (),
+        expires_at: int | None = None,
+    ) -> bool:
         """Queue a message; False (and nothing queued) if the same text to the same chat
         (decision ids aside: "deposit-… failed: spot wallet empty" again and again) is already
-        waiting, or was queued less than `dedup_ms` ago."""
+        waiting, or was queued less than `dedup_ms` ago. A question carries its buttons and
+        the time after which it is dropped unsent."""
         fingerprint = DECISION_ID.sub("#", text)
         with self.db.conn:
             row = (
@@ -66,27 +109,35 @@ class Outbox:
                 return False
             self.db.conn.execute(
                 "INSERT INTO outbox (chat_id, key, severity, text, fingerprint, created_at,"
-                " attempts) VALUES (?, ?, ?, ?, ?, ?, 0)",
-                [chat_id, key, severity, text, fingerprint, at],
+                " attempts, buttons, expires_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                [
+                    chat_id,
+                    key,
+                    severity,
+                    text,
+                    fingerprint,
+                    at,
+                    json.dumps([[b.text, b.data] for b in buttons]) if buttons else None,
+                    expires_at,
+                ],
             )
         return True
 
     def pending(self, limit: int = 100) -> list[OutboxRow]:
         rows = self.db.conn.execute(
-            "SELECT id, chat_id, key, severity, text, created_at, attempts FROM outbox"
-            " WHERE sent_at IS NULL ORDER BY id LIMIT ?",
+            f"SELECT {COLUMNS} FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT ?",
             [limit],
         ).fetchall()
-        return [OutboxRow(*row) for row in rows]
+        return [_row(row) for row in rows]
 
     def next_per_chat(self) -> list[OutboxRow]:
         """The oldest unsent message of each chat (each chat's order is kept)."""
         rows = self.db.conn.execute(
-            "SELECT id, chat_id, key, severity, text, created_at, attempts FROM outbox"
+            f"SELECT {COLUMNS} FROM outbox"
             " WHERE id IN (SELECT MIN(id) FROM outbox WHERE sent_at IS NULL GROUP BY chat_id)"
             " ORDER BY id"
         ).fetchall()
-        return [OutboxRow(*row) for row in rows]
+        return [_row(row) for row in rows]
 
     def sent(self, row_id: int, at: int) -> None:
         with self.db.conn:

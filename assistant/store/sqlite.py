@@ -75,7 +75,7 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
     db.table("memory").create({"id": int, "saved_at": int, "memory": str}, pk="id")
 
 
-MIGRATIONS = [_migrate_1, _migrate_2, outbox.migrate]
+MIGRATIONS = [_migrate_1, _migrate_2, outbox.migrate, outbox.migrate_questions]
 
 
 class SqliteStore:

@@ -28,7 +28,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, TelegramError, TimedOut
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -38,7 +38,7 @@ from telegram.ext import (
     filters,
 )
 
-from assistant.core.ports import ChatHandler, Reply, Who
+from assistant.core.ports import Button, ChatHandler, Reply, Who
 from assistant.telegram.render import CAPTION_LIMIT, LIMIT, plain, split
 
 log = logging.getLogger(__name__)
@@ -200,11 +200,7 @@ class TelegramBot:
             )
             return
         pieces = split(reply.text, LIMIT - 64)
-        markup = None
-        if reply.buttons:
-            markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(b.text, callback_data=b.data) for b in reply.buttons]]
-            )
+        markup = _markup(reply.buttons) if reply.buttons else None
         for i, piece in enumerate(pieces):
             last = i == len(pieces) - 1
             sent = await bot.send_message(
@@ -216,30 +212,26 @@ class TelegramBot:
             if last and self.handler is not None and reply.buttons:
                 self.handler.sent(reply.buttons[0].data, chat_id, sent.message_id)
 
-    async def ask(self, reply: Reply) -> bool:
-        """A question to every allowed chat; True if at least one may have it."""
-        asked = False
-        for chat_id in sorted(self.allowed_chats):
-            try:
-                await self.deliver(chat_id, reply)
-                asked = True
-            except TimedOut as exc:  # it may have arrived: the question stays open
-                log.warning("telegram: asking chat %s timed out: %s", chat_id, exc)
-                asked = True
-            except Exception as exc:  # Telegram down: logged; nobody was asked
-                log.warning("telegram: could not ask chat %s: %s", chat_id, exc)
-        return asked
-
-    async def send(self, chat_id: int, text: str, *, html: bool = True) -> None:
-        """One outbox message (raises Telegram's errors: the outbox decides what to do)."""
-        for piece in (
+    async def send(
+        self, chat_id: int, text: str, *, html: bool = True, buttons: tuple[Button, ...] = ()
+    ) -> None:
+        """One outbox message (raises Telegram's errors: the outbox decides what to do). A
+        question's buttons go on its last piece, and the handler learns where it went."""
+        pieces = (
             split(text, LIMIT - 64)
             if html
             else [text[i : i + LIMIT] for i in range(0, len(text), LIMIT)]
-        ):
-            await self.app.bot.send_message(
-                chat_id, piece, parse_mode=ParseMode.HTML if html else None
+        )
+        for i, piece in enumerate(pieces):
+            last = i == len(pieces) - 1
+            sent = await self.app.bot.send_message(
+                chat_id,
+                piece,
+                parse_mode=ParseMode.HTML if html else None,
+                reply_markup=_markup(buttons) if last and buttons else None,
             )
+            if last and buttons and self.handler is not None:
+                self.handler.sent(buttons[0].data, chat_id, sent.message_id)
 
     async def edit(self, chat_id: int, message_id: int, text: str) -> None:
         """Replace a message's text and drop its buttons (a confirmation that was used)."""
@@ -254,3 +246,9 @@ class TelegramBot:
             log.info("telegram: could not edit message %s: %s", message_id, exc)
         except TelegramError as exc:
             log.warning("telegram: could not edit message %s: %s", message_id, exc)
+
+
+def _markup(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.text, callback_data=b.data) for b in buttons]]
+    )

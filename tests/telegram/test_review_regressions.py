@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +17,7 @@ from assistant.core.rules.config import Rules
 from assistant.core.rules.memory import Memory
 from assistant.emulator.server.app import Emulator
 from assistant.emulator.telegram import FakeBotApi
-from assistant.service.clock import SystemClock
+from assistant.service.clock import SteppedClock, SystemClock
 from assistant.service.loop import resumed
 from assistant.service.notifier import Notifier
 from assistant.store.sqlite import SqliteStore
@@ -28,28 +29,44 @@ from tests.telegram.test_proposals import EAGER
 WHO = Who(OWNER, OWNER, "owner")
 
 
-async def test_a_proposal_nobody_saw_cannot_be_confirmed_later_and_the_bot_recovers(
+async def test_a_proposal_nobody_saw_expires_unsent_and_the_bot_recovers(
     emulator: Emulator, tmp_path: Path
 ) -> None:
+    """Telegram is down when the rules propose: the question waits in the outbox with its cap
+    booked; when it expires the cap is given back, and it is never delivered late."""
     fake = await FakeBotApi(TOKEN).start()
     fake.down = True  # Telegram is down when the service starts and when the rules propose
+    clock = SteppedClock(int(time.time() * 1000))  # the expiry is stepped, not waited for
     try:
         slow = replace(EAGER, deposit=replace(EAGER.deposit, cooldown_ms=600_000))
-        async with Harness(emulator, tmp_path, rules=slow, fake=fake, keep_fake=True) as h:
+        harness = Harness(emulator, tmp_path, rules=slow, fake=fake, keep_fake=True, clock=clock)
+        async with harness as h:
             service = h.service
             assert service is not None
-            asked = await h.take(lambda c: "The rules propose" in str(c.params.get("text")))
-            assert asked.status == 502
-            token = h.buttons(asked)[0]
-            await wait_until(lambda: not service.memory.pending)  # settled: nobody can confirm
-            assert service.memory.deposited_today(service.state.updated_at) == 0
+            outbox = service.store.outbox
+            await wait_until(lambda: any(r.key == "question" for r in outbox.pending()))
+            question = next(r for r in outbox.pending() if r.key == "question")
+            assert "The rules propose" in question.text and question.expires_at is not None
+            token = question.buttons[0].data
+            assert service.memory.pending  # an open question keeps its cap booked
+            await clock.advance(61)  # confirm_timeout is 60 s
+            await wait_until(lambda: not service.memory.pending)  # expired: nobody can confirm
+            assert service.memory.deposited_today(clock.now_ms()) == 0
             fake.down = False  # Telegram is back: the bot's supervised restart resumes polling
             polls = len([c for c in fake.calls if c.method == "getUpdates"])
+            await clock.advance(30)  # the longest restart backoff, on the same clock
             await h.wait_calls("getUpdates", polls + 1, timeout=20)
             late = await h.press(token)
             assert "no longer works" in late.params["text"]
             status = await h.ask("/status")
             assert "Margin ratio" in status.params["text"]
+            await wait_until(lambda: outbox.count_pending() == 0)
+            delivered = [
+                c
+                for c in fake.calls
+                if "The rules propose" in str(c.params.get("text")) and c.status == 200
+            ]
+            assert delivered == []  # the expired question was dropped, not sent late
         del h
     finally:
         await fake.stop()
@@ -96,7 +113,7 @@ async def test_a_transient_error_on_the_plain_text_retry_keeps_the_message(
     store.outbox.add(1, "k", "warning", "<b>x</b>", 1, 0)
     calls: list[bool] = []
 
-    async def send(chat_id: int, text: str, *, html: bool = True) -> None:
+    async def send(chat_id: int, text: str, *, html: bool = True, buttons: object = ()) -> None:
         calls.append(html)
         if html:
             raise BadRequest("Can't parse entities: unsupported start tag")
