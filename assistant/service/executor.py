@@ -238,14 +238,8 @@ class Executor:
         if isinstance(action, TransferToFutures):
             return {"tranId": await self._transfer(action)}
         if isinstance(action, AddIsolatedMargin):
-            return await self.rest.call(
-                "fapiPrivatePostPositionMargin",
-                {
-                    "symbol": action.symbol,
-                    "positionSide": action.position_side.value,
-                    "amount": format(action.amount, "f"),
-                    "type": 1,
-                },
+            return await self.rest.add_isolated_margin(
+                action.symbol, action.position_side, action.amount
             )
         return await self.rest.reduce_only(
             symbol=action.symbol,
@@ -266,14 +260,12 @@ class Executor:
             order = await self.rest.order_by_client_id(action.symbol, action.client_id)
             return None if order is None else f"order {order.get('orderId')} {order.get('status')}"
         if isinstance(action, TransferToFutures):
-            for row in await self.rest.transfer_history(since - CLOCK_SKEW_MS):
+            for row in await self.rest.transfers_since(since - CLOCK_SKEW_MS):
                 usable = (
-                    str(row.get("asset", "USDT")) == "USDT"
-                    and str(row.get("status", "CONFIRMED")) != "FAILED"
-                    and Decimal(str(row["amount"])) == action.amount
+                    row.asset == "USDT" and row.status != "FAILED" and row.amount == action.amount
                 )
-                if usable and self.store.claim_transfer(int(row["tranId"]), action.decision_id):
-                    return f"transfer {row['tranId']} ({row.get('status', 'CONFIRMED')})"
+                if usable and self.store.claim_transfer(row.tran_id, action.decision_id):
+                    return f"transfer {row.tran_id} ({row.status})"
             return None
         return None  # isolated margin has no trace to look up (it is never resent)
 
