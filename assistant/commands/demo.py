@@ -23,6 +23,7 @@ from assistant.chat import setup as chat_setup
 from assistant.core.actions import SendAlert
 from assistant.core.margin.liquidation import distance, liquidation_prices
 from assistant.core.rules.config import Rules
+from assistant.core.values import Mode
 from assistant.emulator.exchange.scenario import Scenario
 from assistant.emulator.server.app import Emulator
 from assistant.errors import InputError
@@ -40,7 +41,7 @@ def scaled(rules: Rules, speed: float) -> Rules:
     a, d, r = rules.alerts, rules.deposit, rules.reduce
     return replace(
         rules,
-        mode="auto",
+        mode=Mode.AUTO,
         alerts=replace(
             a, cooldown_ms=int(a.cooldown_ms / speed), stale_after_ms=max(a.stale_after_ms, 60_000)
         ),

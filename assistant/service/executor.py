@@ -32,6 +32,7 @@ from assistant.core.events import ActionSettled, Event
 from assistant.core.model import PositionSide
 from assistant.core.rules.config import Rules
 from assistant.core.rules.engine import Health
+from assistant.core.values import Outcome, Severity
 from assistant.errors import ExchangeError, RateLimited, Rejected
 from assistant.service import failpoints
 from assistant.store.sqlite import SqliteStore
@@ -88,7 +89,7 @@ class Executor:
 
     def alert(self, alert: SendAlert) -> None:
         self.notify(alert)
-        self.store.audit(alert.at, "", f"alert:{alert.key}", f"{alert.severity}: {alert.text}")
+        self.store.audit_alert(alert)
 
     async def submit(self, action: MoneyAction, rules: Rules, health: Health | None) -> None:
         """Queued and carried out one at a time, in the order decided."""
@@ -130,13 +131,15 @@ class Executor:
             what = f"{what}, asked by {action.by}"
         if rules.mode == "dry-run" or rules.paused:
             why = "dry-run" if rules.mode == "dry-run" else "paused"
-            self._announce(action, "info", f"{why}: would {what} ({action.reason})")
+            text = f"{why}: would {what} ({action.reason})"
+            self._announce(action, Severity.INFO, text, Outcome.DRY_RUN)
             await self._settle(action, kind, "dry-run", why)
             return
         if rules.mode == "confirm" and not action.by:  # a person's own request is confirmed
             if self.propose is not None and await self.propose(action, rules, health):
                 return  # pending until confirmed (then queued again), cancelled or expired
-            self._announce(action, "warning", f"needs confirmation, but no chat is set up: {what}")
+            text = f"needs confirmation, but no chat is set up: {what}"
+            self._announce(action, Severity.WARNING, text, Outcome.AWAITING_CONFIRMATION)
             await self._settle(action, kind, "awaiting-confirmation", "nobody can confirm it")
             return
         if self.store.intent(action.decision_id) is not None:
@@ -198,7 +201,8 @@ class Executor:
                     return
                 if found is not None:
                     await self._finish(action, kind, "done", f"found after {exc}: {found}")
-                    self._announce(action, "warning", f"done: {what} (confirmed after: {exc})")
+                    text = f"done: {what} (confirmed after: {exc})"
+                    self._announce(action, Severity.WARNING, text, Outcome.DONE)
                     return
                 wait = _backoff(exc, attempt)
                 self.store.audit(
@@ -217,7 +221,8 @@ class Executor:
             await self._finish(
                 action, kind, "done", json.dumps(result, default=str)[:500], amount=_moved(action)
             )
-            self._announce(action, "warning", f"done: {what} ({action.reason})")
+            text = f"done: {what} ({action.reason})"
+            self._announce(action, Severity.WARNING, text, Outcome.DONE)
             return
         await self._finish(action, kind, "failed", f"gave up after {self.attempts} attempts")
 
@@ -323,11 +328,18 @@ class Executor:
         amount: Decimal | None = None,
     ) -> None:
         self.store.audit(now_ms(), action.decision_id, outcome, detail)
-        settled = ActionSettled(action.decision_id, kind, outcome, detail[:300], now_ms(), amount)
+        settled = ActionSettled(
+            action.decision_id, kind, Outcome(outcome), detail[:300], now_ms(), amount
+        )
         await self.put(settled, None, now_ms())
 
-    def _announce(self, action: MoneyAction, severity: str, text: str) -> None:
-        self.alert(SendAlert(kind_of(action), severity, text, now_ms()))
+    def _announce(
+        self, action: MoneyAction, severity: Severity, text: str, outcome: Outcome
+    ) -> None:
+        moved = _moved(action)
+        self.alert(
+            SendAlert(kind_of(action), severity, text, now_ms(), amount=moved, outcome=outcome)
+        )
 
 
 def _rebuild(kind: str, payload: dict[str, Any]) -> MoneyAction:

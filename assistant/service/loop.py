@@ -45,6 +45,7 @@ from assistant.core.rules.config import Rules
 from assistant.core.rules.control import effective
 from assistant.core.rules.engine import Decision, evaluate
 from assistant.core.rules.memory import Memory
+from assistant.core.values import Severity
 from assistant.errors import ExchangeError
 from assistant.service.executor import Executor
 from assistant.service.metrics import Metrics
@@ -301,7 +302,10 @@ class MirrorService:
         book = self.state.book
         if book is None or not self.state.ready:
             return SendAlert(
-                "summary", "warning", "daily summary: the account is not mirrored right now", at
+                "summary",
+                Severity.WARNING,
+                "daily summary: the account is not mirrored right now",
+                at,
             )
         down, up = uniform_distance(book)
         moves = [m for m in (down, up) if m is not None]
@@ -314,7 +318,7 @@ class MirrorService:
             f" {len(self.state.positions)} position(s), deposited today {deposited:.2f} USDT,"
             f" mode {self.effective_rules().mode if self.rules else 'mirror only'}"
         )
-        return SendAlert("summary", "info", text, at)
+        return SendAlert("summary", Severity.INFO, text, at)
 
     async def _save_job(self) -> None:  # a coroutine: apscheduler runs plain functions in threads
         self.save()
