@@ -20,8 +20,9 @@ import aiohttp
 import ccxt.async_support as ccxt
 
 from assistant.binance.parse import parse_snapshot
-from assistant.binance.wire import parse_decimal, parse_leverage_brackets
+from assistant.binance.wire import Transfer, parse_decimal, parse_leverage_brackets, parse_transfers
 from assistant.core.events import AccountSnapshotted, BracketsLoaded, FiltersLoaded, SymbolFilters
+from assistant.core.model import PositionSide
 from assistant.errors import (
     BadResponse,
     Banned,
@@ -340,18 +341,29 @@ class BinanceRest:
                     return parse_decimal(balance["free"], "balances.USDT.free")
         return Decimal(0)
 
-    async def transfer_history(self, since_ms: int) -> list[dict[str, Any]]:
+    async def transfers_since(self, since_ms: int) -> list[Transfer]:
+        """Spot → futures transfers from `since_ms` on (the newest 100), newest first."""
         result = await self.call(
             "sapiGetAssetTransfer", {"type": "MAIN_UMFUTURE", "startTime": since_ms, "size": 100}
         )
         with reading("transfer history"):
-            rows: list[dict[str, Any]] = []
-            for item in json_object(result, "transfer history").get("rows", []) or []:
-                row = json_object(item, "transfer history row")
-                parse_decimal(row["amount"], "rows.amount")
-                int(row["tranId"])
-                rows.append(row)
-        return rows
+            return parse_transfers(result, "transfer history")
+
+    async def add_isolated_margin(
+        self, symbol: str, position_side: PositionSide, amount: Decimal
+    ) -> dict[str, Any]:
+        """Move `amount` USDT from the futures wallet into an isolated position's margin."""
+        result = await self.call(
+            "fapiPrivatePostPositionMargin",
+            {
+                "symbol": symbol,
+                "positionSide": position_side.value,
+                "amount": format(amount, "f"),
+                "type": 1,  # 1 adds, 2 takes away
+            },
+        )
+        with reading("isolated margin"):
+            return json_object(result, "isolated margin")
 
     async def transfer_to_futures(self, amount: Decimal) -> int:
         result = await self.call(

@@ -156,6 +156,42 @@ def parse_leverage_brackets(payload: Any, where: str = "brackets") -> dict[str, 
     raise InputError(f"{where}: expected an object keyed by symbol or the leverageBracket array")
 
 
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """One row of the spot ↔ futures transfer history (`GET /sapi/v1/asset/transfer`)."""
+
+    tran_id: int
+    amount: Decimal
+    asset: str = "USDT"  # as Binance says when it says; these are the defaults when it does not
+    status: str = "CONFIRMED"  # CONFIRMED | PENDING | FAILED
+
+
+def parse_transfers(payload: Any, where: str = "transfers") -> list[Transfer]:
+    """The `rows` of a transfer history answer (none: an empty list)."""
+    if not isinstance(payload, Mapping):
+        raise InputError(f"{where}: expected an object with rows, got {_show(payload)}")
+    rows = payload.get("rows") or []
+    if not isinstance(rows, list):
+        raise InputError(f"{where}.rows: expected a list, got {_show(rows)}")
+    out = []
+    for i, row in enumerate(rows):
+        here = f"{where}.rows[{i}]"
+        if not isinstance(row, Mapping):
+            raise InputError(f"{here}: expected an object")
+        tran_id = _field(row, "tranId", here)
+        wrong = f"{here}.tranId: expected a whole number, got {_show(tran_id)}"
+        if isinstance(tran_id, bool) or not isinstance(tran_id, (int, str)):
+            raise InputError(wrong)
+        try:
+            number = int(tran_id)
+        except ValueError:
+            raise InputError(wrong) from None
+        amount = parse_decimal(_field(row, "amount", here), f"{here}.amount")
+        asset, status = row.get("asset", "USDT"), row.get("status", "CONFIRMED")
+        out.append(Transfer(number, amount, str(asset), str(status)))
+    return out
+
+
 def _symbol(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InputError(f"{where}: expected a symbol name, got {_show(value)}")

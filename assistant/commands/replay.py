@@ -12,9 +12,11 @@ import datetime as dt
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from assistant.core.actions import CLEAR, STALE
 from assistant.core.replay import Happened, Replayer
 from assistant.errors import InputError
 from assistant.service.settings import Settings, rules_from
@@ -24,14 +26,14 @@ SAME_MS = 1_000  # an alert within this of the recorded one counts as the same
 # Alerts the rules do not make (the executor's announcements, the daily summary).
 NOT_RULES = {"deposit", "reduce", "isolated-margin", "summary"}
 DECISION = re.compile(r"^(deposit|reduce|isolated)-(\d+)-\d+$")
-THRESHOLD = re.compile(r"(past [-\d.]+%|all clear|is fresh again|is \d+s old)")
 KINDS = {"deposit": "deposit", "reduce": "reduce", "isolated": "isolated-margin"}
+# Audit rows written before the alert columns: the metric by the key's first part, the tier
+# from the text (the rules' own wording, "past 80.00%", "all clear").
+LEGACY_METRICS = {"margin_ratio": "margin_ratio", "distance": "distance"}
+LEGACY_METRICS |= {"isolated": "isolated_ratio", "stale": "mark_age"}
+LEGACY_PAST = re.compile(r"past ([-\d.]+)%")
 
-
-def tier(text: str) -> str:
-    """Which threshold an alert is about ("past 80.0%", "all clear"), without its figures."""
-    found = THRESHOLD.search(text)
-    return "" if found is None else re.sub(r"\d+s old", "old", found.group(1))
+Tier = Decimal | str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,8 @@ class Recorded:
     key: str
     severity: str
     text: str
+    metric: str = ""
+    tier: Tier = None
 
 
 @dataclass
@@ -92,8 +96,7 @@ def recorded_history(store: SqliteStore) -> list[Recorded]:
             key = what[len("alert:") :]
             if key in NOT_RULES:
                 continue
-            severity, _, text = str(row["detail"]).partition(": ")
-            out.append(Recorded(int(row["at"]), "alert", key, severity, text))
+            out.append(_alert(int(row["at"]), key, row))
         elif decision and decision not in decided and (match := DECISION.match(decision)):
             decided.add(decision)
             kind = KINDS[match.group(1)]
@@ -101,15 +104,48 @@ def recorded_history(store: SqliteStore) -> list[Recorded]:
     return sorted(out, key=lambda r: r.at)
 
 
+def _alert(at: int, key: str, row: dict[str, Any]) -> Recorded:
+    """An alert's audit row: its fields from their columns, or (a row written before them)
+    from its text."""
+    severity, _, text = str(row["detail"]).partition(": ")
+    if row.get("severity") is not None:
+        severity, metric, tier = str(row["severity"]), str(row["metric"]), _tier(row["tier"])
+        return Recorded(at, "alert", key, severity, text, metric, tier)
+    metric = LEGACY_METRICS.get(key.partition(":")[0], "")
+    found = LEGACY_PAST.search(text)
+    if text.startswith("all clear"):
+        tier = CLEAR
+    elif metric == "mark_age":
+        tier = STALE
+    else:
+        tier = None if found is None else Decimal(found.group(1)) / 100
+    return Recorded(at, "alert", key, severity, text, metric, tier)
+
+
+def _tier(text: str | None) -> Tier:
+    """A tier as the audit table keeps it: a threshold (a number) or a tag."""
+    if text is None:
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return text
+
+
+def _matching(item: Happened | Recorded) -> tuple[str, str, str, str, Tier]:
+    """What must agree for two alerts to be the same one (tiers as numbers: 0.8 is 0.80)."""
+    return (item.kind, item.key, item.severity, item.metric, item.tier)
+
+
 def compare(replayed: list[Happened], recorded: list[Recorded]) -> Comparison:
     """Each replayed alert or action matched with the nearest recorded one of the same key,
-    severity and threshold: the same (within a second), earlier, later, new, or gone."""
+    severity, metric and tier: the same (within a second), earlier, later, new, or gone."""
     result = Comparison()
-    pool: dict[tuple[str, str, str, str], list[Recorded]] = defaultdict(list)
+    pool: dict[tuple[str, str, str, str, Tier], list[Recorded]] = defaultdict(list)
     for row in recorded:
-        pool[(row.kind, row.key, row.severity, tier(row.text))].append(row)
+        pool[_matching(row)].append(row)
     for item in replayed:
-        candidates = pool.get((item.kind, item.key, item.severity, tier(item.text)), [])
+        candidates = pool.get(_matching(item), [])
         if not candidates:
             result.new.append(item)
             continue

@@ -25,6 +25,7 @@ from assistant.chat.chart import Mark, history
 from assistant.core.actions import SendAlert
 from assistant.core.margin.liquidation import distance
 from assistant.core.rules.config import scaled
+from assistant.core.values import Outcome as Settled
 from assistant.emulator.exchange.scenario import Scenario, load_scenario
 from assistant.emulator.server.app import Emulator
 from assistant.errors import InputError
@@ -125,11 +126,10 @@ async def simulate(scenario: Scenario, name: str, settings: Settings, speed: flo
 
         def heard(alert: SendAlert) -> None:
             t = emulator.scenario_time()
-            if alert.key in ("deposit", "reduce", "isolated-margin"):
-                if alert.text.startswith("done: "):
-                    outcome.actions.append((t, alert.text[len("done: ") :]))
-                return
-            outcome.alerts.append((t, alert.severity, alert.text))
+            if alert.outcome is None:  # the rules' alerts; the executor's say how it went
+                outcome.alerts.append((t, alert.severity, alert.text))
+            elif alert.outcome == Settled.DONE:
+                outcome.actions.append((t, alert.text.removeprefix("done: ")))
 
         runtime = build(
             settings,

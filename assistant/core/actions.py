@@ -1,4 +1,4 @@
-"""Actions: what the rules decided to do, in the imperative, as data. Only `app/executor.py`
+"""Actions: what the rules decided to do, in the imperative, as data. Only `service/executor.py`
 carries them out. A `decision_id` names the decision; it makes the order's client id and
 the intent row, so one decision can never become two requests."""
 
@@ -8,14 +8,26 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from assistant.core.model import PositionSide
+from assistant.core.values import Outcome, Severity
+
+# An alert's `tier` when it is not a threshold crossed: the condition ended, a mark went stale.
+CLEAR = "clear"
+STALE = "stale"
 
 
 @dataclass(frozen=True, slots=True)
 class SendAlert:
-    key: str  # what the alert is about, e.g. "margin_ratio" or "distance"
-    severity: str  # "info" | "warning" | "critical"
+    """An alert, with its facts as fields (the text is for people; the audit table keeps the
+    fields, which is what a replay compares)."""
+
+    key: str  # what the alert is about, e.g. "margin_ratio", "distance", "stale:BTCUSDT"
+    severity: Severity
     text: str
     at: int
+    metric: str = ""  # the tiered metric: "margin_ratio", "distance", "isolated_ratio", ...
+    tier: Decimal | str | None = None  # the threshold crossed, or CLEAR / STALE
+    amount: Decimal | None = None  # the USDT of a money notice
+    outcome: Outcome | None = None  # the executor's announcements: done, dry-run, ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from assistant.core.model import BracketTable, MarginType, PositionSide
+from assistant.core.values import Outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,8 +169,7 @@ class ActionSettled:
 
     decision_id: str
     kind: str
-    outcome: str  # done | failed | unknown | abandoned | dry-run | awaiting-confirmation
-    # | cancelled | expired (a proposal a person declined or let expire)
+    outcome: Outcome
     detail: str
     at: int
     amount: Decimal | None = None  # what a done deposit or top-up actually moved
@@ -179,7 +179,7 @@ class ActionSettled:
 class ModeSet:
     """A person set the actions' mode from chat ("" = back to the config file's)."""
 
-    mode: str
+    mode: str  # a `Mode`'s value, or "" (a str: journaled as asked; a wrong word is ignored)
     by: str
     at: int
 

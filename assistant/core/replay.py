@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Literal
 
 from assistant.core.actions import MoneyAction, SendAlert, describe, kind_of
 from assistant.core.events import ActionSettled, Event
@@ -22,6 +23,7 @@ from assistant.core.rules.control import effective
 from assistant.core.rules.engine import Decision, Health
 from assistant.core.rules.memory import Memory
 from assistant.core.step import derived, step
+from assistant.core.values import Mode, Outcome, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +33,12 @@ class Happened:
     at: int
     kind: str  # "alert" | "action"
     key: str  # the alert's key, or the action's kind (deposit, reduce, isolated-margin)
-    severity: str  # the alert's; "" for an action
+    severity: Severity | Literal[""]  # the alert's; "" for an action
     text: str
     decision_id: str  # "" for an alert
     health: Health | None
+    metric: str = ""  # the alert's (`SendAlert.metric`); "" for an action
+    tier: Decimal | str | None = None  # the alert's (`SendAlert.tier`); None for an action
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +85,9 @@ class Replayer:
         unsettled = self._record(at, decision)
         for action in unsettled:  # never carried out: settled at once, nothing moved
             detail = "not carried out in a replay"
-            settled = ActionSettled(action.decision_id, kind_of(action), "replayed", detail, at)
+            settled = ActionSettled(
+                action.decision_id, kind_of(action), Outcome.REPLAYED, detail, at
+            )
             self._step(at, settled)
 
     def _record(self, at: int, decision: Decision) -> list[MoneyAction]:
@@ -90,7 +96,15 @@ class Replayer:
             if isinstance(action, SendAlert):
                 self.happened.append(
                     Happened(
-                        at, "alert", action.key, action.severity, action.text, "", decision.health
+                        at,
+                        "alert",
+                        action.key,
+                        action.severity,
+                        action.text,
+                        "",
+                        decision.health,
+                        action.metric,
+                        action.tier,
                     )
                 )
                 continue
@@ -110,5 +124,5 @@ class Replayer:
         return unsettled
 
     @property
-    def mode(self) -> str:
+    def mode(self) -> Mode:
         return effective(self.rules, self.memory).mode

@@ -32,6 +32,7 @@ from assistant.core.model import PositionSide
 from assistant.core.ports import Clock
 from assistant.core.rules.config import Rules
 from assistant.core.rules.engine import Health
+from assistant.core.values import Outcome, Severity
 from assistant.errors import ExchangeError, RateLimited, Rejected
 from assistant.service import failpoints
 from assistant.service.notifier import Notifier
@@ -141,13 +142,15 @@ class Executor:
             what = f"{what}, asked by {action.by}"
         if rules.mode == "dry-run" or rules.paused:
             why = "dry-run" if rules.mode == "dry-run" else "paused"
-            self._announce(action, "info", f"{why}: would {what} ({action.reason})")
+            text = f"{why}: would {what} ({action.reason})"
+            self._announce(action, Severity.INFO, text, Outcome.DRY_RUN)
             await self._settle(action, kind, "dry-run", why)
             return
         if rules.mode == "confirm" and not action.by:  # a person's own request is confirmed
             if self.propose is not None and await self.propose(action, rules, health):
                 return  # pending until confirmed (then queued again), cancelled or expired
-            self._announce(action, "warning", f"needs confirmation, but no chat is set up: {what}")
+            text = f"needs confirmation, but no chat is set up: {what}"
+            self._announce(action, Severity.WARNING, text, Outcome.AWAITING_CONFIRMATION)
             await self._settle(action, kind, "awaiting-confirmation", "nobody can confirm it")
             return
         if self.store.intent(action.decision_id) is not None:
@@ -209,7 +212,8 @@ class Executor:
                     return
                 if found is not None:
                     await self._finish(action, kind, "done", f"found after {exc}: {found}")
-                    self._announce(action, "warning", f"done: {what} (confirmed after: {exc})")
+                    text = f"done: {what} (confirmed after: {exc})"
+                    self._announce(action, Severity.WARNING, text, Outcome.DONE)
                     return
                 wait = _backoff(exc, attempt)
                 self.store.audit(
@@ -228,7 +232,8 @@ class Executor:
             await self._finish(
                 action, kind, "done", json.dumps(result, default=str)[:500], amount=_moved(action)
             )
-            self._announce(action, "warning", f"done: {what} ({action.reason})")
+            text = f"done: {what} ({action.reason})"
+            self._announce(action, Severity.WARNING, text, Outcome.DONE)
             return
         await self._finish(action, kind, "failed", f"gave up after {self.attempts} attempts")
 
@@ -249,14 +254,8 @@ class Executor:
         if isinstance(action, TransferToFutures):
             return {"tranId": await self._transfer(action)}
         if isinstance(action, AddIsolatedMargin):
-            return await self.rest.call(
-                "fapiPrivatePostPositionMargin",
-                {
-                    "symbol": action.symbol,
-                    "positionSide": action.position_side.value,
-                    "amount": format(action.amount, "f"),
-                    "type": 1,
-                },
+            return await self.rest.add_isolated_margin(
+                action.symbol, action.position_side, action.amount
             )
         return await self.rest.reduce_only(
             symbol=action.symbol,
@@ -277,14 +276,12 @@ class Executor:
             order = await self.rest.order_by_client_id(action.symbol, action.client_id)
             return None if order is None else f"order {order.get('orderId')} {order.get('status')}"
         if isinstance(action, TransferToFutures):
-            for row in await self.rest.transfer_history(since - CLOCK_SKEW_MS):
+            for row in await self.rest.transfers_since(since - CLOCK_SKEW_MS):
                 usable = (
-                    str(row.get("asset", "USDT")) == "USDT"
-                    and str(row.get("status", "CONFIRMED")) != "FAILED"
-                    and Decimal(str(row["amount"])) == action.amount
+                    row.asset == "USDT" and row.status != "FAILED" and row.amount == action.amount
                 )
-                if usable and self.store.claim_transfer(int(row["tranId"]), action.decision_id):
-                    return f"transfer {row['tranId']} ({row.get('status', 'CONFIRMED')})"
+                if usable and self.store.claim_transfer(row.tran_id, action.decision_id):
+                    return f"transfer {row.tran_id} ({row.status})"
             return None
         return None  # isolated margin has no trace to look up (it is never resent)
 
@@ -345,11 +342,19 @@ class Executor:
     ) -> None:
         now = self.clock.now_ms()
         self.store.audit(now, action.decision_id, outcome, detail)
-        settled = ActionSettled(action.decision_id, kind, outcome, detail[:300], now, amount)
+        settled = ActionSettled(
+            action.decision_id, kind, Outcome(outcome), detail[:300], now, amount
+        )
         await self.put(settled, None, now)
 
-    def _announce(self, action: MoneyAction, severity: str, text: str) -> None:
-        self.notifier(SendAlert(kind_of(action), severity, text, self.clock.now_ms()))
+    def _announce(
+        self, action: MoneyAction, severity: Severity, text: str, outcome: Outcome
+    ) -> None:
+        moved = _moved(action)
+        alert = SendAlert(
+            kind_of(action), severity, text, self.clock.now_ms(), amount=moved, outcome=outcome
+        )
+        self.notifier(alert)
 
 
 def _rebuild(kind: str, payload: dict[str, Any]) -> MoneyAction:

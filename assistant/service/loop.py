@@ -41,6 +41,7 @@ from assistant.core.rules.control import effective, muted
 from assistant.core.rules.engine import Decision
 from assistant.core.rules.memory import Memory
 from assistant.core.step import step
+from assistant.core.values import Severity
 from assistant.service.executor import Executor
 from assistant.service.metrics import Metrics
 from assistant.service.notifier import Notifier
@@ -216,7 +217,10 @@ class Loop:
         book = self.state.book
         if book is None or not self.state.ready:
             return SendAlert(
-                "summary", "warning", "daily summary: the account is not mirrored right now", at
+                "summary",
+                Severity.WARNING,
+                "daily summary: the account is not mirrored right now",
+                at,
             )
         down, up = uniform_distance(book)
         moves = [m for m in (down, up) if m is not None]
@@ -229,7 +233,7 @@ class Loop:
             f" {len(self.state.positions)} position(s), deposited today {deposited:.2f} USDT,"
             f" mode {self.effective_rules().mode if self.rules else 'mirror only'}"
         )
-        return SendAlert("summary", "info", text, at)
+        return SendAlert("summary", Severity.INFO, text, at)
 
     def _record_health(self, at: int) -> None:
         """One row of the health series (downsampled to `health_every`)."""

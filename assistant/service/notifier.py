@@ -45,7 +45,7 @@ class Notifier:
         if self.log_alerts:
             level = LEVELS.get(alert.severity, logging.INFO)
             log.log(level, "ALERT %s: %s", alert.key, alert.text)
-        self.store.audit(alert.at, "", f"alert:{alert.key}", f"{alert.severity}: {alert.text}")
+        self.store.audit_alert(alert)
         for listener in self.listeners:
             listener(alert)
         if not self.chats:

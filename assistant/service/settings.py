@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from assistant.core.rules.config import AlertRules, DepositRule, ReduceRule, Rules
+from assistant.core.values import Mode, Policy
 from assistant.errors import InputError
 
 DEFAULT_PATHS = (Path("config/assistant.toml"), Path("/etc/assistant/assistant.toml"))
@@ -322,13 +323,13 @@ def rules_from(settings: Settings) -> Rules:
             r.trigger_distance,
             r.target_ratio,
             r.target_distance,
-            r.policy,
+            Policy(r.policy),
             tuple(s.upper() for s in r.priority),
             r.max_fraction,
             r.fee_rate,
             int(r.cooldown * 1000),
         ),
-        mode=settings.actions.mode,
+        mode=Mode(settings.actions.mode),
         paused=settings.actions.paused,
         version=settings.version,
     )

@@ -20,6 +20,7 @@ from typing import Any
 import sqlite_utils
 
 from assistant.core import events
+from assistant.core.actions import SendAlert
 from assistant.core.mirror import MirrorState, rebuild
 from assistant.store import outbox
 from assistant.store.codec import decode_event, encode_event, from_plain, to_plain
@@ -75,7 +76,13 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
     db.table("memory").create({"id": int, "saved_at": int, "memory": str}, pk="id")
 
 
-MIGRATIONS = [_migrate_1, _migrate_2, outbox.migrate, outbox.migrate_questions]
+def _migrate_4(db: sqlite_utils.Database) -> None:
+    """An alert's facts in columns of its audit row (NULL in rows written before them)."""
+    for column in ("severity", "metric", "tier", "amount", "outcome"):
+        db.table("audit").add_column(column, str)
+
+
+MIGRATIONS = [_migrate_1, _migrate_2, outbox.migrate, _migrate_4, outbox.migrate_questions]
 
 
 class SqliteStore:
@@ -251,6 +258,26 @@ class SqliteStore:
             self.db.conn.execute(
                 "INSERT INTO audit (at, decision_id, what, detail) VALUES (?, ?, ?, ?)",
                 [at, decision_id, what, detail],
+            )
+
+    def audit_alert(self, alert: SendAlert) -> None:
+        """An alert sent: `what` and `detail` as ever ("alert:KEY", "SEVERITY: TEXT"), and its
+        fields in their own columns (metric "" when it has none; tier and amount as text)."""
+        tier, amount = alert.tier, alert.amount
+        with self.db.conn:
+            self.db.conn.execute(
+                "INSERT INTO audit (at, decision_id, what, detail, severity, metric, tier, amount,"
+                " outcome) VALUES (?, '', ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    alert.at,
+                    f"alert:{alert.key}",
+                    f"{alert.severity}: {alert.text}",
+                    str(alert.severity),
+                    alert.metric,
+                    None if tier is None else str(tier),
+                    None if amount is None else str(amount),
+                    None if alert.outcome is None else str(alert.outcome),
+                ],
             )
 
     def audit_rows(self) -> list[dict[str, Any]]:

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 
 from assistant.binance.rest import BinanceRest
+from assistant.binance.wire import Transfer, parse_transfers
 from assistant.core.model import PositionSide
 from assistant.emulator.exchange.scenario import load_scenario
 from assistant.emulator.server.app import Emulator
 from assistant.emulator.server.protocol import Fault
-from assistant.errors import BadResponse, Banned, OutcomeUnknown, RateLimited, Rejected
+from assistant.errors import BadResponse, Banned, InputError, OutcomeUnknown, RateLimited, Rejected
 from tests.emulator.conftest import fast
 
 
@@ -68,8 +69,83 @@ async def test_reduce_only_and_lookup_by_client_id(rest: BinanceRest, emu: Emula
 async def test_transfer_and_spot_balance(rest: BinanceRest, emu: Emulator) -> None:
     tran_id = await rest.transfer_to_futures(Decimal("12.5"))
     assert await rest.spot_free_usdt() == Decimal("4987.5")
-    history = await rest.transfer_history(0)
-    assert [r["tranId"] for r in history] == [tran_id]
+    history = await rest.transfers_since(0)
+    assert [r.tran_id for r in history] == [tran_id]
+
+
+async def test_transfers_since_gives_typed_rows_newest_first_from_a_time(
+    rest: BinanceRest, emu: Emulator
+) -> None:
+    first = await rest.transfer_to_futures(Decimal("12.5"))
+    between = emu.now_ms() + 1
+    await asyncio.sleep(0.01)
+    second = await rest.transfer_to_futures(Decimal("0.01"))
+    rows = await rest.transfers_since(0)
+    assert rows == [
+        Transfer(second, Decimal("0.01"), "USDT", "CONFIRMED"),
+        Transfer(first, Decimal("12.5"), "USDT", "CONFIRMED"),
+    ]
+    assert [r.tran_id for r in await rest.transfers_since(between)] == [second]
+    assert await rest.transfers_since(emu.now_ms() + 60_000) == []
+
+
+def test_transfer_rows_are_read_strictly() -> None:
+    """Binance's fields with its defaults; a row we cannot read is an InputError (which the
+    REST call turns into a retryable BadResponse)."""
+    rows = parse_transfers({"rows": [{"tranId": "7", "amount": 1.5}], "total": 1})
+    assert rows == [Transfer(7, Decimal("1.5"), "USDT", "CONFIRMED")]
+    assert parse_transfers({"total": 0}) == [] and parse_transfers({"rows": None}) == []
+    for bad in ({"rows": 1}, [], {"rows": [{"amount": "1"}]}, {"rows": [{"tranId": True}]}):
+        with pytest.raises(InputError):
+            parse_transfers(bad)
+    with pytest.raises(InputError, match="amount"):
+        parse_transfers({"rows": [{"tranId": 1, "amount": "1e99"}]})
+
+
+HEDGED_ISOLATED: dict[str, Any] = {
+    "position_mode": "hedge",
+    "futures": {"USDT": "1000"},
+    "symbols": {"BTCUSDT": {"mark": "60000"}, "ETHUSDT": {"mark": "3000"}},
+    "positions": [
+        {
+            "symbol": "BTCUSDT",
+            "positionSide": "LONG",
+            "positionAmt": "0.1",
+            "entryPrice": "60000",
+            "leverage": 20,
+            "marginType": "isolated",
+            "isolatedWallet": "300",
+        },
+        {"symbol": "ETHUSDT", "positionSide": "SHORT", "positionAmt": "-1", "entryPrice": "3000"},
+    ],
+    "settings": {"mark_interval": 3600},
+}
+
+
+async def test_add_isolated_margin_moves_wallet_into_the_named_leg() -> None:
+    emu = await Emulator(load_scenario(HEDGED_ISOLATED)).start()
+    rest = BinanceRest(
+        api_key="emulator-key", api_secret="emulator-secret", rest_url=emu.urls["rest"]
+    )
+    try:
+        before = await rest.snapshot()
+        answer = await rest.add_isolated_margin("BTCUSDT", PositionSide.LONG, Decimal("25.5"))
+        assert answer["code"] == 200 and answer["type"] == 1
+        after = await rest.snapshot()
+        legs = {(p.symbol, p.side): p for p in after.positions}
+        assert legs["BTCUSDT", PositionSide.LONG].isolated_wallet == Decimal("325.5")
+        assert after.wallet_balance == before.wallet_balance - Decimal("25.5")
+        posted = [r for r in emu.requests if r["path"] == "/fapi/v1/positionMargin"]
+        assert len(posted) == 1
+        with pytest.raises(Rejected) as cross:  # a cross position has no margin of its own
+            await rest.add_isolated_margin("ETHUSDT", PositionSide.SHORT, Decimal("1"))
+        assert cross.value.code == -4048
+        with pytest.raises(Rejected) as none:  # no BTCUSDT SHORT leg is open
+            await rest.add_isolated_margin("BTCUSDT", PositionSide.SHORT, Decimal("1"))
+        assert none.value.code == -4047
+    finally:
+        await rest.close()
+        await emu.stop()
 
 
 async def test_errors_are_classified_by_code_and_status(rest: BinanceRest, emu: Emulator) -> None:
@@ -152,6 +228,6 @@ async def test_an_order_answer_that_is_not_an_object_is_a_bad_response(
         with pytest.raises(BadResponse):
             await client.order_by_client_id("BTCUSDT", "g-1")
         with pytest.raises(BadResponse):
-            await client.transfer_history(0)
+            await client.transfers_since(0)
     finally:
         await client.close()

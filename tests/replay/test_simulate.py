@@ -51,6 +51,10 @@ def test_the_example_rules_avoid_the_liquidation_and_without_them_it_happens(
     assert float(str(saved["deposited_usdt"])) > 0 and int(str(saved["reduce_orders"])) > 0
     assert saved["config_mode"] == "dry-run" and saved["mode"] == "auto"
     assert float(str(saved["fees_usdt"])) > 0
+    actions = [str(a["text"]) for a in saved["actions"]]  # type: ignore[attr-defined]
+    assert actions and all(a.startswith(("transfer ", "reduce-only ", "add ")) for a in actions)
+    texts = [str(a["text"]) for a in saved["alerts"]]  # type: ignore[attr-defined]
+    assert not any(t.startswith(("done: ", "dry-run: ")) for t in texts)  # announcements apart
     image = Image.open(io.BytesIO(picture.read_bytes()))
     image.verify()
     assert image.format == "PNG"
@@ -65,6 +69,7 @@ def test_the_example_rules_avoid_the_liquidation_and_without_them_it_happens(
     assert lost["liquidated"] is True
     assert lost["deposited_usdt"] == "0" and lost["reduce_orders"] == 0
     assert lost["alerts"], "it still warned"
+    assert lost["actions"] == []
 
 
 def test_a_bad_scenario_or_speed_is_one_clear_line(tmp_path: Path) -> None:

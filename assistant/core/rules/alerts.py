@@ -12,8 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
-from assistant.core.actions import SendAlert
+from assistant.core.actions import CLEAR, SendAlert
 from assistant.core.rules.memory import Memory
+from assistant.core.values import Severity
 
 
 def level(
@@ -53,27 +54,33 @@ def tiered(
     now: int,
     cooldown_ms: int,
     describe: str | Callable[[], str],
+    *,
+    metric: str,
+    tag: str | None = None,
 ) -> tuple[Memory, list[SendAlert]]:
     """Update the level of one metric; an alert on a worse tier, an all-clear when it ends.
-    `describe` may be a function, called only when there is something to say."""
+    `describe` may be a function, called only when there is something to say. The alert
+    carries `metric` and its tier: the threshold crossed (or `tag` in its place), or CLEAR."""
     old = memory.levels.get(key, -1)
     new = level(value, tiers, band, old, higher_is_worse)
     if new == old:
         return memory, []
     if new > old:
-        tag = f"{key}:{new}"
-        if now - memory.sent_at.get(tag, -cooldown_ms - 1) <= cooldown_ms:
+        sent = f"{key}:{new}"
+        if now - memory.sent_at.get(sent, -cooldown_ms - 1) <= cooldown_ms:
             return memory, []  # not announced, so not armed: it alerts once the cooldown ends
     memory = replace(memory, levels={**memory.levels, key: new})
     if callable(describe):
         describe = describe()
     if new > old:
-        severity = "critical" if new == len(tiers) - 1 else "warning"
+        severity = Severity.CRITICAL if new == len(tiers) - 1 else Severity.WARNING
         text = f"{label} {describe}: past {_pct(tiers[new])}"
-        memory = replace(memory, sent_at={**memory.sent_at, tag: now})
-        return memory, [SendAlert(key, severity, text, now)]
+        memory = replace(memory, sent_at={**memory.sent_at, sent: now})
+        crossed = tiers[new] if tag is None else tag
+        return memory, [SendAlert(key, severity, text, now, metric, crossed)]
     if new == -1:
-        return memory, [SendAlert(key, "info", f"all clear: {label} {describe}", now)]
+        text = f"all clear: {label} {describe}"
+        return memory, [SendAlert(key, Severity.INFO, text, now, metric, CLEAR)]
     return memory, []
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
+from assistant.core.values import Mode, Policy
+
 D = Decimal
 
 
@@ -40,7 +42,7 @@ class ReduceRule:
     trigger_distance: Decimal | None = D("0.03")
     target_ratio: Decimal = D("0.60")
     target_distance: Decimal | None = D("0.05")  # and no uniform move below this liquidates
-    policy: str = "largest-mm"  # largest-mm | largest-loss | priority
+    policy: Policy = Policy.LARGEST_MM
     priority: tuple[str, ...] = ()
     max_fraction: Decimal = D("0.5")  # of a position, per step
     fee_rate: Decimal = D("0.0005")
@@ -52,7 +54,7 @@ class Rules:
     alerts: AlertRules = field(default_factory=AlertRules)
     deposit: DepositRule = field(default_factory=DepositRule)
     reduce: ReduceRule = field(default_factory=ReduceRule)
-    mode: str = "dry-run"  # dry-run | confirm | auto
+    mode: Mode = Mode.DRY_RUN
     paused: bool = False  # the kill switch: no money moves while set
     version: str = ""  # a hash of the config that made these rules
 
@@ -77,7 +79,7 @@ def scaled(rules: Rules, speed: float) -> Rules:
     a, d, r = rules.alerts, rules.deposit, rules.reduce
     return replace(
         rules,
-        mode="auto",
+        mode=Mode.AUTO,
         alerts=replace(
             a, cooldown_ms=int(a.cooldown_ms / speed), stale_after_ms=max(a.stale_after_ms, 60_000)
         ),

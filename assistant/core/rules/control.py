@@ -22,8 +22,9 @@ from assistant.core.mirror import MirrorState
 from assistant.core.model import ZERO
 from assistant.core.rules.config import Rules
 from assistant.core.rules.memory import DAY_MS, Memory
+from assistant.core.values import Mode, Severity
 
-MODES = ("dry-run", "confirm", "auto")
+MODES = tuple(Mode)  # members compare equal to their words: `"auto" in MODES`
 
 
 def effective(rules: Rules, memory: Memory) -> Rules:
@@ -31,7 +32,7 @@ def effective(rules: Rules, memory: Memory) -> Rules:
     if memory.overrides_version != rules.version:
         # Another config file: its mode holds; a pause from chat still holds too.
         return replace(rules, paused=True) if memory.paused else rules
-    mode = memory.mode or rules.mode
+    mode = Mode(memory.mode) if memory.mode else rules.mode
     paused = rules.paused if memory.paused is None else memory.paused
     if mode == rules.mode and paused == rules.paused:
         return rules
@@ -59,7 +60,7 @@ def control(memory: Memory, event: ModeSet | PauseSet | MuteSet, rules: Rules) -
 
 
 def muted(memory: Memory, severity: str, now: int) -> bool:
-    return severity != "critical" and now < memory.muted_until
+    return severity != Severity.CRITICAL and now < memory.muted_until
 
 
 def manual(

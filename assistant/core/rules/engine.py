@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from assistant.core.actions import Action, SendAlert
+from assistant.core.actions import STALE, Action, SendAlert
 from assistant.core.events import (
     ActionSettled,
     DriftDetected,
@@ -27,6 +27,7 @@ from assistant.core.rules import alerts, money
 from assistant.core.rules.config import Rules
 from assistant.core.rules.control import control, effective, manual
 from assistant.core.rules.memory import DAY_MS, Memory
+from assistant.core.values import Outcome, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,7 @@ def evaluate(
         if ordered is not None:
             actions.append(ordered)
         else:
-            actions.append(SendAlert("manual", "warning", f"not done: {refused}", now))
+            actions.append(SendAlert("manual", Severity.WARNING, f"not done: {refused}", now))
     horizon = rules.distance_horizon
     health = measure(state, horizon) if state.ready else None
     if health is None:
@@ -92,6 +93,7 @@ def evaluate(
         now,
         a.cooldown_ms,
         lambda: f"at {alerts.pct(health.margin_ratio)}",
+        metric="margin_ratio",
     )
     actions += found
     memory, found = alerts.tiered(
@@ -105,6 +107,7 @@ def evaluate(
         now,
         a.cooldown_ms,
         lambda: f"at {alerts.pct(health.distance)} of price",
+        metric="distance",
     )
     actions += found
     memory = _isolated_and_stale(state, memory, now, rules, actions)
@@ -177,10 +180,10 @@ def _settle(memory: Memory, event: Event | None) -> Memory:
     booked = dict(memory.booked)
     amount = booked.pop(event.decision_id, None)
     memory = replace(memory, pending=memory.pending - {event.decision_id}, booked=booked)
-    if amount is None or event.outcome == "unknown":  # unknown: it may have moved; keep it
+    if amount is None or event.outcome == Outcome.UNKNOWN:  # it may have moved; keep it
         return memory
     moved = Decimal(0)
-    if event.outcome == "done":
+    if event.outcome == Outcome.DONE:
         moved = event.amount if event.amount is not None else amount
     if memory.deposit_day == event.at // DAY_MS:
         total = max(Decimal(0), memory.deposit_total - (amount - moved))
@@ -193,7 +196,7 @@ def _event_alerts(event: Event | None, rules: Rules, now: int) -> list[SendAlert
         return [
             SendAlert(
                 "drift",
-                "warning",
+                Severity.WARNING,
                 f"drift: {event.what}: ours {event.ours}, exchange {event.theirs}",
                 now,
             )
@@ -206,7 +209,7 @@ def _event_alerts(event: Event | None, rules: Rules, now: int) -> list[SendAlert
         return [
             SendAlert(
                 "liquidation",
-                "critical",
+                Severity.CRITICAL,
                 f"Binance liquidated {event.order.symbol} {event.order.position_side.value}:"
                 f" {event.order.filled} at the liquidation engine's price",
                 now,
@@ -216,15 +219,15 @@ def _event_alerts(event: Event | None, rules: Rules, now: int) -> list[SendAlert
         return [
             SendAlert(
                 "margin_call",
-                "critical",
+                Severity.CRITICAL,
                 f"Binance sent a MARGIN_CALL for {', '.join(event.symbols) or 'the account'}",
                 now,
             )
         ]
-    if isinstance(event, ActionSettled) and event.outcome in ("failed", "unknown"):
-        word = "failed" if event.outcome == "failed" else "has an UNKNOWN outcome"
+    if isinstance(event, ActionSettled) and event.outcome in (Outcome.FAILED, Outcome.UNKNOWN):
+        word = "failed" if event.outcome == Outcome.FAILED else "has an UNKNOWN outcome"
         text = f"{event.kind} {event.decision_id} {word}: {event.detail}"
-        return [SendAlert("action", "critical", text, now)]
+        return [SendAlert("action", Severity.CRITICAL, text, now)]
     return []
 
 
@@ -249,6 +252,7 @@ def _isolated_and_stale(
             now,
             a.cooldown_ms,
             f"at {alerts.pct(ratio)}",
+            metric="isolated_ratio",
         )
         actions += found
     return _stale(state, memory, now, rules, actions)
@@ -281,6 +285,8 @@ def _stale(
             now,
             a.cooldown_ms,
             f"is {age // 1000}s old" if stale else "is fresh again",
+            metric="mark_age",
+            tag=STALE,
         )
         actions += found
     oldest = min((state.mark_at.get(symbol, 0) for symbol in held), default=now)

@@ -22,6 +22,7 @@ from assistant.core.mirror import MirrorState
 from assistant.core.model import ZERO, Position
 from assistant.core.rules.config import DepositRule, ReduceRule
 from assistant.core.rules.memory import DAY_MS, Memory
+from assistant.core.values import Policy
 
 CENT = Decimal("0.01")
 
@@ -141,12 +142,12 @@ def choose(book: MarginBook, rule: ReduceRule) -> Position | None:
     def loss(p: Position) -> Decimal:
         return -(p.amount * (marks[p.symbol] - p.entry_price))
 
-    if rule.policy == "priority":
+    if rule.policy == Policy.PRIORITY:
         for symbol in rule.priority:
             listed = [p for p in cross if p.symbol == symbol]
             if listed:
                 return max(listed, key=mm)
-    if rule.policy == "largest-loss":
+    if rule.policy == Policy.LARGEST_LOSS:
         return max(cross, key=loss)
     return max(cross, key=mm)
 
