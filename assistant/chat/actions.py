@@ -33,9 +33,6 @@ class ChatActions:
         self.confirmations = confirmations
         self.clock = clock
 
-    def now_ms(self) -> int:
-        return self.clock.now_ms()
-
     async def _put(self, event: Event) -> None:
         await self.mailbox.put(event, None, self.clock.now_ms())
 
@@ -52,11 +49,11 @@ class ChatActions:
         if mode == current:
             return [Reply(f"The mode is already {b(mode)}.")]
         if mode != "auto":  # towards safety: at once
-            await self._put(ModeSet(mode, by(who), self.now_ms()))
+            await self._put(ModeSet(mode, by(who), self.clock.now_ms()))
             return [Reply(f"Mode set to {b(mode)} (was {esc(current)}).")]
 
         async def run(confirmer: Who) -> str:
-            await self._put(ModeSet("auto", by(confirmer), self.now_ms()))
+            await self._put(ModeSet("auto", by(confirmer), self.clock.now_ms()))
             return f"<b>Done</b>: mode auto, set by {esc(by(confirmer))}."
 
         question = (
@@ -65,7 +62,7 @@ class ChatActions:
         return [self.confirmations.ask(question, run)]
 
     async def pause(self, args: list[str], who: Who) -> list[Reply]:
-        await self._put(PauseSet(True, by(who), self.now_ms()))
+        await self._put(PauseSet(True, by(who), self.clock.now_ms()))
         return [Reply("<b>Paused</b>: no money moves until /resume. Alerts go on.")]
 
     async def resume(self, args: list[str], who: Who) -> list[Reply]:
@@ -73,7 +70,7 @@ class ChatActions:
             return [Reply("Money actions are not paused.")]
 
         async def run(confirmer: Who) -> str:
-            await self._put(PauseSet(False, by(confirmer), self.now_ms()))
+            await self._put(PauseSet(False, by(confirmer), self.clock.now_ms()))
             return f"<b>Resumed</b> by {esc(by(confirmer))}."
 
         mode = self.view.effective_rules().mode
@@ -83,10 +80,10 @@ class ChatActions:
         if len(args) != 1:
             return self._bad(f"Usage: {code('/mute 30m')} or {code('/mute off')}")
         if args[0].lower() == "off":
-            await self._put(MuteSet(NEVER, by(who), self.now_ms()))
+            await self._put(MuteSet(NEVER, by(who), self.clock.now_ms()))
             return [Reply("Alerts are no longer muted.")]
-        until = self.now_ms() + int(duration(args[0], "mute", 7 * 86400) * 1000)
-        await self._put(MuteSet(until, by(who), self.now_ms()))
+        until = self.clock.now_ms() + int(duration(args[0], "mute", 7 * 86400) * 1000)
+        await self._put(MuteSet(until, by(who), self.clock.now_ms()))
         return [
             Reply(
                 f"Info and warning alerts muted until {esc(clock(until))}."
@@ -116,10 +113,10 @@ class ChatActions:
         if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
             return self._bad("amount: a positive number of USDT, at most 2 decimals")
         self._may_move()
-        self._check(ManualDeposit(amount, by(who), self.now_ms()))
+        self._check(ManualDeposit(amount, by(who), self.clock.now_ms()))
         book = self.view.state.book
         rule = self.view.effective_rules().deposit
-        today = self.view.memory.deposited_today(self.now_ms())
+        today = self.view.memory.deposited_today(self.clock.now_ms())
         lines = [f"Transfer {b(f'{amount} USDT')} from spot to futures?"]
         if book is not None:
             after = margin_ratio(book.mm, book.margin_balance + amount)
@@ -127,7 +124,7 @@ class ChatActions:
         lines.append(f"Deposited today {money(today)} of {money(rule.max_per_day)} USDT")
 
         async def run(confirmer: Who) -> str:
-            await self._put(ManualDeposit(amount, by(confirmer), self.now_ms()))
+            await self._put(ManualDeposit(amount, by(confirmer), self.clock.now_ms()))
             return "<b>Confirmed</b>: the transfer is on its way; its outcome follows."
 
         return [self.confirmations.ask("\n".join(lines), run)]
@@ -169,7 +166,7 @@ class ChatActions:
         if quantity % step:
             return self._bad(f"quantity: a multiple of {esc(step)}")
         self._may_move()
-        self._check(ManualReduce(symbol, side, quantity, by(who), self.now_ms()))
+        self._check(ManualReduce(symbol, side, quantity, by(who), self.clock.now_ms()))
         lines = [
             f"Reduce-only {'SELL' if change.amount > 0 else 'BUY'} {b(f'{quantity} {symbol}')}"
             f" ({esc(side.value)}, {pct(quantity / size, 0)} of the position)?"
@@ -185,7 +182,9 @@ class ChatActions:
                 lines.append(f"Margin ratio {pct(book.margin_ratio)} → {pct(after)}")
 
         async def run(confirmer: Who) -> str:
-            await self._put(ManualReduce(symbol, side, quantity, by(confirmer), self.now_ms()))
+            await self._put(
+                ManualReduce(symbol, side, quantity, by(confirmer), self.clock.now_ms())
+            )
             return "<b>Confirmed</b>: the order is on its way; its outcome follows."
 
         return [self.confirmations.ask("\n".join(lines), run)]

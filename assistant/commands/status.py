@@ -3,7 +3,6 @@ not be running; old data is flagged as stale)."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from assistant.commands.calc import fixed, render
@@ -11,6 +10,7 @@ from assistant.core.margin.health import book_health
 from assistant.core.margin.liquidation import uniform_distance
 from assistant.core.mirror import MirrorState
 from assistant.errors import InputError
+from assistant.service.clock import SystemClock
 from assistant.service.settings import Settings
 from assistant.store.sqlite import SqliteStore
 
@@ -31,7 +31,7 @@ def load_mirror(settings: Settings) -> MirrorState:
 
 def status(settings: Settings, now_ms: int | None = None) -> dict[str, Any]:
     state = load_mirror(settings)
-    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    now_ms = SystemClock().now_ms() if now_ms is None else now_ms
     book = state.book
     if book is None:
         raise InputError(
