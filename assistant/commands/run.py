@@ -15,8 +15,8 @@ from assistant.binance.rest import BinanceRest
 from assistant.errors import InputError
 from assistant.service import redact, systemd
 from assistant.service.bootstrap import ChatOptions, Runtime, build
-from assistant.service.executor import on_request_sent
 from assistant.service.metrics import Metrics
+from assistant.service.money.exchange import on_request_sent
 from assistant.service.settings import Settings, credentials, telegram_token
 from assistant.store.sqlite import SqliteStore
 

@@ -34,9 +34,9 @@ from assistant.core.ports import ChatPort, Clock
 from assistant.core.rules.config import Rules
 from assistant.core.rules.memory import Memory
 from assistant.service.clock import SystemClock
-from assistant.service.executor import Executor
 from assistant.service.loop import Loop
 from assistant.service.metrics import Metrics
+from assistant.service.money.executor import Executor
 from assistant.service.notifier import Listener, Notifier
 from assistant.service.scheduler import Inbox, Scheduler, Timings
 from assistant.service.settings import Settings, rules_from

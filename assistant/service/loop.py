@@ -42,8 +42,8 @@ from assistant.core.rules.engine import Decision
 from assistant.core.rules.memory import Memory
 from assistant.core.step import step
 from assistant.core.values import Severity
-from assistant.service.executor import Executor
 from assistant.service.metrics import Metrics
+from assistant.service.money.executor import Executor
 from assistant.service.notifier import Notifier
 from assistant.service.scheduler import Answer, Inbox, Item, Scheduler, Tick, Timings
 from assistant.store.sqlite import SqliteStore

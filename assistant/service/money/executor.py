@@ -21,45 +21,31 @@ from assistant.binance.rest import BinanceRest
 from assistant.core.actions import (
     AddIsolatedMargin,
     MoneyAction,
-    PlaceReduceOnly,
     SendAlert,
     TransferToFutures,
     describe,
     kind_of,
 )
 from assistant.core.events import ActionSettled, Event
-from assistant.core.model import PositionSide
 from assistant.core.ports import Clock
 from assistant.core.rules.config import Rules
 from assistant.core.rules.engine import Health
 from assistant.core.values import Outcome, Severity
 from assistant.errors import ExchangeError, RateLimited, Rejected
-from assistant.service import failpoints
+from assistant.service.money import failpoints
+from assistant.service.money.exchange import look, moved, rebuild, send
 from assistant.service.notifier import Notifier
 from assistant.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 Sink = Callable[[Event, str | None, int], Awaitable[None]]
 Propose = Callable[["MoneyAction", "Rules", "Health | None"], Awaitable[bool]]
-MONEY_PATHS = ("/fapi/v1/order", "/sapi/v1/asset/transfer", "/fapi/v1/positionMargin")
-CLOCK_SKEW_MS = 5_000  # how far back the transfer history is searched for a deposit's trace
 UNKNOWN = object()  # a lookup that could not be made
 Job = tuple[MoneyAction, "Rules | None", "Health | None", str]
 
 
 def _backoff(exc: ExchangeError, attempt: int) -> float:
     return exc.retry_after if isinstance(exc, RateLimited) else min(5.0, 0.2 * 2**attempt)
-
-
-def _moved(action: MoneyAction) -> Decimal | None:
-    """The USDT a done action moved into futures (deposits and top-ups count against caps)."""
-    return action.amount if isinstance(action, (TransferToFutures, AddIsolatedMargin)) else None
-
-
-def on_request_sent(method: str, path: str) -> None:
-    """Hooked into BinanceRest: the `request-in-flight` failpoint, for money requests only."""
-    if method == "POST" and path in MONEY_PATHS:
-        failpoints.hit("request-in-flight")
 
 
 class Executor:
@@ -194,7 +180,7 @@ class Executor:
                 await self._finish(action, kind, "abandoned", f"{why} before a retry; not sent")
                 return
             try:
-                result = await self._send(action)
+                result = await send(self.rest, self.store, action)
             except Rejected as exc:
                 await self._finish(action, kind, "failed", f"Binance refused: {exc}")
                 return
@@ -230,7 +216,7 @@ class Executor:
                 continue
             failpoints.hit("after-accept")
             await self._finish(
-                action, kind, "done", json.dumps(result, default=str)[:500], amount=_moved(action)
+                action, kind, "done", json.dumps(result, default=str)[:500], amount=moved(action)
             )
             text = f"done: {what} ({action.reason})"
             self._announce(action, Severity.WARNING, text, Outcome.DONE)
@@ -241,7 +227,7 @@ class Executor:
         """`_look`, asked again while the exchange cannot answer; UNKNOWN if it never can."""
         for attempt in range(self.attempts):
             try:
-                return await self._look(action, since)
+                return await look(self.rest, self.store, action, since)
             except ExchangeError as exc:
                 wait = _backoff(exc, attempt)
                 log.warning(
@@ -249,41 +235,6 @@ class Executor:
                 )
                 await self.clock.sleep(wait)
         return UNKNOWN
-
-    async def _send(self, action: MoneyAction) -> Any:
-        if isinstance(action, TransferToFutures):
-            return {"tranId": await self._transfer(action)}
-        if isinstance(action, AddIsolatedMargin):
-            return await self.rest.add_isolated_margin(
-                action.symbol, action.position_side, action.amount
-            )
-        return await self.rest.reduce_only(
-            symbol=action.symbol,
-            side=action.side,
-            quantity=action.quantity,
-            client_id=action.client_id,
-            position_side=action.position_side.value,
-        )
-
-    async def _transfer(self, action: TransferToFutures) -> int:
-        tran_id = await self.rest.transfer_to_futures(action.amount)
-        self.store.claim_transfer(tran_id, action.decision_id)
-        return tran_id
-
-    async def _look(self, action: MoneyAction, since: int) -> Any | None:
-        """Did an earlier attempt of this decision take effect on the exchange?"""
-        if isinstance(action, PlaceReduceOnly):
-            order = await self.rest.order_by_client_id(action.symbol, action.client_id)
-            return None if order is None else f"order {order.get('orderId')} {order.get('status')}"
-        if isinstance(action, TransferToFutures):
-            for row in await self.rest.transfers_since(since - CLOCK_SKEW_MS):
-                usable = (
-                    row.asset == "USDT" and row.status != "FAILED" and row.amount == action.amount
-                )
-                if usable and self.store.claim_transfer(row.tran_id, action.decision_id):
-                    return f"transfer {row.tran_id} ({row.status})"
-            return None
-        return None  # isolated margin has no trace to look up (it is never resent)
 
     # ---- after a crash -----------------------------------------------------------------------
 
@@ -293,7 +244,7 @@ class Executor:
         cannot be asked, the outcome is unknown, and said so loudly."""
         for row in self.store.pending_intents():
             payload = json.loads(row["payload"])
-            action = _rebuild(row["kind"], payload)
+            action = rebuild(row["kind"], payload)
             if isinstance(action, AddIsolatedMargin):
                 await self._finish(
                     action,
@@ -311,7 +262,7 @@ class Executor:
                     "interrupted by a restart, and the exchange could not be asked",
                 )
             elif found is not None:
-                await self._finish(action, row["kind"], "done", found, amount=_moved(action))
+                await self._finish(action, row["kind"], "done", found, amount=moved(action))
             else:
                 await self._finish(action, row["kind"], "abandoned", "not found after a restart")
 
@@ -350,25 +301,8 @@ class Executor:
     def _announce(
         self, action: MoneyAction, severity: Severity, text: str, outcome: Outcome
     ) -> None:
-        moved = _moved(action)
+        amount = moved(action)
         alert = SendAlert(
-            kind_of(action), severity, text, self.clock.now_ms(), amount=moved, outcome=outcome
+            kind_of(action), severity, text, self.clock.now_ms(), amount=amount, outcome=outcome
         )
         self.notifier(alert)
-
-
-def _rebuild(kind: str, payload: dict[str, Any]) -> MoneyAction:
-    """The action an intent row was written for (to look it up after a crash)."""
-    decision, reason, at = payload["decision_id"], payload["reason"], int(payload["at"])
-    by = payload.get("by", "")
-    if kind == "deposit":
-        return TransferToFutures(decision, Decimal(payload["amount"]), reason, at, by)
-    side = PositionSide(payload["position_side"])
-    if kind == "isolated-margin":
-        return AddIsolatedMargin(
-            decision, payload["symbol"], side, Decimal(payload["amount"]), reason, at, by
-        )
-    quantity = Decimal(payload["quantity"])
-    return PlaceReduceOnly(
-        decision, payload["symbol"], side, payload["side"], quantity, reason, at, by
-    )
