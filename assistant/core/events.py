@@ -222,6 +222,22 @@ class ManualReduce:
     at: int
 
 
+@dataclass(frozen=True, slots=True)
+class CapsRestored:
+    """On every start, from durable facts only (the intents the store committed before each
+    request), never from a snapshot of the rules' memory: what the day's caps have already
+    used, and the decisions whose money may still be moving.
+
+    `moved_today` is the sum, for the UTC day `day`, of our deposits and isolated top-ups that
+    are done, whose outcome is unknown, or that are still in flight. `in_flight` books each
+    intent the executor's recovery has yet to settle (its lookup on the exchange decides)."""
+
+    day: int  # UTC day number (epoch ms // 86,400,000)
+    moved_today: Decimal
+    in_flight: Mapping[str, Decimal]  # decision id -> amount booked until it settles
+    at: int
+
+
 ChatControl = ModeSet | PauseSet | MuteSet | ManualDeposit | ManualReduce
 
 Event = (
@@ -244,4 +260,5 @@ Event = (
     | MuteSet
     | ManualDeposit
     | ManualReduce
+    | CapsRestored
 )

@@ -18,11 +18,11 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from decimal import Decimal
 
 from assistant.binance.streams import BinanceStreams
 from assistant.core.actions import SendAlert
 from assistant.core.events import (
+    CapsRestored,
     DataWentStale,
     DriftDetected,
     Event,
@@ -39,7 +39,7 @@ from assistant.core.ports import Clock
 from assistant.core.rules.config import Rules
 from assistant.core.rules.control import effective, muted
 from assistant.core.rules.engine import Decision
-from assistant.core.rules.memory import Memory
+from assistant.core.rules.memory import DAY_MS, Memory
 from assistant.core.step import step
 from assistant.core.values import Severity
 from assistant.service.metrics import Metrics
@@ -50,18 +50,6 @@ from assistant.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 CHAT_EVENTS = (ModeSet, PauseSet, MuteSet, ManualDeposit, ManualReduce)
-
-
-def resumed(memory: Memory, in_flight: set[str]) -> Memory:
-    """The rules' memory after a restart. A decision with an intent still open was perhaps
-    sent: it stays pending (the executor's recovery settles it). Any other pending decision
-    (a question nobody answered, a dry-run in passing) died with the process: nothing moved,
-    so what it booked against the daily cap is given back."""
-    pending = memory.pending & in_flight
-    booked = {k: v for k, v in memory.booked.items() if k in pending}
-    freed = sum((v for k, v in memory.booked.items() if k not in pending), Decimal(0))
-    total = max(Decimal(0), memory.deposit_total - freed)
-    return replace(memory, pending=pending, booked=booked, deposit_total=total)
 
 
 class Loop:
@@ -260,9 +248,17 @@ class Loop:
             log.info("resumed from the store (saved at %s); reconciling before acting", saved_at)
         memory = self.store.load_memory(Memory)
         if memory is not None:
-            self.memory = resumed(
-                memory, {row["decision_id"] for row in self.store.pending_intents()}
-            )
+            self.memory = memory  # alert levels, cooldowns, the chat's overrides
+        # The caps are never taken from that snapshot (a kill can land between a transfer and
+        # the next save): they are rebuilt from the intents, as an event, so replay agrees.
+        now = self.clock.now_ms()
+        moved, in_flight = self.store.money_facts(now // DAY_MS)
+        self.handle(CapsRestored(now // DAY_MS, moved, in_flight, now), None, now)
+        log.info(
+            "caps restored from the store: %s moved today, %d decision(s) in flight",
+            moved,
+            len(in_flight),
+        )
         if self.rules is not None:
             self.executor.follow(self.effective_rules())
 

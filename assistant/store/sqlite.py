@@ -22,6 +22,7 @@ import sqlite_utils
 from assistant.core import events
 from assistant.core.actions import SendAlert
 from assistant.core.mirror import MirrorState, rebuild
+from assistant.core.rules.memory import DAY_MS, decided_day
 from assistant.store import outbox
 from assistant.store.codec import decode_event, encode_event, from_plain, to_plain
 
@@ -243,6 +244,25 @@ class SqliteStore:
         return list(
             self.db.query("SELECT * FROM intents WHERE status = 'pending' ORDER BY created_at")
         )
+
+    def money_facts(self, day: int) -> tuple[Decimal, dict[str, Decimal]]:
+        """For the caps, from the intents alone: what our deposits and isolated top-ups decided
+        on UTC day `day` moved or may have moved (done, unknown, or still in flight), and the
+        amount of every intent still in flight, whatever its day."""
+        total, in_flight = Decimal(0), {}
+        for row in self.db.query(
+            "SELECT decision_id, payload, status FROM intents"
+            " WHERE kind IN ('deposit', 'isolated-margin')"
+            " AND status IN ('done', 'unknown', 'pending')"
+        ):
+            payload = json.loads(row["payload"])
+            amount = Decimal(str(payload["amount"]))
+            decided = decided_day(row["decision_id"])
+            if (decided if decided is not None else int(payload["at"]) // DAY_MS) == day:
+                total += amount
+            if row["status"] == "pending":
+                in_flight[row["decision_id"]] = amount
+        return total, in_flight
 
     def settle_intent(
         self, decision_id: str, status: str, outcome: dict[str, Any], at: int

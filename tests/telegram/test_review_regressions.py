@@ -12,13 +12,15 @@ from telegram.error import BadRequest, NetworkError
 
 from assistant.chat.confirm import Confirmations
 from assistant.core.actions import SendAlert, TransferToFutures
+from assistant.core.events import CapsRestored
+from assistant.core.mirror import MirrorState
 from assistant.core.ports import Who
 from assistant.core.rules.config import Rules
+from assistant.core.rules.engine import evaluate
 from assistant.core.rules.memory import Memory
 from assistant.emulator.server.app import Emulator
 from assistant.emulator.telegram import FakeBotApi
 from assistant.service.clock import SteppedClock, SystemClock
-from assistant.service.loop import resumed
 from assistant.service.notifier import Notifier
 from assistant.store.sqlite import SqliteStore
 from assistant.telegram.delivery import deliver
@@ -148,7 +150,9 @@ def test_a_restart_gives_back_what_unanswered_questions_booked() -> None:
         pending=frozenset({"deposit-1-0", "deposit-2-1"}),
         booked={"deposit-1-0": Decimal(1000), "deposit-2-1": Decimal(500)},
     )
-    after = resumed(memory, in_flight={"deposit-2-1"})  # only this one had an intent open
+    # Only deposit-2-1 had an intent open: the store's facts say so, and nothing else moved.
+    restart = CapsRestored(0, Decimal(500), {"deposit-2-1": Decimal(500)}, 10)
+    after = evaluate(MirrorState(), memory, 10, Rules(), restart).memory
     assert after.pending == {"deposit-2-1"} and after.booked == {"deposit-2-1": Decimal(500)}
     assert after.deposit_total == Decimal(500)
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from assistant.core.actions import STALE, Action, SendAlert
 from assistant.core.events import (
     ActionSettled,
+    CapsRestored,
     DriftDetected,
     Event,
     ManualDeposit,
@@ -26,7 +27,7 @@ from assistant.core.mirror import MirrorState
 from assistant.core.rules import alerts, money
 from assistant.core.rules.config import Rules
 from assistant.core.rules.control import control, effective, manual
-from assistant.core.rules.memory import DAY_MS, Memory
+from assistant.core.rules.memory import DAY_MS, Memory, decided_day
 from assistant.core.values import Outcome, Severity
 
 
@@ -67,6 +68,8 @@ def evaluate(
     state: MirrorState, memory: Memory, now: int, rules: Rules, event: Event | None = None
 ) -> Decision:
     memory = _settle(memory, event)
+    if isinstance(event, CapsRestored):
+        memory = restored(memory, event)
     if isinstance(event, (ModeSet, PauseSet, MuteSet)):
         memory = control(memory, event, rules)
     rules = effective(rules, memory)
@@ -172,6 +175,19 @@ def _with_pending_deposits(
     return (after, health) if health is not None else None
 
 
+def restored(memory: Memory, event: CapsRestored) -> Memory:
+    """The caps after a start, from the store's intents: today's total, and a booking for each
+    decision still in flight. Anything else pending died with the process (a question nobody
+    answered, a dry-run in passing): nothing of it moved, so none of it stays booked."""
+    return replace(
+        memory,
+        deposit_day=event.day,
+        deposit_total=event.moved_today,
+        pending=frozenset(event.in_flight),
+        booked=dict(event.in_flight),
+    )
+
+
 def _settle(memory: Memory, event: Event | None) -> Memory:
     """An outcome frees its kind for the next decision, and gives back to the daily cap what
     was booked but not moved (failed, abandoned, dry-run, or less than decided)."""
@@ -185,7 +201,8 @@ def _settle(memory: Memory, event: Event | None) -> Memory:
     moved = Decimal(0)
     if event.outcome == Outcome.DONE:
         moved = event.amount if event.amount is not None else amount
-    if memory.deposit_day == event.at // DAY_MS:
+    day = decided_day(event.decision_id)
+    if memory.deposit_day == (event.at // DAY_MS if day is None else day):
         total = max(Decimal(0), memory.deposit_total - (amount - moved))
         memory = replace(memory, deposit_total=total)
     return memory

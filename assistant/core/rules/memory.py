@@ -11,6 +11,13 @@ DAY_MS = 86_400_000
 NEVER = -(2**62)  # "long ago": no cooldown is running
 
 
+def decided_day(decision_id: str) -> int | None:
+    """The UTC day a decision was made, from its id ("deposit-<ms>-<n>"); None if not ours.
+    A booking counts against the cap of the day it was decided, whenever it settles."""
+    parts = decision_id.split("-")
+    return int(parts[1]) // DAY_MS if len(parts) == 3 and parts[1].isdigit() else None
+
+
 @dataclass(frozen=True, slots=True)
 class Memory:
     levels: Mapping[str, int] = field(default_factory=dict)  # alert key -> active tier (-1: none)
