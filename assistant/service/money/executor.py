@@ -108,14 +108,41 @@ class Executor:
                     )
                     continue
                 await self.carry_out(action, rules, health)
-            except ExchangeError as exc:  # e.g. the spot balance could not be read
-                log.error("action %s: %s", action.decision_id, exc)
-                await self._settle(action, kind_of(action), "failed", str(exc))
-            except Exception:  # a bug must not silence every later action
-                log.exception("action %s crashed", action.decision_id)
-                await self._settle(
-                    action, kind_of(action), "failed", "internal error (see the log)"
-                )
+            except Exception as exc:  # a bug or a broken store must not silence later actions
+                await self._interrupted(action, exc)
+
+    async def _interrupted(self, action: MoneyAction, exc: Exception) -> None:
+        """Something raised while carrying out `action`. Before its intent row exists no
+        request can have left: it failed, and its cap is given back. Once the intent exists a
+        request may have left the process, so the outcome is unknown: only a lookup on the
+        exchange may settle it, and until one does, its cap stays booked."""
+        kind = kind_of(action)
+        if isinstance(exc, ExchangeError):
+            log.error("action %s: %s", action.decision_id, exc)
+        else:
+            log.exception("action %s interrupted", action.decision_id)
+        try:
+            row = self.store.intent(action.decision_id)
+            before_any_request = row is None
+            settled = row is not None and row["status"] != "pending"
+        except Exception:  # the store cannot say: as if a request had left
+            log.exception("action %s: its intent cannot be read", action.decision_id)
+            before_any_request, settled = False, False
+        if before_any_request:
+            await self._settle(action, kind, "failed", str(exc)[:200] or type(exc).__name__)
+            return
+        if settled:
+            return  # its outcome was written before the error: nothing more to say
+        found = await self._look_until_known(action, action.at)
+        if found is not None and found is not UNKNOWN:
+            await self._finish(action, kind, "done", f"found after {exc!r}: {found}", moved(action))
+            return
+        detail = f"{type(exc).__name__} after its intent was written; not found on the exchange"
+        if found is UNKNOWN:
+            detail = f"{type(exc).__name__} after its intent was written; the exchange cannot say"
+        text = f"outcome unknown: {describe(action)}: {detail}; its cap stays booked"
+        self._announce(action, Severity.CRITICAL, text, Outcome.UNKNOWN)
+        await self._finish(action, kind, "unknown", detail)
 
     # ---- one action --------------------------------------------------------------------------
 
