@@ -27,8 +27,8 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-chaos: $(STAMP)  # the long chaos runs: 100 websocket drops, 100 random kills
-	CHAOS_CROSSINGS=25 CHAOS_KILLS=100 $(BIN)/pytest -q tests/chaos
+chaos: $(STAMP)  # the long chaos runs: 100 websocket drops, 100 random kills, 300 kills around transfers
+	CHAOS_CROSSINGS=25 CHAOS_KILLS=100 CHAOS_CAP_KILLS=300 $(BIN)/pytest -q tests/chaos
 
 demo: $(STAMP)
 	$(BIN)/assistant demo
