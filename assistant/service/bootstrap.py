@@ -49,6 +49,9 @@ from assistant.telegram.render import alert_html
 log = logging.getLogger(__name__)
 
 
+OPTIONAL = frozenset({"telegram", "outbox", "console"})  # channels, not the protection path
+
+
 class From(enum.Enum):
     CONFIG = "config"  # take the rules from the settings
 
@@ -274,7 +277,7 @@ def build(
         executor=executor,
         streams=streams,
         scheduler=scheduler,
-        supervisor=Supervisor(clock),
+        supervisor=Supervisor(clock, optional=OPTIONAL, alert=notifier),
         loop=loop,
         chats=chat,
         metrics=metrics,

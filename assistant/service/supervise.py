@@ -1,6 +1,12 @@
 """Supervision in one place: every long-running task restarts after a crash, with backoff,
 and start-up steps are retried until the exchange answers. Nothing dies silently: a crash is
-logged with its traceback, and `healthy` is false while any task waits to restart."""
+logged with its traceback.
+
+Tasks are of two kinds. The protection path (the consumer, the journal, the streams, the
+executor) decides `healthy`, which feeds systemd's watchdog: while one of them waits to
+restart, the pings stop. An optional channel (Telegram, its outbox, the console) being down
+never stops them: it is a critical alert, through every channel that still works, and the
+guardian goes on protecting."""
 
 from __future__ import annotations
 
@@ -8,11 +14,15 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from assistant.core.actions import SendAlert
 from assistant.core.ports import Clock
+from assistant.core.values import Severity
 from assistant.errors import ExchangeError
 
 log = logging.getLogger(__name__)
 Job = Callable[[], Awaitable[None]]
+Alert = Callable[[SendAlert], None]
+UP_AGAIN_AFTER = 30.0  # an optional channel that stays up this long after a crash is back
 
 
 def backoff(attempt: int, first: float = 0.5, ceiling: float = 30.0) -> float:
@@ -21,31 +31,72 @@ def backoff(attempt: int, first: float = 0.5, ceiling: float = 30.0) -> float:
 
 
 class Supervisor:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        optional: frozenset[str] = frozenset(),
+        alert: Alert | None = None,
+    ) -> None:
         self.clock = clock
+        self.optional = optional  # channels whose outage is an alert, not a death
+        self.alert = alert
         self.crashed: set[str] = set()
         self.restarts: dict[str, int] = {}
+        self.down: set[str] = set()  # optional channels in an outage (alerted once)
 
     @property
     def healthy(self) -> bool:
-        """Every supervised task is running; none is waiting to restart."""
-        return not self.crashed
+        """Every task of the protection path is running; none is waiting to restart."""
+        return not (self.crashed - self.optional)
+
+    def _say(self, name: str, severity: Severity, text: str) -> None:
+        """An alert (the notifier logs it too); the log alone if it cannot be raised."""
+        level = logging.CRITICAL if severity is Severity.CRITICAL else logging.INFO
+        if self.alert is None:
+            log.log(level, text)
+            return
+        try:
+            self.alert(SendAlert(f"channel:{name}", severity, text, self.clock.now_ms()))
+        except Exception:  # the alert's own channels may be what is down
+            log.log(level, text)
+            log.exception("could not raise that alert")
+
+    async def _up_again(self, name: str) -> None:
+        await self.clock.sleep(UP_AGAIN_AFTER)
+        if name in self.down:
+            self.down.discard(name)
+            self._say(name, Severity.INFO, f"{name} is working again")
 
     async def keep(self, name: str, job: Job) -> None:
         """Run `job`; if it crashes, log it and start it again (never silently lost)."""
         for attempt in range(10**9):
+            watch = None
+            if name in self.down:  # back once this attempt stays up a while
+                watch = asyncio.ensure_future(self._up_again(name))
             try:
                 await job()
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 self.crashed.add(name)
                 self.restarts[name] = self.restarts.get(name, 0) + 1
                 delay = backoff(attempt)
                 log.exception("task %s crashed; restarting it in %.1fs", name, delay)
+                if name in self.optional and name not in self.down:
+                    self.down.add(name)
+                    self._say(
+                        name,
+                        Severity.CRITICAL,
+                        f"{name} is down ({type(exc).__name__}: {str(exc)[:120]}); retrying."
+                        " Protection goes on; messages wait in the outbox",
+                    )
                 await self.clock.sleep(delay)
                 self.crashed.discard(name)
+            finally:
+                if watch is not None:
+                    watch.cancel()
 
     async def until_ok(self, what: str, step: Job) -> None:
         """A start-up step, tried again (with backoff) while the exchange cannot answer."""

@@ -90,3 +90,60 @@ def test_units_pass_systemd_analyze_verify(unit: str, installed_as: str, tmp_pat
     )
     assert result.returncode == 0, result.stderr
     assert "assistant" not in result.stderr, result.stderr  # no complaint about our unit
+
+
+def test_a_telegram_outage_is_an_alert_and_the_watchdog_keeps_being_fed(tmp_path: Path) -> None:
+    """Telegram unreachable for the whole run: its task crashes and restarts again and again,
+    yet the pings go on (the protection path is healthy) and the outage is said once."""
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "emulator", "--scenario", "calm"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    notify_path = tmp_path / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(notify_path))
+        sock.settimeout(20)
+        try:
+            assert emulator.stdout is not None
+            urls = json.loads(emulator.stdout.readline())
+            config = tmp_path / "a.toml"
+            config.write_text(
+                f'[exchange]\nenvironment = "emulator"\nrest_url = "{urls["rest"]}"\n'
+                f'ws_url = "{urls["ws"]}"\n[telegram]\ntoken = "env:TEST_BOT_TOKEN"\n'
+                'allowed_chat_ids = [4242]\nbase_url = "http://127.0.0.1:9/bot"\n'
+            )
+            env = {
+                **os.environ,
+                "NOTIFY_SOCKET": str(notify_path),
+                "WATCHDOG_USEC": "200000",
+                "TEST_BOT_TOKEN": "123456:FAKE-test-token-for-loopback-only",
+            }
+            service = subprocess.Popen(
+                [sys.executable, "-m", "assistant", "run", "-c", str(config)],
+                env=env,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            try:
+                receive(sock, "READY=1")
+                pings = 0
+                for _ in range(400):  # bounded: 30 pings take about 3 s (every 0.1 s)
+                    if "WATCHDOG=1" in sock.recv(4096).decode():
+                        pings += 1
+                    if pings >= 30:
+                        break
+                assert pings >= 30  # through at least three crashes of the Telegram task
+                service.send_signal(signal.SIGTERM)
+                _, err = service.communicate(timeout=15)
+                assert service.returncode == 0, err
+            finally:
+                if service.poll() is None:
+                    service.kill()
+                    service.communicate()
+        finally:
+            emulator.terminate()
+            emulator.communicate(timeout=10)
+    assert err.count("task telegram crashed") >= 3
+    assert err.count("ALERT channel:telegram: telegram is down") == 1  # once, not every retry
+    assert "FAKE-test-token" not in err
