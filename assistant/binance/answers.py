@@ -54,7 +54,15 @@ def reading(what: str) -> Iterator[None]:
     """A body not shaped as Binance's becomes BadResponse (retryable), never a crash."""
     try:
         yield
-    except (InputError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+    except (
+        InputError,
+        KeyError,
+        TypeError,
+        ValueError,
+        AttributeError,
+        IndexError,
+        RecursionError,
+    ) as exc:
         detail = f"{what}: an answer we cannot read ({type(exc).__name__}: {exc})"
         raise BadResponse(detail[:300]) from None
 

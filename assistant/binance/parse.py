@@ -95,7 +95,15 @@ def parse_user_frame(frame: str | bytes | Mapping[str, Any]) -> Event | Skipped:
         if kind in KNOWN_UNUSED:
             return Skipped(f"{kind} is not mirrored", False)
         return Skipped(f"unknown event type {str(kind)[:40]!r}", True)
-    except (ValueError, KeyError, TypeError, AttributeError, IndexError, InputError) as exc:
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        InputError,
+        RecursionError,
+    ) as exc:
         return Skipped(f"malformed frame: {exc}"[:200], True)
 
 
@@ -120,7 +128,15 @@ def parse_market_frame(
                 return Skipped("not a symbol name", True)
             updates.append(MarkPriceUpdated(symbol, price, _time(item, "E")))
         return updates
-    except (ValueError, KeyError, TypeError, AttributeError, IndexError, InputError) as exc:
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        InputError,
+        RecursionError,
+    ) as exc:
         return Skipped(f"malformed frame: {exc}"[:200], True)
 
 

@@ -23,10 +23,7 @@ from assistant.binance.parse import parse_snapshot
 from assistant.binance.wire import Transfer, parse_decimal, parse_leverage_brackets, parse_transfers
 from assistant.core.events import AccountSnapshotted, BracketsLoaded, FiltersLoaded, SymbolFilters
 from assistant.core.model import PositionSide
-from assistant.errors import (
-    RateLimited,
-    Rejected,
-)
+from assistant.errors import BadResponse, RateLimited, Rejected
 
 log = logging.getLogger(__name__)
 # ccxt logs request headers (the API key) at DEBUG; never let them through.
@@ -151,6 +148,8 @@ class BinanceRest:
                 self._blocked_until = max(self._blocked_until, self.clock() + error.retry_after)
             log.warning("REST %s failed: %s", method, error)
             raise error from None
+        except RecursionError:  # a body nested deeper than any JSON decoder goes
+            raise BadResponse(f"REST {method}: an answer nested too deeply to read") from None
         finally:
             self._account(budget, ex.last_response_headers or {})
 

@@ -258,6 +258,8 @@ def load_settings(path: Path) -> Settings:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{path}: not valid TOML: nested too deeply") from None
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:

@@ -295,6 +295,8 @@ def load_scenario(source: str | dict[str, Any] | None) -> Scenario:
             f"scenario {source}: not a built-in ({', '.join(BUILTINS)})"
             f" and not readable: {exc.strerror}"
         ) from None
+    except RecursionError:
+        raise InputError(f"scenario {source}: not valid JSON: nested too deeply") from None
     except json.JSONDecodeError as exc:
         raise InputError(
             f"scenario {source}: not valid JSON: {exc.msg} at line {exc.lineno}"
