@@ -8,6 +8,7 @@ silent "off". Unknown keys are errors. Durations are strings like "30s", "15m".
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import tomllib
@@ -43,6 +44,8 @@ def parse_duration(value: Any) -> float:
         if not match:
             raise ValueError(f'expected a duration like "30s" or "15m", got {value!r}')
         seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if not math.isfinite(seconds):
+        raise ValueError(f"a duration must be a finite number of seconds, got {value!r}")
     if seconds <= 0:
         raise ValueError("a duration must be positive")
     return seconds
@@ -103,8 +106,8 @@ class Actions(_Section):
     paused: bool = False  # the kill switch: no money moves while true
 
 
-Fraction = Annotated[Decimal, Field(ge=0, le=10)]
-Positive = Annotated[Decimal, Field(gt=0)]
+Fraction = Annotated[Decimal, Field(ge=0, le=10, allow_inf_nan=False)]
+Positive = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
 
 
 class AlertsSection(_Section):

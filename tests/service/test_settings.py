@@ -167,3 +167,30 @@ def test_telegram_needs_owners_and_a_secret_reference(tmp_path: Path) -> None:
     path = write(tmp_path, base + '[telegram]\ntoken = "env:TG"\nallowed_chat_ids = [1]\n')
     assert "telegram.token: environment variable TG is not set" in check(path).stderr
     assert check(path, TG="123:fake").returncode == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[alerts]\ncooldown = inf",
+        "[alerts]\ncooldown = nan",
+        "[deposit]\nmax_per_day = inf",
+        "[deposit]\nmax_per_action = nan",
+        "[alerts]\nmargin_ratio = [0.8, nan]",
+    ],
+)
+def test_infinite_and_nan_values_are_refused_before_run(tmp_path: Path, body: str) -> None:
+    """They passed check-config and crashed `run` with a traceback."""
+    path = tmp_path / "a.toml"
+    path.write_text(body + "\n")
+    done = check(path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"{path}: ") and "finite" in line
+    run = subprocess.run(
+        [sys.executable, "-m", "assistant", "run", "-c", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2 and "Traceback" not in run.stderr
