@@ -23,6 +23,7 @@ from assistant.core import events
 from assistant.core.actions import SendAlert
 from assistant.core.mirror import MirrorState, rebuild
 from assistant.core.rules.memory import DAY_MS, decided_day
+from assistant.errors import InputError
 from assistant.store import outbox
 from assistant.store.codec import decode_event, encode_event, from_plain, to_plain
 
@@ -89,14 +90,17 @@ MIGRATIONS = [_migrate_1, _migrate_2, outbox.migrate, _migrate_4, outbox.migrate
 class SqliteStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.db = sqlite_utils.Database(self.path)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA busy_timeout=5000")
-        # Checkpoints (the only fsyncs in WAL mode) run from `checkpoint()`, on the service's
-        # periodic save, never inside the commit of an intent that an order is waiting for.
-        self.db.execute("PRAGMA wal_autocheckpoint=0")
-        self._migrate()
+        try:
+            self.db = sqlite_utils.Database(self.path)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA busy_timeout=5000")
+            # Checkpoints (the only fsyncs in WAL mode) run from `checkpoint()`, on the
+            # service's periodic save, never inside the commit of an intent an order awaits.
+            self.db.execute("PRAGMA wal_autocheckpoint=0")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
+            raise InputError(f"{self.path}: not a readable store ({exc})") from None
         self._pending: list[tuple[int, str, str, str | None]] = []
         self.outbox = outbox.Outbox(self.db)
 
@@ -104,6 +108,11 @@ class SqliteStore:
         self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         row = self.db.execute("SELECT MAX(version) FROM schema_version").fetchone()
         current = row[0] or 0
+        if current > len(MIGRATIONS):
+            raise InputError(
+                f"{self.path}: written by a newer version of the assistant (store schema"
+                f" {current}; this version knows {len(MIGRATIONS)}): refusing to open it"
+            )
         for number, migration in enumerate(MIGRATIONS, start=1):
             if number > current:
                 with self.db.conn:
