@@ -1,17 +1,21 @@
 """A logging filter that removes secrets from every record, exceptions included.
 
 The HTTP client under python-telegram-bot logs each request's URL, which carries the bot
-token, and PTB's InvalidToken message quotes the token itself; ccxt errors can echo a key.
-This filter sits on the process's log handlers, so nothing written there can carry them.
+token, and PTB's InvalidToken message quotes the token itself; ccxt errors can echo a key;
+the websocket client logs the user stream's URL, whose listenKey lets anyone read the account's
+events (it changes, so it is matched by shape, not by value). This filter sits on the process's
+log handlers, so nothing written there can carry them.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from urllib.parse import quote
 
 MASK = "<redacted>"
+LISTEN_KEY = re.compile(r"(listenKey[\"']?\s*[=:]\s*[\"']?)[A-Za-z0-9_-]{16,}")
 
 
 class Redact(logging.Filter):
@@ -24,11 +28,9 @@ class Redact(logging.Filter):
     def clean(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, MASK)
-        return text
+        return LISTEN_KEY.sub(rf"\g<1>{MASK}", text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
         record.msg = self.clean(record.getMessage())
         record.args = None
         if record.exc_info and not record.exc_text:

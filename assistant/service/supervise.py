@@ -89,7 +89,9 @@ class Supervisor:
                     self._say(
                         name,
                         Severity.CRITICAL,
-                        f"{name} is down ({type(exc).__name__}: {str(exc)[:120]}); retrying."
+                        # The error's type only: its text can quote a secret (PTB's InvalidToken
+                        # quotes the bot token), and this alert is stored and sent.
+                        f"{name} is down ({type(exc).__name__}; details in the log); retrying."
                         " Protection goes on; messages wait in the outbox",
                     )
                 await self.clock.sleep(delay)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -66,6 +67,11 @@ async def test_the_token_is_in_no_log_line_and_not_in_the_store(tmp_path: Path) 
         logs = await run_with(fake, emulator, tmp_path / "ok", getme=1)
         assert any("Margin ratio" in t for t in fake.texts(OWNER))
         assert "HTTP Request: POST" in logs and "/bot<redacted>/getUpdates" in logs
+        # The user stream's URL is logged too (websockets, at debug): its listenKey is not.
+        assert "listenKey=<redacted>" in logs
+        assert not re.search(r"listenKey=[A-Za-z0-9_-]{16,}", logs)
+        keys = [k for k in emulator.listen_keys if len(k) >= 16]
+        assert keys and not any(key in logs for key in keys)
         rejected = await run_with(wrong, emulator, tmp_path / "bad", getme=2)
         assert "InvalidToken" in rejected and "task telegram crashed" in rejected
     finally:
