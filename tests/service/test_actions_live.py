@@ -337,3 +337,21 @@ async def test_an_isolated_top_up_with_an_unknown_outcome_is_never_sent_twice(
     assert any("UNKNOWN" in a.text for a in alerts if a.key == "action")
     posts = [r for r in emulator.requests if r["path"] == "/fapi/v1/positionMargin"]
     assert len(posts) == 1
+
+
+async def test_no_all_clear_is_said_while_the_account_is_being_liquidated(tmp_path: Path) -> None:
+    """The crash liquidates an account with no money rules: from the first critical distance
+    alert to the liquidation, no "all clear" on distance or margin ratio goes out."""
+    base = example_rules()
+    rules = replace(
+        base,
+        deposit=replace(base.deposit, enabled=False),
+        reduce=replace(base.reduce, enabled=False),
+    )
+    emulator, alerts, _ = await play_crash(tmp_path, rules)
+    assert emulator.engine.liquidations
+    keys = [(a.key, a.text) for a in alerts]
+    liquidated = next(i for i, (key, _) in enumerate(keys) if key == "liquidation")
+    critical = next(i for i, a in enumerate(alerts) if a.severity == "critical")
+    clear = [text for key, text in keys[critical:] if text.startswith("all clear")]
+    assert critical < liquidated and clear == [], clear

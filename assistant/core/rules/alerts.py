@@ -78,6 +78,8 @@ def tiered(
         memory = replace(memory, sent_at={**memory.sent_at, sent: now})
         crossed = tiers[new] if tag is None else tag
         return memory, [SendAlert(key, severity, text, now, metric, crossed)]
+    if new == -1 and value is None:  # nothing left to liquidate is not a recovery: no all-clear
+        return memory, []
     if new == -1:
         text = f"all clear: {label} {describe}"
         return memory, [SendAlert(key, Severity.INFO, text, now, metric, CLEAR)]
