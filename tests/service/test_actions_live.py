@@ -355,3 +355,16 @@ async def test_no_all_clear_is_said_while_the_account_is_being_liquidated(tmp_pa
     critical = next(i for i, a in enumerate(alerts) if a.severity == "critical")
     clear = [text for key, text in keys[critical:] if text.startswith("all clear")]
     assert critical < liquidated and clear == [], clear
+
+
+async def test_a_paused_guardian_says_what_it_would_do_and_does_nothing(tmp_path: Path) -> None:
+    rules = replace(example_rules(), paused=True)
+    emulator, alerts, audit = await play_crash(tmp_path, rules)
+    engine = emulator.engine
+    assert engine.transfers == []
+    assert [o for o in engine.orders if not o["clientOrderId"].startswith("autoclose-")] == []
+    would = [a for a in alerts if a.text.startswith("paused: would transfer")]
+    assert would, "the pause hid what the rules would have done"
+    cooldown = rules.deposit.cooldown_ms  # one notice per trigger, not one per mark
+    assert all(b.at - a.at >= cooldown for a, b in zip(would, would[1:], strict=False))
+    assert {row["detail"] for row in audit if row["what"] == "dry-run"} == {"paused"}

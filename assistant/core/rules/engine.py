@@ -115,9 +115,10 @@ def evaluate(
     actions += found
     memory = _isolated_and_stale(state, memory, now, rules, actions)
     book = state.book
+    # Paused, the money rules still decide (with their cooldowns): the executor announces
+    # "paused: would ..." and nothing moves, so a paused guardian still says what it would do.
     if (
-        not rules.paused
-        and book is not None
+        book is not None
         and _money_may_act(health, rules, book)
         and _fresh(state, now, a.stale_after_ms)
     ):
