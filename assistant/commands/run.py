@@ -99,8 +99,13 @@ async def serve(settings: Settings, *, console: bool = False) -> int:
 
 
 async def _ready(runtime: Runtime) -> None:
-    """READY=1 once the account is mirrored (first snapshot in), not merely started."""
-    await runtime.wait_for(lambda state: state.ready, timeout=10**9)
+    """READY=1 once the account is mirrored (first snapshot in), not merely started; or once
+    it cannot be (a refused API key), with that as the status: systemd must not restart-loop
+    a service that is up, retrying, and telling the owner."""
+    blocked = await runtime.started()
+    if blocked:
+        systemd.notify(f"READY=1\nSTATUS={blocked}")
+        await runtime.wait_for(lambda state: state.ready, timeout=10**9)
     systemd.notify("READY=1\nSTATUS=mirroring the account")
     log.info("ready: the account is mirrored")
 

@@ -126,16 +126,34 @@ class Runtime:
     ) -> MirrorState:
         return await self.loop.wait_for(predicate, timeout)
 
+    async def started(self) -> str:
+        """Once the account is mirrored (""), or the start-up is blocked (why, e.g. the API
+        key was refused): for systemd's READY=1, which must come either way."""
+        ready = asyncio.ensure_future(self.loop.wait_for(lambda s: s.ready, timeout=10**9))
+        blocked = asyncio.ensure_future(self.supervisor.blocked_changed.wait())
+        try:
+            await asyncio.wait({ready, blocked}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (ready, blocked):
+                waiter.cancel()
+            await asyncio.gather(ready, blocked, return_exceptions=True)
+        return "" if self.state.ready else self.supervisor.blocked
+
     async def run(self) -> None:
         """Until cancelled; on the way out the journal is flushed and the state saved."""
         self.loop.load()
-        await self.supervisor.until_ok("filters", self.scheduler.load_filters)
-        await self.supervisor.until_ok("brackets", self.scheduler.load_brackets)
-        self.scheduler.start()
         try:
             async with asyncio.TaskGroup() as group:
+                # The channels first: whatever goes wrong from here on, someone is told.
                 for name, job in self.jobs:
-                    group.create_task(self.supervisor.keep(name, job))
+                    if name in OPTIONAL:
+                        group.create_task(self.supervisor.keep(name, job))
+                await self.supervisor.until_ok("filters", self.scheduler.load_filters)
+                await self.supervisor.until_ok("brackets", self.scheduler.load_brackets)
+                self.scheduler.start()
+                for name, job in self.jobs:
+                    if name not in OPTIONAL:
+                        group.create_task(self.supervisor.keep(name, job))
         finally:
             self.scheduler.stop()
             try:

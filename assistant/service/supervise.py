@@ -17,12 +17,15 @@ from collections.abc import Awaitable, Callable
 from assistant.core.actions import SendAlert
 from assistant.core.ports import Clock
 from assistant.core.values import Severity
-from assistant.errors import ExchangeError
+from assistant.errors import ExchangeError, Rejected
 
 log = logging.getLogger(__name__)
 Job = Callable[[], Awaitable[None]]
 Alert = Callable[[SendAlert], None]
 UP_AGAIN_AFTER = 30.0  # an optional channel that stays up this long after a crash is back
+KEY_REFUSED = {-2014, -2015, -1022}  # bad API key format, key/IP/permissions, bad signature
+REFUSED_RETRY = 300.0  # a refused key is tried again this often
+REFUSED_REPEAT_MS = 3_600_000  # and said again this often while it stays refused
 
 
 def backoff(attempt: int, first: float = 0.5, ceiling: float = 30.0) -> float:
@@ -44,20 +47,22 @@ class Supervisor:
         self.crashed: set[str] = set()
         self.restarts: dict[str, int] = {}
         self.down: set[str] = set()  # optional channels in an outage (alerted once)
+        self.blocked = ""  # why the account cannot be mirrored ("" while it can)
+        self.blocked_changed = asyncio.Event()
 
     @property
     def healthy(self) -> bool:
         """Every task of the protection path is running; none is waiting to restart."""
         return not (self.crashed - self.optional)
 
-    def _say(self, name: str, severity: Severity, text: str) -> None:
+    def _say(self, key: str, severity: Severity, text: str) -> None:
         """An alert (the notifier logs it too); the log alone if it cannot be raised."""
         level = logging.CRITICAL if severity is Severity.CRITICAL else logging.INFO
         if self.alert is None:
             log.log(level, text)
             return
         try:
-            self.alert(SendAlert(f"channel:{name}", severity, text, self.clock.now_ms()))
+            self.alert(SendAlert(key, severity, text, self.clock.now_ms()))
         except Exception:  # the alert's own channels may be what is down
             log.log(level, text)
             log.exception("could not raise that alert")
@@ -66,7 +71,7 @@ class Supervisor:
         await self.clock.sleep(UP_AGAIN_AFTER)
         if name in self.down:
             self.down.discard(name)
-            self._say(name, Severity.INFO, f"{name} is working again")
+            self._say(f"channel:{name}", Severity.INFO, f"{name} is working again")
 
     async def keep(self, name: str, job: Job) -> None:
         """Run `job`; if it crashes, log it and start it again (never silently lost)."""
@@ -87,7 +92,7 @@ class Supervisor:
                 if name in self.optional and name not in self.down:
                     self.down.add(name)
                     self._say(
-                        name,
+                        f"channel:{name}",
                         Severity.CRITICAL,
                         # The error's type only: its text can quote a secret (PTB's InvalidToken
                         # quotes the bot token), and this alert is stored and sent.
@@ -101,11 +106,35 @@ class Supervisor:
                     watch.cancel()
 
     async def until_ok(self, what: str, step: Job) -> None:
-        """A start-up step, tried again (with backoff) while the exchange cannot answer."""
+        """A start-up step, tried again (with backoff) while the exchange cannot answer. A
+        refused API key is no passing trouble: it is a critical alert (again every hour while
+        it lasts), `blocked` says so (systemd's status), and it is tried every 5 minutes."""
+        said_at: int | None = None
         for attempt in range(10**9):
             try:
                 await step()
+                if self.blocked:
+                    self.blocked = ""
+                    self.blocked_changed.set()
+                    self._say("api_key", Severity.INFO, "the API key works again: mirroring")
                 return
+            except Rejected as exc:
+                if exc.code not in KEY_REFUSED:
+                    raise
+                now = self.clock.now_ms()
+                self.blocked = f"not mirrored: the API key was refused ({exc.code})"
+                self.blocked_changed.set()
+                log.error("%s: Binance refused the API key: %s", what, exc)
+                if said_at is None or now - said_at >= REFUSED_REPEAT_MS:
+                    said_at = now
+                    self._say(
+                        "api_key",
+                        Severity.CRITICAL,
+                        f"the account is NOT protected: Binance refused the API key ({exc.code})."
+                        " Check the key, its IP allow-list and its permissions (futures);"
+                        " trying again every 5 minutes",
+                    )
+                await self.clock.sleep(REFUSED_RETRY)
             except ExchangeError as exc:
                 delay = backoff(attempt, first=0.5, ceiling=30.0)
                 log.warning("start-up step %s failed (%s); retrying in %.1fs", what, exc, delay)

@@ -4,6 +4,7 @@ caps, and injected failures — with the emulator's own state as the judge."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -366,5 +367,5 @@ async def test_a_paused_guardian_says_what_it_would_do_and_does_nothing(tmp_path
     would = [a for a in alerts if a.text.startswith("paused: would transfer")]
     assert would, "the pause hid what the rules would have done"
     cooldown = rules.deposit.cooldown_ms  # one notice per trigger, not one per mark
-    assert all(b.at - a.at >= cooldown for a, b in zip(would, would[1:], strict=False))
+    assert all(b.at - a.at >= cooldown for a, b in itertools.pairwise(would))
     assert {row["detail"] for row in audit if row["what"] == "dry-run"} == {"paused"}
