@@ -59,7 +59,7 @@ class ChatActions:
         question = (
             f"Switch to {b('auto')}? The rules will move money without asking (now {esc(current)})."
         )
-        return [self.confirmations.ask(question, run)]
+        return [self.confirmations.ask(question, run, who)]
 
     async def pause(self, args: list[str], who: Who) -> list[Reply]:
         await self._put(PauseSet(True, by(who), self.clock.now_ms()))
@@ -74,7 +74,7 @@ class ChatActions:
             return f"<b>Resumed</b> by {esc(by(confirmer))}."
 
         mode = self.view.effective_rules().mode
-        return [self.confirmations.ask(f"Resume money actions (mode {b(mode)})?", run)]
+        return [self.confirmations.ask(f"Resume money actions (mode {b(mode)})?", run, who)]
 
     async def mute(self, args: list[str], who: Who) -> list[Reply]:
         if len(args) != 1:
@@ -127,7 +127,7 @@ class ChatActions:
             await self._put(ManualDeposit(amount, by(confirmer), self.clock.now_ms()))
             return "<b>Confirmed</b>: the transfer is on its way; its outcome follows."
 
-        return [self.confirmations.ask("\n".join(lines), run)]
+        return [self.confirmations.ask("\n".join(lines), run, who)]
 
     async def reduce(self, args: list[str], who: Who) -> list[Reply]:
         usage = f"Usage: {code('/reduce BTCUSDT 25%')} or {code('/reduce BTCUSDT LONG 0.5')}"
@@ -187,4 +187,4 @@ class ChatActions:
             )
             return "<b>Confirmed</b>: the order is on its way; its outcome follows."
 
-        return [self.confirmations.ask("\n".join(lines), run)]
+        return [self.confirmations.ask("\n".join(lines), run, who)]

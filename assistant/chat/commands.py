@@ -113,13 +113,22 @@ class ChatCommands:
         self.actions.confirmations.sent(data, chat_id, message_id)
 
     async def press(self, data: str, who: Who) -> Reply:
-        self.records.audit(
-            self.clock.now_ms(),
-            "",
-            "chat:button",
-            f"chat {who.chat_id} user {who.user_id}: {data[:64]!r}",
-        )
-        return await self.actions.confirmations.press(data[:64], who)
+        """A button: what it did (or why it did nothing: used, expired, another chat's, or
+        a question someone else asked) goes into the audit table with the press."""
+        now, outcome = self.clock.now_ms(), "error"
+        try:
+            reply, outcome = await self.actions.confirmations.answer(data[:64], who)
+        finally:  # the press is on record whatever became of it
+            detail = f"chat {who.chat_id} user {who.user_id}: {data[:64]!r} -> {outcome}"
+            self.records.audit(now, "", "chat:button", detail)
+        return reply
+
+    def refused(self, kind: str, text: str, who: Who, why: str) -> None:
+        """A message or a button press the chat's gate turned away (a stranger): no answer,
+        a row in the audit table."""
+        name = f" ({who.name[:32]!r})" if who.name else ""
+        detail = f"chat {who.chat_id} user {who.user_id}{name}: {kind} {text[:200]!r} -> {why}"
+        self.records.audit(self.clock.now_ms(), "", "chat:refused", detail)
 
     # ---- read-only -------------------------------------------------------------------------
 

@@ -3,6 +3,11 @@
 Used for every money-moving chat command, for changes that let money move (`/mode auto`,
 `/resume`), and for each action the rules propose in `confirm` mode. A token is random,
 so a button cannot be guessed; pressing it twice, or after it expired, does nothing.
+
+Each token belongs to the one chat it was sent to: pressed anywhere else it does nothing. A
+person's own question (a manual command) can be answered only by that person; the rules'
+proposal gets a token per chat, which anyone allowed in that chat may answer, and the first
+answer, in any chat, closes the question everywhere (the other chats' copies are edited).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -18,17 +24,20 @@ from assistant.telegram.render import esc
 
 log = logging.getLogger(__name__)
 Run = Callable[[Who], Awaitable[str]]  # carries out what was confirmed; returns the outcome
-Expire = Callable[[str], Awaitable[None]]  # called with "cancelled" or "expired"
+Expire = Callable[[str], Awaitable[None]]  # called with "cancelled", "expired" or "failed"
 Edit = Callable[[int, int, str], Awaitable[None]]
+GONE = "This button no longer works (already used, or expired)."
+REMEMBERED = 256  # closed questions kept, to close a copy delivered after the answer
 
 
-@dataclass
-class Pending:
-    token: str
-    question: str  # HTML
+@dataclass(eq=False)
+class Question:
+    text: str  # HTML
     run: Run
     on_cancel: Expire | None
     expires_at: int  # epoch ms on the clock
+    asker: int | None  # only this person may answer (a manual command); None: anyone allowed
+    tokens: dict[str, int] = field(default_factory=dict)  # token -> the chat it was sent to
     messages: list[tuple[int, int]] = field(default_factory=list)  # (chat, message) asking
     handle: asyncio.Task[None] | None = None  # the expiry
 
@@ -38,79 +47,143 @@ class Confirmations:
         self.timeout = timeout
         self.clock = clock
         self.edit = edit  # Telegram's: a closed question loses its buttons everywhere
-        self.open: dict[str, Pending] = {}
+        self.open: dict[str, Question] = {}  # token -> its question
+        self.closed: OrderedDict[str, str] = OrderedDict()  # token -> how its question ended
+        self._edits: set[asyncio.Task[None]] = set()
 
-    def ask(self, question: str, run: Run, on_cancel: Expire | None = None) -> Reply:
+    # ---- asking ------------------------------------------------------------------------------
+
+    def ask(self, text: str, run: Run, who: Who, on_cancel: Expire | None = None) -> Reply:
+        """A person's own question (a manual command): its buttons work in that chat, for
+        that person only."""
+        question = self._question(text, run, on_cancel, asker=who.user_id)
+        return self.reply_for(question, who.chat_id)
+
+    def propose(self, text: str, run: Run, on_cancel: Expire | None = None) -> Question:
+        """A question for several chats (the rules' proposal): `reply_for(question, chat)`
+        gives each chat its own token, which anyone allowed in that chat may answer."""
+        return self._question(text, run, on_cancel, asker=None)
+
+    def reply_for(self, question: Question, chat_id: int) -> Reply:
+        """The question as sent to one chat, with buttons that work there only."""
         token = secrets.token_urlsafe(9)
-        expires_at = self.clock.now_ms() + int(self.timeout * 1000)
-        pending = Pending(token, question, run, on_cancel, expires_at)
-        pending.handle = asyncio.ensure_future(self._expire_later(token))
-        self.open[token] = pending
-        seconds = int(self.timeout)
+        question.tokens[token] = chat_id
+        self.open[token] = question
         return Reply(
-            f"{question}\n<i>Confirm within {seconds} s; the buttons work once.</i>",
+            f"{question.text}\n<i>Confirm within {int(self.timeout)} s; the buttons work once.</i>",
             (Button("Confirm", f"c:{token}"), Button("Cancel", f"x:{token}")),
         )
 
-    def sent(self, data: str, chat_id: int, message_id: int) -> None:
-        """Telegram's id of a message asking (so it can be edited when the question closes)."""
-        pending = self.open.get(data[2:])
-        if pending is not None:
-            pending.messages.append((chat_id, message_id))
+    def _question(
+        self, text: str, run: Run, on_cancel: Expire | None, asker: int | None
+    ) -> Question:
+        expires_at = self.clock.now_ms() + int(self.timeout * 1000)
+        question = Question(text, run, on_cancel, expires_at, asker)
+        question.handle = asyncio.ensure_future(self._expire_later(question))
+        return question
 
-    def discard(self, reply: Reply) -> None:
+    def sent(self, data: str, chat_id: int, message_id: int) -> None:
+        """Telegram's id of a message asking (so it can be edited when the question closes).
+        A copy that arrives after the question closed is edited at once."""
+        token = data[2:]
+        question = self.open.get(token)
+        if question is not None:
+            question.messages.append((chat_id, message_id))
+        elif token in self.closed and self.edit is not None:
+            task = asyncio.ensure_future(self.edit(chat_id, message_id, self.closed[token]))
+            self._edits.add(task)
+            task.add_done_callback(self._edits.discard)
+
+    def discard(self, question: Question) -> None:
         """Close a question that reached nobody, without its cancel action."""
-        if reply.buttons:
-            pending = self.open.pop(reply.buttons[0].data[2:], None)
-            if pending is not None and pending.handle is not None:
-                pending.handle.cancel()
+        self._close(question)
+
+    # ---- answering ---------------------------------------------------------------------------
 
     async def press(self, data: str, who: Who) -> Reply:
+        return (await self.answer(data, who))[0]
+
+    async def answer(self, data: str, who: Who) -> tuple[Reply, str]:
+        """What the person sees, and what happened (for the audit table)."""
         kind, _, token = data.partition(":")
-        if kind not in ("c", "x") or token not in self.open:
-            return Reply("This button no longer works (already used, or expired).", edit=False)
-        pending = self.open.pop(token)
-        if pending.handle is not None:
-            pending.handle.cancel()
-        if self.clock.now_ms() > pending.expires_at:
-            await self._closed(pending, "expired")
-            text = f"{pending.question}\n<b>Expired</b>: nothing was done."
+        question = self.open.get(token)
+        if kind not in ("c", "x") or question is None:
+            return Reply(GONE, edit=False), "no longer works"
+        chat = question.tokens[token]
+        if who.chat_id != chat:
+            log.warning(
+                "confirmation %s: pressed in chat %s, sent to %s", token[:4], who.chat_id, chat
+            )
+            return (
+                Reply("This button belongs to another chat; nothing was done.", edit=False),
+                f"refused: a button of chat {chat}",
+            )
+        if question.asker is not None and who.user_id != question.asker:
+            return (
+                Reply("Only the person who asked can answer this.", edit=False),
+                f"refused: asked by user {question.asker}",
+            )
+        self._close(question)
+        if self.clock.now_ms() > question.expires_at:
+            await self._closed(question, "expired")
+            text, outcome = f"{question.text}\n<b>Expired</b>: nothing was done.", "expired"
         elif kind == "x":
-            await self._closed(pending, "cancelled")
-            text = f"{pending.question}\n<b>Cancelled</b> by {esc(who.name or who.user_id)}."
+            await self._closed(question, "cancelled")
+            who_name = esc(who.name or who.user_id)
+            text, outcome = f"{question.text}\n<b>Cancelled</b> by {who_name}.", "cancelled"
         else:
             try:
-                text = f"{pending.question}\n{await pending.run(who)}"
+                text, outcome = f"{question.text}\n{await question.run(who)}", "confirmed"
             except Exception:  # the question is closed either way; its decision must settle
                 log.exception("confirmation %s: carrying it out failed", token[:4])
-                await self._closed(pending, "failed")
-                text = f"{pending.question}\n<b>Failed</b>: nothing was done (see the log)."
-        await self._edit_others(pending, who, text)
-        return Reply(text)
+                await self._closed(question, "failed")
+                text = f"{question.text}\n<b>Failed</b>: nothing was done (see the log)."
+                outcome = "failed"
+        self._remember(question, text)
+        await self._edit_others(question, who, text)
+        return Reply(text), outcome
 
-    async def _expire_later(self, token: str) -> None:
+    # ---- closing -----------------------------------------------------------------------------
+
+    def _close(self, question: Question) -> None:
+        """Every token of the question stops working; its expiry is called off."""
+        for token in question.tokens:
+            self.open.pop(token, None)
+        if question.handle is not None and question.handle is not asyncio.current_task():
+            question.handle.cancel()
+
+    def _remember(self, question: Question, text: str) -> None:
+        for token in question.tokens:
+            self.closed[token] = text
+        while len(self.closed) > REMEMBERED:
+            self.closed.popitem(last=False)
+
+    async def _expire_later(self, question: Question) -> None:
         await self.clock.sleep(self.timeout)
-        pending = self.open.pop(token, None)
-        if pending is not None:
-            await self._closed(pending, "expired")
-            await self._edit_others(
-                pending, None, f"{pending.question}\n<b>Expired</b>: nothing was done."
-            )
+        if not any(self.open.get(token) is question for token in question.tokens):
+            return
+        self._close(question)
+        text = f"{question.text}\n<b>Expired</b>: nothing was done."
+        self._remember(question, text)
+        await self._closed(question, "expired")
+        await self._edit_others(question, None, text)
 
-    async def _closed(self, pending: Pending, why: str) -> None:
-        log.info("confirmation %s: %s", pending.token[:4], why)
-        if pending.on_cancel is not None:
-            await pending.on_cancel(why)
+    async def _closed(self, question: Question, why: str) -> None:
+        log.info("confirmation %s: %s", next(iter(question.tokens), "")[:4], why)
+        if question.on_cancel is not None:
+            await question.on_cancel(why)
 
-    async def _edit_others(self, pending: Pending, who: Who | None, text: str) -> None:
+    async def _edit_others(self, question: Question, who: Who | None, text: str) -> None:
+        """Every copy of the question outside the answering chat (that one is edited by the
+        answer itself) loses its buttons and says how it ended."""
         if self.edit is None:
             return
-        for chat_id, message_id in pending.messages:
+        for chat_id, message_id in question.messages:
             if who is None or chat_id != who.chat_id:
                 await self.edit(chat_id, message_id, text)
 
     def close_all(self) -> None:
-        for pending in self.open.values():
-            if pending.handle is not None:
-                pending.handle.cancel()
+        for question in set(self.open.values()):
+            if question.handle is not None:
+                question.handle.cancel()
         self.open.clear()

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import sys
 import tempfile
+from collections.abc import Callable
 from typing import TextIO
 
 from assistant.core.actions import SendAlert
@@ -30,9 +31,9 @@ class ConsoleChat:
         self.stream = stream  # where commands are read (default: stdin)
         self.handler = handler  # or the one `serve` is given
 
-    async def ask(self, reply: Reply, at: int, expires_at: int) -> bool:
+    async def ask(self, reply_for: Callable[[int], Reply], at: int, expires_at: int) -> bool:
         """A question: shown at once (the terminal is there or it is not)."""
-        self.show(reply)
+        self.show(reply_for(CONSOLE.chat_id))
         return True
 
     def show(self, reply: Reply) -> None:

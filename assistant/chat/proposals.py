@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 
 from assistant.chat.confirm import Confirmations
 from assistant.chat.view import Mailbox
@@ -18,8 +19,10 @@ from assistant.core.rules.engine import Health
 from assistant.telegram.render import b, code, esc, pct
 
 log = logging.getLogger(__name__)
+# The question as one chat gets it: its own token, which works in that chat only.
+ReplyFor = Callable[[int], Reply]
 # A question to every chat of one kind, with when it expires; True if anyone will get it.
-Ask = Callable[[Reply, int, int], Awaitable[bool]]
+Ask = Callable[[ReplyFor, int, int], Awaitable[bool]]
 
 
 def by(who: Who) -> str:
@@ -36,7 +39,9 @@ class Proposals:
         self.clock = clock
 
     async def propose(self, action: MoneyAction, rules: Rules, health: Health | None) -> bool:
-        """Ask every chat about an action; False when nobody could be asked."""
+        """Ask every chat about an action, each chat with its own buttons; anyone allowed in
+        a chat may answer there, and the first answer closes the question in every chat.
+        False when nobody could be asked."""
         lines = [f"The rules propose: {b(describe(action))}", f"why: {esc(action.reason)}"]
         if health is not None:
             lines.append(f"margin ratio now {pct(health.margin_ratio)}")
@@ -55,10 +60,16 @@ class Proposals:
         async def declined(why: str) -> None:
             self.mailbox.answer(action, "", why)
 
-        reply = self.confirmations.ask("\n".join(lines), run, declined)
+        confirmations = self.confirmations
+        question = confirmations.propose("\n".join(lines), run, declined)
         now = self.clock.now_ms()
-        expires_at = now + int(self.confirmations.timeout * 1000)
-        asked = any([await ask(reply, now, expires_at) for ask in self.asks])
+        expires_at = now + int(confirmations.timeout * 1000)
+        asked = any(
+            [
+                await ask(partial(confirmations.reply_for, question), now, expires_at)
+                for ask in self.asks
+            ]
+        )
         if not asked:
-            self.confirmations.discard(reply)  # nobody saw the buttons: nothing to press
+            confirmations.discard(question)  # nobody saw the buttons: nothing to press
         return asked

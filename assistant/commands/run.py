@@ -1,5 +1,6 @@
-"""`assistant run`: config → adapters → `bootstrap.build` → the runtime, until SIGINT or
-SIGTERM (then the journal is flushed, the state saved, sockets and ccxt closed)."""
+"""`assistant run`: the store's lock → config → adapters → `bootstrap.build` → the runtime,
+until SIGINT or SIGTERM (then the journal is flushed, the state saved, sockets and ccxt
+closed). A second `run` on the same store exits at once (`store/lock.py`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from assistant.service.bootstrap import ChatOptions, Runtime, build
 from assistant.service.metrics import Metrics
 from assistant.service.money.exchange import on_request_sent
 from assistant.service.settings import Settings, credentials, telegram_token
+from assistant.store.lock import StoreLock
 from assistant.store.sqlite import SqliteStore
 
 log = logging.getLogger("assistant")
@@ -111,9 +113,14 @@ async def _ready(runtime: Runtime) -> None:
 
 
 def run(settings: Settings, *, console: bool = False) -> int:
-    exchange = settings.exchange
-    secrets = [settings.telegram.token, exchange.api_key, exchange.api_secret]
-    with contextlib.suppress(InputError):  # if not, serve() says so in one line
-        secrets += [telegram_token(settings), *credentials(settings)]  # the resolved values
-    setup_logging(secrets)
-    return asyncio.run(serve(settings, console=console))
+    """The service, holding its store's lock for as long as the process lives: taken before
+    anything touches the store or the exchange, so a second instance on the same store
+    raises `StoreLocked` (one line naming the holder's PID; the CLI exits 2) having done
+    nothing."""
+    with StoreLock(settings.store_path):
+        exchange = settings.exchange
+        secrets = [settings.telegram.token, exchange.api_key, exchange.api_secret]
+        with contextlib.suppress(InputError):  # if not, serve() says so in one line
+            secrets += [telegram_token(settings), *credentials(settings)]  # the resolved values
+        setup_logging(secrets)
+        return asyncio.run(serve(settings, console=console))

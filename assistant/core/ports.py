@@ -55,8 +55,9 @@ Press = Callable[[str, Who], Awaitable[Reply]]
 
 
 class ChatHandler(Protocol):
-    """What answers a chat: the commands it knows, a message, a button press, and where a
-    question with buttons went (so it can be edited once answered)."""
+    """What answers a chat: the commands it knows, a message, a button press, where a
+    question with buttons went (so it can be edited once answered), and the attempts the
+    chat's own gate turned away (strangers: recorded, never answered)."""
 
     @property
     def commands(self) -> Sequence[Command]: ...
@@ -66,6 +67,8 @@ class ChatHandler(Protocol):
     async def press(self, data: str, who: Who) -> Reply: ...
 
     def sent(self, data: str, chat_id: int, message_id: int) -> None: ...
+
+    def refused(self, kind: str, text: str, who: Who, why: str) -> None: ...
 
 
 class ChatPort(Protocol):

@@ -152,7 +152,13 @@ class FakeBotApi:
         return self._push({"message": message})
 
     def push_press(
-        self, chat_id: int, data: str, message_id: int, *, user_id: int | None = None
+        self,
+        chat_id: int,
+        data: str,
+        message_id: int,
+        *,
+        user_id: int | None = None,
+        chat_type: str = "private",
     ) -> int:
         query = {
             "id": str(self._next_update + 5000),
@@ -162,7 +168,7 @@ class FakeBotApi:
             "message": {
                 "message_id": message_id,
                 "date": int(time.time()),
-                "chat": {"id": chat_id, "type": "private"},
+                "chat": {"id": chat_id, "type": chat_type, "title": "g"},
                 "from": self._me(),
                 "text": "question",
             },

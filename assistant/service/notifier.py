@@ -64,10 +64,12 @@ class Notifier:
             log.info("alert %s not sent again: the same text went out recently", alert.key)
         self.wake.set()
 
-    async def question(self, reply: Reply, at: int, expires_at: int) -> bool:
-        """A question with buttons for every chat, through the outbox like every message;
-        dropped unsent once it expires. True if any chat will get it."""
+    async def question(self, reply_for: Callable[[int], Reply], at: int, expires_at: int) -> bool:
+        """A question with buttons for every chat (each chat its own, from `reply_for`),
+        through the outbox like every message; dropped unsent once it expires. True if any
+        chat will get it."""
         for chat in self.chats:
+            reply = reply_for(chat)
             self.store.outbox.add(
                 chat,
                 "question",

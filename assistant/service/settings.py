@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -76,7 +77,8 @@ class Exchange(_Section):
 class Telegram(_Section):
     token: str = ""  # "env:NAME", "file:PATH" or "credential:NAME"; "" = Telegram off
     allowed_chat_ids: tuple[int, ...] = ()
-    allowed_user_ids: tuple[int, ...] = ()  # in group chats, only these people (if set)
+    # Who may command the bot in a group chat; required when a group is listed.
+    allowed_user_ids: tuple[int, ...] = Field(default=(), validate_default=True)
     base_url: str = ""  # a self-hosted Bot API server, e.g. "http://127.0.0.1:8081/bot"
     confirm_timeout: Duration = 60.0  # Confirm buttons stop working after this
 
@@ -85,6 +87,19 @@ class Telegram(_Section):
     def _base(cls, value: str) -> str:
         if value and not re.match(r"^https?://", value):
             raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("allowed_user_ids")
+    @classmethod
+    def _people(cls, value: tuple[int, ...], info: ValidationInfo) -> tuple[int, ...]:
+        """A group (Telegram gives groups negative ids, private chats positive ones) without
+        a list of people would let anyone in it command the bot, and move money."""
+        groups = [chat for chat in info.data.get("allowed_chat_ids", ()) if chat < 0]
+        if groups and not value:
+            raise ValueError(
+                f"required when allowed_chat_ids lists a group ({groups[0]}): list the people"
+                " in it who may command the bot, or anyone in the group could move money"
+            )
         return value
 
     @model_validator(mode="after")

@@ -3,8 +3,9 @@ start, start polling; never `run_polling`), an owners-only gate, and sending.
 
 Everything a chat can do is answered by the handler it serves (`serve(handler)`, the chat
 port); this module only moves text and buttons between Telegram and it. Anyone outside
-`allowed_chat_ids` (and, in group chats, outside `allowed_user_ids` when set) gets no answer
-and is logged.
+`allowed_chat_ids`, and in a group chat anyone outside `allowed_user_ids` (everyone, when that
+list is empty: the config refuses a group without one, and the gate refuses it again here), gets
+no answer; the attempt is logged and handed to the handler's `refused` for the audit table.
 """
 
 from __future__ import annotations
@@ -121,12 +122,23 @@ class TelegramBot:
 
     # ---- the gate -------------------------------------------------------------------------
 
-    def _allowed(self, chat_id: int, chat_type: str, user_id: int | None) -> bool:
+    def _refusal(self, chat_id: int, chat_type: str, user_id: int | None) -> str:
+        """Why this person in this chat may not use the bot; "" if they may."""
         if chat_id not in self.allowed_chats:
-            return False
-        if chat_type in (ChatType.GROUP, ChatType.SUPERGROUP) and self.allowed_users:
-            return user_id in self.allowed_users
-        return True
+            return "chat not in allowed_chat_ids"
+        if chat_type != ChatType.PRIVATE or chat_id < 0:  # a group: the people are listed
+            if not self.allowed_users:
+                return "a group chat, and allowed_user_ids is empty"
+            if user_id not in self.allowed_users:
+                return "user not in allowed_user_ids"
+        return ""
+
+    def _refused(self, kind: str, text: str, who: Who, why: str) -> None:
+        log.warning(
+            "telegram: ignored a %s from chat %s (user %s): %s", kind, who.chat_id, who.user_id, why
+        )
+        assert self.handler is not None  # updates arrive only once started
+        self.handler.refused(kind, text, who, why)
 
     async def _on_message(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.message
@@ -134,17 +146,14 @@ class TelegramBot:
             return
         user = message.from_user
         who = Who(message.chat.id, user.id if user else 0, user.username or "" if user else "")
-        if not self._allowed(message.chat.id, message.chat.type, user.id if user else None):
-            log.warning(
-                "telegram: ignored a message from chat %s (user %s): not allowed",
-                message.chat.id,
-                who.user_id,
-            )
-            return
         text = message.text or ""
         first = text.split(maxsplit=1)[0] if text.split() else ""
         if "@" in first and first.split("@", 1)[1].lower() != (self.app.bot.username or "").lower():
-            return  # a command for another bot in the same group
+            return  # a command for another bot in the same group: not for us, from anyone
+        why = self._refusal(message.chat.id, message.chat.type, user.id if user else None)
+        if why:
+            self._refused("message", text, who, why)
+            return
         assert self.handler is not None  # updates arrive only once started
         replies = await self.handler.handle(text, who)
         for reply in replies:
@@ -156,13 +165,14 @@ class TelegramBot:
             return
         message = query.message
         chat = message.chat if message is not None else None
-        if chat is None or not self._allowed(chat.id, chat.type, query.from_user.id):
-            log.warning(
-                "telegram: ignored a button press from user %s: not allowed", query.from_user.id
-            )
+        user = query.from_user
+        who = Who(chat.id if chat is not None else 0, user.id, user.username or "")
+        why = "no chat" if chat is None else self._refusal(chat.id, chat.type, user.id)
+        if why:
+            self._refused("button", query.data or "", who, why)
             await self._answer(query)
             return
-        who = Who(chat.id, query.from_user.id, query.from_user.username or "")
+        assert chat is not None
         assert self.handler is not None
         reply = await self.handler.press(query.data or "", who)
         if not reply.edit:  # e.g. a used button: a notice, the question keeps its outcome

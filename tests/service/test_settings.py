@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -194,3 +195,36 @@ def test_infinite_and_nan_values_are_refused_before_run(tmp_path: Path, body: st
         timeout=60,
     )
     assert run.returncode == 2 and "Traceback" not in run.stderr
+
+
+def test_a_group_chat_needs_its_people_listed(tmp_path: Path) -> None:
+    """A group (a negative chat id) without `allowed_user_ids` would let anyone in it move
+    money: check-config and run refuse it with the same one line; private chats need none."""
+    base = '[exchange]\nenvironment = "emulator"\nrest_url = "http://127.0.0.1:1"\n'
+    path = write(
+        tmp_path, base + '[telegram]\ntoken = "env:TG"\nallowed_chat_ids = [42, -100200300]\n'
+    )
+    expected = (
+        f"{path}: telegram.allowed_user_ids: required when allowed_chat_ids lists a group"
+        " (-100200300): list the people in it who may command the bot, or anyone in the group"
+        " could move money"
+    )
+    result = check(path, TG="123:fake")
+    assert result.returncode == 2 and result.stderr.strip() == expected
+    run = subprocess.run(
+        [sys.executable, "-m", "assistant", "run", "-c", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "TG": "123:fake"},
+    )
+    assert run.returncode == 2 and run.stderr.strip() == expected
+    assert not (tmp_path / "assistant.db").exists()  # refused before anything was opened
+    path.write_text(
+        base + '[telegram]\ntoken = "env:TG"\nallowed_chat_ids = [42, -100200300]\n'
+        "allowed_user_ids = [42]\n"
+    )
+    assert check(path, TG="123:fake").returncode == 0
+    path.write_text(base + '[telegram]\ntoken = "env:TG"\nallowed_chat_ids = [42]\n')
+    assert check(path, TG="123:fake").returncode == 0

@@ -132,10 +132,11 @@ class Harness:
         markup = json.loads(call.params.get("reply_markup", "{}") or "{}")
         return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row]
 
-    async def press(self, data: str, message_id: int = 1, chat_id: int = OWNER) -> Call:
+    async def press(self, data: str, message_id: int = 1, chat_id: int = OWNER, **kw: Any) -> Call:
         """The question edited with the outcome, or a notice (a used button) as the press's
-        answer; either way `params["text"]` says what the person saw."""
-        self.fake.push_press(chat_id, data, message_id)
+        answer; either way `params["text"]` says what the person saw. `user_id` and
+        `chat_type` as for `FakeBotApi.push_press`."""
+        self.fake.push_press(chat_id, data, message_id, **kw)
         return await self.take(
             lambda c: (
                 (

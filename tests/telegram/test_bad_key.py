@@ -23,7 +23,8 @@ async def test_a_refused_key_is_told_and_the_service_stays_up(tmp_path: Path) ->
     config = tmp_path / "assistant.toml"
     config.write_text(
         f'[exchange]\nenvironment = "emulator"\nrest_url = "{emulator.urls["rest"]}"\n'
-        f'ws_url = "{emulator.urls["ws"]}"\napi_key = "not-the-emulator-key"\napi_secret = "not-the-emulator-secret"\n'
+        f'ws_url = "{emulator.urls["ws"]}"\napi_key = "not-the-emulator-key"\n'
+        'api_secret = "not-the-emulator-secret"\n'
         f'[telegram]\ntoken = "env:TG_TOKEN"\nallowed_chat_ids = [{OWNER}]\n'
         f'base_url = "{fake.url}"\n[store]\npath = "a.db"\n'
     )

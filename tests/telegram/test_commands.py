@@ -1,5 +1,6 @@
 """Every command against the real bot stack: PTB polling the fake Bot API server, the real
-service mirroring the emulator. Owners get answers; strangers get nothing."""
+service mirroring the emulator. Owners get answers; strangers get nothing (their attempts
+are audited)."""
 
 from __future__ import annotations
 
@@ -41,9 +42,12 @@ async def test_a_command_answers_the_owner_and_not_a_stranger(
         assert reply.params["parse_mode"] == "HTML"
         assert h.fake.texts(STRANGER) == []
         assert h.service is not None
-        audit = [r["detail"] for r in h.service.store.audit_rows() if r["what"].startswith("chat:")]
-        assert any(f"chat {OWNER}" in d for d in audit)
-        assert not any(f"chat {STRANGER}" in d for d in audit)
+        rows = [r for r in h.service.store.audit_rows() if r["what"].startswith("chat:")]
+        assert any(f"chat {OWNER}" in r["detail"] for r in rows)
+        # The stranger's attempt is on record as refused, and as nothing else.
+        stranger = [r for r in rows if f"chat {STRANGER}" in r["detail"]]
+        assert [r["what"] for r in stranger] == ["chat:refused"], stranger
+        assert "chat not in allowed_chat_ids" in stranger[0]["detail"]
 
 
 async def test_in_a_group_only_the_allowed_people_are_answered(

@@ -167,7 +167,7 @@ async def test_a_crafted_button_cannot_close_a_question_and_a_failure_settles_it
         closed.append(why)
 
     confirmations = Confirmations(60, SystemClock())
-    reply = confirmations.ask("move money?", run, on_cancel)
+    reply = confirmations.ask("move money?", run, WHO, on_cancel)
     token = reply.buttons[0].data[2:]
     crafted = await confirmations.press(f"z:{token}", WHO)
     assert "no longer works" in crafted.text and token in confirmations.open
