@@ -282,6 +282,20 @@ class BinanceRest:
         with reading("order"):
             return json_object(result, "order")
 
+    async def cancel_order(self, symbol: str, client_id: str) -> dict[str, Any] | None:
+        """Cancel an open order by its client id; None if it is no longer open (filled,
+        cancelled or unknown: -2011, -2013), which is what was wanted."""
+        try:
+            result = await self.call(
+                "fapiPrivateDeleteOrder", {"symbol": symbol, "origClientOrderId": client_id}
+            )
+        except Rejected as exc:
+            if exc.code in (-2011, -2013):
+                return None
+            raise
+        with reading("cancelled order"):
+            return json_object(result, "cancelled order")
+
     async def spot_free_usdt(self) -> Decimal:
         account = await self.call("privateGetAccount")
         with reading("spot account"):

@@ -13,6 +13,9 @@ from assistant.core.values import Outcome, Severity
 # An alert's `tier` when it is not a threshold crossed: the condition ended, a mark went stale.
 CLEAR = "clear"
 STALE = "stale"
+# Every order we send carries a client id with this prefix: an open order without it is the
+# user's own, and never ours to cancel.
+CLIENT_PREFIX = "mg-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +63,13 @@ class PlaceReduceOnly:
     reason: str
     at: int
     by: str = ""  # who ordered it from chat ("" = the rules)
+    # Client ids of our own stale reduce-only orders on this position, cancelled before this
+    # one is sent: with them open, Binance would refuse it (-2022).
+    cancel: tuple[str, ...] = ()
 
     @property
     def client_id(self) -> str:
-        return f"mg-{self.decision_id}"[:36]
+        return f"{CLIENT_PREFIX}{self.decision_id}"[:36]
 
 
 MoneyAction = TransferToFutures | AddIsolatedMargin | PlaceReduceOnly
@@ -75,9 +81,12 @@ def describe(action: MoneyAction) -> str:
         return f"transfer {action.amount} USDT from spot to futures"
     if isinstance(action, AddIsolatedMargin):
         return f"add {action.amount} USDT to isolated {action.symbol} {action.position_side.value}"
-    return (
+    what = (
         f"reduce-only {action.side} {action.quantity} {action.symbol} {action.position_side.value}"
     )
+    if action.cancel:
+        what += f", after cancelling our stale order(s) {', '.join(action.cancel)}"
+    return what
 
 
 def kind_of(action: MoneyAction) -> str:

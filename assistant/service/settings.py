@@ -169,6 +169,15 @@ class DepositSection(_Section):
     min_amount: Positive = Decimal("5")
     cooldown: Duration = 30.0
 
+    @field_validator("max_per_action", "max_per_day")
+    @classmethod
+    def _a_cent_at_least(cls, value: Decimal) -> Decimal:
+        # Transfers are in whole cents and a cap is never rounded up: below one cent it would
+        # allow no deposit at all.
+        if value < Decimal("0.01"):
+            raise ValueError("at least 0.01: deposits are made in whole cents, never over a cap")
+        return value
+
 
 class ReduceSection(_Section):
     enabled: bool = True

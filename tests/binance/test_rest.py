@@ -66,6 +66,36 @@ async def test_reduce_only_and_lookup_by_client_id(rest: BinanceRest, emu: Emula
     assert refused.value.code == -2022
 
 
+async def test_cancel_order_by_client_id(rest: BinanceRest, emu: Emulator) -> None:
+    await rest.load_limits()
+    resting = {
+        "symbol": "BTCUSDT",
+        "side": "SELL",
+        "type": "LIMIT",
+        "price": "70000",
+        "timeInForce": "GTC",
+        "quantity": "0.2",
+        "reduceOnly": "true",
+        "newClientOrderId": "mg-reduce-1-0",
+    }
+    await rest.call("fapiPrivatePostOrder", resting)
+    cancelled = await rest.cancel_order("BTCUSDT", "mg-reduce-1-0")
+    assert cancelled is not None and cancelled["status"] == "CANCELED"
+    assert [o["status"] for o in emu.engine.orders] == ["CANCELED"]
+    # Gone already (cancelled, filled) or never there: None, which is what was wanted.
+    assert await rest.cancel_order("BTCUSDT", "mg-reduce-1-0") is None
+    assert await rest.cancel_order("BTCUSDT", "never-sent") is None
+    # Any other refusal is the caller's to judge.
+    emu.faults.append(
+        Fault.parse(
+            {"path": "/fapi/v1/order", "method": "DELETE", "status": 400, "code": -1102, "msg": "x"}
+        )
+    )
+    with pytest.raises(Rejected) as refused:
+        await rest.cancel_order("BTCUSDT", "mg-reduce-1-0")
+    assert refused.value.code == -1102
+
+
 async def test_transfer_and_spot_balance(rest: BinanceRest, emu: Emulator) -> None:
     tran_id = await rest.transfer_to_futures(Decimal("12.5"))
     assert await rest.spot_free_usdt() == Decimal("4987.5")

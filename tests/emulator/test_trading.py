@@ -191,3 +191,48 @@ async def test_an_isolated_liquidation_costs_only_its_margin(
         assert response.status == 200
     assert [x["symbol"] for x in emulator.engine.liquidations] == ["BTCUSDT"]
     assert emulator.engine.wallet == Decimal("1000")  # the cross wallet is untouched
+
+
+async def test_open_reduce_only_orders_count_against_the_position(
+    client: Any, emulator: Emulator
+) -> None:
+    """Binance's -2022 when a reduce-only order, with those already open on the same side,
+    would close more than the position (one-way: BTCUSDT long 0.5)."""
+    await client.load_markets()
+    resting = {"reduceOnly": True, "newClientOrderId": "tp-1"}
+    await client.create_order(BTC, "limit", "sell", 0.3, 70000, resting)  # rests: 0.2 left
+    with pytest.raises(ccxt.BaseError) as over:
+        await client.create_order(BTC, "market", "sell", 0.3, None, {"reduceOnly": True})
+    assert code_of(over.value) == -2022
+    with pytest.raises(ccxt.BaseError) as resting_too:
+        await client.create_order(BTC, "limit", "sell", 0.25, 71000, {"reduceOnly": True})
+    assert code_of(resting_too.value) == -2022
+    await client.create_order(BTC, "market", "sell", 0.2, None, {"reduceOnly": True})  # fits
+    assert emulator.engine.positions[("BTCUSDT", "BOTH")].amount == Decimal("0.3")
+    # An order that is not reduce-only is not counted, nor counted against.
+    await client.create_order(BTC, "market", "buy", 0.01, None)
+    with pytest.raises(ccxt.BaseError) as full:
+        await client.create_order(BTC, "market", "sell", 0.02, None, {"reduceOnly": True})
+    assert code_of(full.value) == -2022  # 0.3 resting + 0.02 > 0.31
+    await client.create_order(BTC, "market", "sell", 0.01, None, {"reduceOnly": True})
+    # Once the resting order is cancelled, a lone reduce-only order larger than the position
+    # is cut down to it, as before.
+    await client.cancel_order(None, BTC, {"origClientOrderId": "tp-1"})
+    await client.create_order(BTC, "market", "sell", 5, None, {"reduceOnly": True})
+    assert emulator.engine.positions[("BTCUSDT", "BOTH")].amount == 0
+
+
+@pytest.mark.scenario(HEDGE)
+async def test_in_hedge_mode_open_closing_orders_count_against_the_leg(
+    client: Any, emulator: Emulator
+) -> None:
+    await client.load_markets()
+    await client.create_order(BTC, "limit", "sell", 0.15, 70000, {"positionSide": "LONG"})
+    with pytest.raises(ccxt.BaseError) as over:
+        await client.create_order(BTC, "market", "sell", 0.1, None, {"positionSide": "LONG"})
+    assert code_of(over.value) == -2022
+    await client.create_order(BTC, "market", "sell", 0.05, None, {"positionSide": "LONG"})
+    # The SHORT leg is another side: the LONG leg's closing orders do not count against it.
+    await client.create_order(BTC, "market", "buy", 0.1, None, {"positionSide": "SHORT"})
+    legs = {k[1]: p.amount for k, p in emulator.engine.positions.items()}
+    assert legs == {"LONG": Decimal("0.15"), "SHORT": Decimal("0")}

@@ -228,3 +228,14 @@ def test_a_group_chat_needs_its_people_listed(tmp_path: Path) -> None:
     assert check(path, TG="123:fake").returncode == 0
     path.write_text(base + '[telegram]\ntoken = "env:TG"\nallowed_chat_ids = [42]\n')
     assert check(path, TG="123:fake").returncode == 0
+
+
+def test_a_deposit_cap_below_one_cent_is_refused(tmp_path: Path) -> None:
+    """Transfers are in whole cents and a cap is never rounded up, so a cap below a cent
+    would allow nothing (it once let 0.01 through a 0.001 cap)."""
+    path = write(tmp_path, "[deposit]\nmax_per_action = 0.001\n")
+    with pytest.raises(InputError) as refused:
+        load_settings(path)
+    assert f"{path}: deposit.max_per_action: at least 0.01" in str(refused.value)
+    fine = write(tmp_path, "[deposit]\nmax_per_action = 0.01\n")
+    assert str(load_settings(fine).deposit.max_per_action) == "0.01"

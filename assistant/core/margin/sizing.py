@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+from assistant.core.events import OpenOrder, PositionChange
 from assistant.core.margin.book import MarginBook, margin_ratio, symbol_totals
 from assistant.core.model import ZERO, Position, PositionSide
 
@@ -154,3 +156,60 @@ def reduced_book(
     )
     wallet = account.wallet_balance + realized - quantity * mark * fee_rate
     return MarginBook.build(replace(account, wallet_balance=wallet, positions=positions))
+
+
+@dataclass(frozen=True, slots=True)
+class Room:
+    """What a new reduce-only order on one position may still close.
+
+    Binance refuses (-2022) a reduce-only order that, with the reduce-only orders already open
+    on the same side, would close more than the position. `ours` are our own stale ones (they
+    may be cancelled); `theirs` are the user's own (never ours to touch)."""
+
+    size: Decimal  # the position, unsigned
+    ours: tuple[OpenOrder, ...]
+    theirs: tuple[OpenOrder, ...]
+
+    @property
+    def free(self) -> Decimal:
+        """Left with every open reduce-only order in place."""
+        return max(ZERO, self.size - _open(self.ours) - _open(self.theirs))
+
+    @property
+    def without_ours(self) -> Decimal:
+        """Left once our own stale orders are cancelled."""
+        return max(ZERO, self.size - _open(self.theirs))
+
+
+def _open(orders: Iterable[OpenOrder]) -> Decimal:
+    return sum((o.quantity - o.filled for o in orders), ZERO)
+
+
+def closes(order: OpenOrder, position: Position | PositionChange) -> bool:
+    """True if `order`, open, counts against `position` as a reduce-only order: in one-way
+    mode a reduceOnly order on the closing side; in hedge mode any order on the leg's closing
+    side (Binance treats those as reduce-only)."""
+    if order.symbol != position.symbol or order.position_side != position.side:
+        return False
+    if order.side != ("SELL" if position.amount > ZERO else "BUY"):
+        return False
+    return order.reduce_only or position.side != PositionSide.BOTH
+
+
+def reduce_room(
+    position: Position | PositionChange, orders: Iterable[OpenOrder], prefix: str
+) -> Room:
+    """The room for a reduce-only order on `position`, given the account's open orders;
+    `prefix` tells our own client ids from the user's."""
+    blocking = [o for o in orders if closes(o, position)]
+    blocking.sort(key=lambda o: o.order_id)
+    ours = tuple(o for o in blocking if o.client_id.startswith(prefix))
+    theirs = tuple(o for o in blocking if not o.client_id.startswith(prefix))
+    return Room(abs(position.amount), ours, theirs)
+
+
+def fit(quantity: Decimal, room: Decimal, step: Decimal) -> Decimal:
+    """`quantity`, lowered to `room` if it does not fit, in whole steps."""
+    if quantity <= room:
+        return quantity
+    return (room / step).to_integral_value(ROUND_FLOOR) * step

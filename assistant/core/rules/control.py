@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from assistant.core.actions import PlaceReduceOnly, TransferToFutures
+from assistant.core.actions import CLIENT_PREFIX, PlaceReduceOnly, TransferToFutures
 from assistant.core.events import (
     ManualDeposit,
     ManualReduce,
@@ -18,10 +18,12 @@ from assistant.core.events import (
     MuteSet,
     PauseSet,
 )
+from assistant.core.margin.sizing import reduce_room
 from assistant.core.mirror import MirrorState
 from assistant.core.model import ZERO
 from assistant.core.rules.config import Rules
 from assistant.core.rules.memory import DAY_MS, Memory
+from assistant.core.rules.money import describe_orders
 from assistant.core.values import Mode, Severity
 
 MODES = tuple(Mode)  # members compare equal to their words: `"auto" in MODES`
@@ -100,6 +102,16 @@ def manual(
         return memory, None, f"the quantity must be above 0 and at most {abs(change.amount)}"
     if any(d.startswith("reduce-") for d in memory.pending):
         return memory, None, "a reduce-only order is still in progress; try again when it settles"
+    room = reduce_room(change, state.open_orders.values(), CLIENT_PREFIX)
+    if event.quantity > room.without_ours:  # the user's own orders are in the way
+        return (
+            memory,
+            None,
+            f"your open reduce-only order(s) {describe_orders(room.theirs)} leave"
+            f" {room.without_ours} of the position to reduce (Binance refuses more);"
+            " cancel or lower them first",
+        )
+    in_the_way = event.quantity > room.free  # our own stale orders: cancelled first
     decision = f"reduce-{now}-{memory.decisions}"
     side = "SELL" if change.amount > 0 else "BUY"
     memory = replace(memory, pending=memory.pending | {decision}, decisions=memory.decisions + 1)
@@ -112,5 +124,6 @@ def manual(
         "asked from chat",
         now,
         event.by,
+        tuple(o.client_id for o in room.ours) if in_the_way else (),
     )
     return memory, order, ""

@@ -138,6 +138,7 @@ def evaluate(
             rules.reduce,
             reduce_health.margin_ratio,
             reduce_health.distance,
+            a.cooldown_ms,
         )
         actions += orders
     return Decision(tuple(actions), memory, health)

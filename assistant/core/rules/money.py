@@ -10,21 +10,41 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from assistant.core.actions import AddIsolatedMargin, PlaceReduceOnly, TransferToFutures
+from assistant.core.actions import (
+    CLIENT_PREFIX,
+    AddIsolatedMargin,
+    PlaceReduceOnly,
+    SendAlert,
+    TransferToFutures,
+)
+from assistant.core.events import OpenOrder
 from assistant.core.margin.book import MarginBook
 from assistant.core.margin.sizing import (
+    Room,
     cross_deposit,
     deposit_for_distance,
+    fit,
     isolated_deposit,
+    reduce_room,
     reduce_to_ratio,
 )
 from assistant.core.mirror import MirrorState
 from assistant.core.model import ZERO, Position
 from assistant.core.rules.config import DepositRule, ReduceRule
 from assistant.core.rules.memory import DAY_MS, Memory
-from assistant.core.values import Policy
+from assistant.core.values import Policy, Severity
 
 CENT = Decimal("0.01")
+BLOCKED = "reduce_blocked"  # the alert that says which of the user's orders block a reduction
+
+
+def in_cents(wanted: Decimal, *caps: Decimal) -> Decimal:
+    """The USDT to move, in whole cents: what is wanted, rounded up to the cent, but never more
+    than any cap, each rounded down to the cent. A cap below one cent allows nothing."""
+    amount = wanted.quantize(CENT, rounding=ROUND_CEILING)
+    for cap in caps:
+        amount = min(amount, cap.quantize(CENT, rounding=ROUND_FLOOR))
+    return amount
 
 
 def triggered(
@@ -68,9 +88,8 @@ def deposit(
         cross_deposit(book, rule.target_ratio), deposit_for_distance(book, rule.target_distance)
     )
     left_today = rule.max_per_day - memory.deposited_today(now)
-    amount = min(wanted, rule.max_per_action, left_today).quantize(CENT, rounding=ROUND_CEILING)
-    amount = min(amount, left_today)  # rounding up never breaks the daily cap
-    if amount < rule.min_amount:
+    amount = in_cents(wanted, rule.max_per_action, left_today)
+    if amount <= ZERO or amount < rule.min_amount:
         return memory, []
     decision = f"deposit-{now}-{memory.decisions}"
     why = (
@@ -108,9 +127,9 @@ def isolated_top_ups(
         if margin > 0 and mm / margin < trigger:
             continue
         left_today = rule.max_per_day - memory.deposited_today(now)  # one daily cap for both
-        amount = min(isolated_deposit(book, pos, rule.target_ratio), rule.max_per_action)
-        amount = min(amount.quantize(CENT, rounding=ROUND_CEILING), left_today)
-        if amount < rule.min_amount:
+        wanted = isolated_deposit(book, pos, rule.target_ratio)
+        amount = in_cents(wanted, rule.max_per_action, left_today)
+        if amount <= ZERO or amount < rule.min_amount:
             continue
         decision = f"isolated-{now}-{memory.decisions}"
         memory = replace(
@@ -159,7 +178,12 @@ def reduce(
     rule: ReduceRule,
     ratio: Decimal | None,
     distance: Decimal | None,
-) -> tuple[Memory, list[PlaceReduceOnly]]:
+    alert_cooldown_ms: int = 300_000,
+) -> tuple[Memory, list[PlaceReduceOnly | SendAlert]]:
+    """A reduce-only order sized to the targets, and to the room the reduce-only orders
+    already open on that position leave (Binance refuses more: -2022). Our own stale ones in
+    the way are cancelled first; the user's own are never touched: the order is sized down,
+    or not placed, and the owner is told which orders block."""
     book = state.book
     if book is None or not rule.enabled or _pending(memory, "reduce-"):
         return memory, []
@@ -170,6 +194,10 @@ def reduce(
     position = choose(book, rule)
     if position is None:
         return memory, []
+    room = reduce_room(position, state.open_orders.values(), CLIENT_PREFIX)
+    if room.without_ours <= ZERO:  # the user's orders cover the whole position
+        memory = replace(memory, reduce_at=now)  # tried: the cooldown spaces the next try
+        return _told(memory, now, position, room, ZERO, ZERO, alert_cooldown_ms)
     filters = state.filters.get(position.symbol)
     step = filters.step_size if filters else Decimal("0.001")
     min_qty = filters.min_qty if filters else step
@@ -185,16 +213,63 @@ def reduce(
     size = abs(position.amount)
     cap = (size * rule.max_fraction / step).to_integral_value(ROUND_FLOOR) * step
     cap = max(cap, min(min_qty, size))
-    quantity = min(plan.quantity, cap)
-    if quantity <= ZERO:
+    wanted = min(plan.quantity, cap)
+    if wanted <= ZERO:
         return memory, []
+    in_the_way = wanted > room.free and bool(room.ours)
+    quantity = fit(wanted, room.without_ours if in_the_way else room.free, step)
+    if quantity <= ZERO or (quantity < wanted and quantity < min_qty):
+        memory = replace(memory, reduce_at=now)
+        return _told(memory, now, position, room, wanted, ZERO, alert_cooldown_ms)
     decision = f"reduce-{now}-{memory.decisions}"
     side = "SELL" if position.amount > 0 else "BUY"
     why = f"margin ratio {_fmt(ratio)}, distance {_fmt(distance)}: toward ratio {rule.target_ratio}"
+    cancel = tuple(o.client_id for o in room.ours) if in_the_way else ()
     memory = replace(_decided(memory, decision), reduce_at=now)
-    return memory, [
-        PlaceReduceOnly(decision, position.symbol, position.side, side, quantity, why, now)
-    ]
+    order = PlaceReduceOnly(
+        decision, position.symbol, position.side, side, quantity, why, now, cancel=cancel
+    )
+    if quantity == wanted:
+        return memory, [order]
+    memory, told = _told(memory, now, position, room, wanted, quantity, alert_cooldown_ms)
+    return memory, [order, *told]
+
+
+def describe_orders(orders: tuple[OpenOrder, ...]) -> str:
+    return ", ".join(f"{o.client_id} ({o.side} {o.quantity - o.filled})" for o in orders)
+
+
+def _told(
+    memory: Memory,
+    now: int,
+    position: Position,
+    room: Room,
+    wanted: Decimal,
+    quantity: Decimal,
+    cooldown_ms: int,
+) -> tuple[Memory, list[PlaceReduceOnly | SendAlert]]:
+    """The owner told which of their own orders block a reduction: a warning when ours was
+    sized down, critical when none could be placed; each at most once per alert cooldown for
+    that position."""
+    where = f"{position.symbol} {position.side.value}"
+    severity = Severity.WARNING if quantity > ZERO else Severity.CRITICAL
+    key = f"{BLOCKED}:{where}:{severity.value}"
+    if now - memory.sent_at.get(key, now - cooldown_ms - 1) <= cooldown_ms:
+        return memory, []
+    theirs = (
+        f"your own open reduce-only order(s) {describe_orders(room.theirs)} cover"
+        f" {room.size - room.without_ours} of the {room.size} position, and Binance refuses"
+        " more (-2022)"
+    )
+    if quantity > ZERO:
+        text = f"reduce-only order on {where} sized down from {wanted} to {quantity}: {theirs}"
+    else:
+        text = (
+            f"no reduce-only order possible on {where}: {theirs}."
+            " Cancel or lower them to let the guardian reduce"
+        )
+    memory = replace(memory, sent_at={**memory.sent_at, key: now})
+    return memory, [SendAlert(BLOCKED, severity, text, now)]
 
 
 def _fmt(value: Decimal | None) -> str:

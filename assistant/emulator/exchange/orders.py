@@ -154,6 +154,9 @@ def place_order(engine: Engine, params: dict[str, str], now: int) -> dict[str, A
     if reduce_only or (engine.hedge and closing):
         if not closing:
             raise Rejected(-2022, "ReduceOnly Order is rejected.")
+        resting = _resting_reduce_only(engine, symbol, position_side, side)
+        if resting and qty + resting > abs(pos.amount):
+            raise Rejected(-2022, "ReduceOnly Order is rejected.")
         if qty > abs(pos.amount):
             if engine.hedge:
                 raise Rejected(-2022, "ReduceOnly Order is rejected.")
@@ -228,6 +231,21 @@ ACK_KEYS = {
     "origType",
     "updateTime",
 }
+
+
+def _resting_reduce_only(engine: Engine, symbol: str, position_side: str, side: str) -> Decimal:
+    """What the open reduce-only orders on this side of the position still have to close (in
+    hedge mode every order on a leg's closing side counts as one)."""
+    return sum(
+        (
+            o["origQty"] - o["executedQty"]
+            for o in open_orders(engine, symbol)
+            if o["positionSide"] == position_side
+            and o["side"] == side
+            and (o["reduceOnly"] or engine.hedge)
+        ),
+        ZERO,
+    )
 
 
 def _reduces(pos: Pos, signed: Decimal) -> bool:

@@ -33,11 +33,15 @@ def on_request_sent(method: str, path: str) -> None:
 
 
 async def send(rest: BinanceRest, store: SqliteStore, action: MoneyAction) -> Any:
-    """One request for `action` (raises the exchange's errors: the executor decides)."""
+    """The request for `action` (raises the exchange's errors: the executor decides). A
+    reduce-only order is preceded by the cancels of our own stale orders in its way: a cancel
+    is idempotent (an order already gone is fine), so a retry may repeat them safely."""
     if isinstance(action, TransferToFutures):
         return {"tranId": await _transfer(rest, store, action)}
     if isinstance(action, AddIsolatedMargin):
         return await rest.add_isolated_margin(action.symbol, action.position_side, action.amount)
+    for client_id in action.cancel:  # our own stale orders in its way; gone already is fine
+        await rest.cancel_order(action.symbol, client_id)
     return await rest.reduce_only(
         symbol=action.symbol,
         side=action.side,
@@ -81,6 +85,7 @@ def rebuild(kind: str, payload: dict[str, Any]) -> MoneyAction:
             decision, payload["symbol"], side, Decimal(payload["amount"]), reason, at, by
         )
     quantity = Decimal(payload["quantity"])
+    cancel = tuple(str(c) for c in payload.get("cancel", ()))
     return PlaceReduceOnly(
-        decision, payload["symbol"], side, payload["side"], quantity, reason, at, by
+        decision, payload["symbol"], side, payload["side"], quantity, reason, at, by, cancel
     )
