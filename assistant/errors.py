@@ -2,6 +2,7 @@
 
     AssistantError
     ├── InputError              bad input from a person: a file, a config, a command (exit 2)
+    ├── StoreUnwritable         the store cannot write (a full disk): a row that must exist doesn't
     └── ExchangeError           Binance answered with an error, or did not answer
         ├── Retryable           trying again later can succeed
         │   ├── RateLimited     429: slow down until `retry_after`
@@ -25,6 +26,10 @@ class AssistantError(Exception):
 
 class InputError(AssistantError):
     """Input a person gave us is malformed; the message says where and why."""
+
+
+class StoreUnwritable(AssistantError):
+    """A row that must be committed before anything else happens (an intent) was not."""
 
 
 class ExchangeError(AssistantError):

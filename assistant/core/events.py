@@ -238,6 +238,18 @@ class CapsRestored:
     at: int
 
 
+@dataclass(frozen=True, slots=True)
+class JournalGap:
+    """Written when the store can write again after it could not: `rows` events received
+    between `since` and `until` were never journaled (the memory's bound was reached). A
+    replay across it is told so; the mirror itself is rebuilt by the next snapshot."""
+
+    rows: int
+    since: int
+    until: int
+    at: int
+
+
 ChatControl = ModeSet | PauseSet | MuteSet | ManualDeposit | ManualReduce
 
 Event = (
@@ -261,4 +273,5 @@ Event = (
     | ManualDeposit
     | ManualReduce
     | CapsRestored
+    | JournalGap
 )

@@ -40,6 +40,7 @@ from assistant.service.money.executor import Executor
 from assistant.service.notifier import Listener, Notifier
 from assistant.service.scheduler import Inbox, Scheduler, Timings
 from assistant.service.settings import Settings, rules_from
+from assistant.service.storewatch import StoreWatch
 from assistant.service.supervise import Job, Supervisor
 from assistant.store.sqlite import SqliteStore
 from assistant.telegram.bot import TelegramBot
@@ -266,6 +267,13 @@ def build(
         streams=streams,
         scheduler=scheduler,
         timings=timings,
+        watch=StoreWatch(
+            store,
+            notifier,
+            clock,
+            warn_free=settings.store.warn_free,
+            critical_free=settings.store.critical_free,
+        ),
         metrics=metrics,
     )
     jobs: list[tuple[str, Job]] = [

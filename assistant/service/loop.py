@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -46,6 +47,7 @@ from assistant.service.metrics import Metrics
 from assistant.service.money.executor import Executor
 from assistant.service.notifier import Notifier
 from assistant.service.scheduler import Answer, Inbox, Item, Scheduler, Tick, Timings
+from assistant.service.storewatch import StoreWatch
 from assistant.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -65,9 +67,11 @@ class Loop:
         streams: BinanceStreams,
         scheduler: Scheduler,
         timings: Timings,
+        watch: StoreWatch,
         metrics: Metrics | None = None,
     ) -> None:
         self.inbox = inbox
+        self.watch = watch
         self.store = store
         self.clock = clock
         self.rules = rules
@@ -107,7 +111,7 @@ class Loop:
             self.store.append(item, received_at)
             self.drift.append(item)
         if received_at - self._last_health >= self.timings.health_every * 1000:
-            self._record_health(received_at)
+            self._optional(self._record_health, received_at)
         self._route(event, done.decision, received_at)
         if isinstance(event, DataWentStale):
             log.warning("stale data: %s since %s", event.what, event.since)
@@ -139,7 +143,7 @@ class Loop:
         if decision.actions:
             self.decisions.append(decision)
         if money:
-            self.store.save_memory(self.memory, at)
+            self._optional(self.store.save_memory, self.memory, at)
 
     def _handle_safely(self, event: Event, raw: str | None, received_at: int) -> None:
         """One event; a bug it triggers is logged with the event, and the next one goes on."""
@@ -154,6 +158,7 @@ class Loop:
         try:
             if tick is Tick.SAVE:
                 self.save()
+                self.watch.check_space(at)
                 if at - self._last_prune >= 3_600_000:
                     self.store.prune_health(at - int(self.timings.health_keep * 1000))
                     self._last_prune = at
@@ -181,10 +186,22 @@ class Loop:
                 self.changed.notify_all()
 
     async def flush_journal(self) -> None:
-        """The journal's group commit."""
+        """The journal's group commit (it never raises: a store that cannot write keeps the
+        rows and says so, and the watch turns that into an alert)."""
         while True:
             await self.clock.sleep(self.timings.flush_every)
             self.store.flush()
+            self.watch.check_writes()
+
+    def _optional(self, write: Callable[..., object], *args: object) -> None:
+        """A write protection does not wait on (the health series, the memory's snapshot):
+        while the store cannot write it is skipped; an error is the store's to report."""
+        if not self.store.held.writable:
+            return
+        try:
+            write(*args)
+        except sqlite3.Error as exc:
+            self.store.held.failed(exc)
 
     async def wait_for(
         self, predicate: Callable[[MirrorState], bool], timeout: float
@@ -265,7 +282,7 @@ class Loop:
     def save(self) -> None:
         now = self.clock.now_ms()
         self.store.flush()
-        self.store.save_state(self.state, now)
-        self.store.checkpoint()
+        self._optional(self.store.save_state, self.state, now)
+        self._optional(self.store.checkpoint)
         if self.rules is not None:
-            self.store.save_memory(self.memory, now)
+            self._optional(self.store.save_memory, self.memory, now)

@@ -53,6 +53,24 @@ def parse_duration(value: Any) -> float:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+_BYTES = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+
+
+def parse_size(value: Any) -> int:
+    """Bytes from "2GB", "500MB", "64kB" (decimal units) or a plain number of bytes."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        size = value
+    else:
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?[bB])\s*", str(value))
+        if not match:
+            raise ValueError(f'expected a size like "2GB" or "500MB", got {value!r}')
+        size = int(float(match.group(1)) * _BYTES[match.group(2).lower()])
+    if size < 0:
+        raise ValueError("a size cannot be negative")
+    return size
+
+
+Size = Annotated[int, BeforeValidator(parse_size)]
 
 
 class _Section(BaseModel):
@@ -114,6 +132,8 @@ class Telegram(_Section):
 
 class Store(_Section):
     path: str = "assistant.db"
+    warn_free: Size = 2_000_000_000  # free space under the store's folder: a warning below
+    critical_free: Size = 500_000_000  # and a critical alert below this
 
 
 class Actions(_Section):

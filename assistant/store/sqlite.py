@@ -23,11 +23,11 @@ from assistant.core import events
 from assistant.core.actions import SendAlert
 from assistant.core.mirror import MirrorState, rebuild
 from assistant.core.rules.memory import DAY_MS, decided_day
-from assistant.errors import InputError
+from assistant.errors import InputError, StoreUnwritable
 from assistant.store import outbox
 from assistant.store.codec import decode_event, encode_event, from_plain, to_plain
-
-SCHEMA_VERSION = 1
+from assistant.store.held import Held
+from assistant.store.migrations import MIGRATIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,55 +36,6 @@ class JournalRow:
     received_at: int
     event: events.Event
     raw: str | None
-
-
-def _migrate_1(db: sqlite_utils.Database) -> None:
-    db.table("journal").create(
-        {"id": int, "received_at": int, "kind": str, "event": str, "raw": str}, pk="id"
-    )
-    db.table("journal").create_index(["received_at"])
-    db.table("state").create({"id": int, "saved_at": int, "state": str}, pk="id")
-    db.table("health").create(
-        {
-            "at": int,
-            "margin_ratio": str,
-            "margin_balance": str,
-            "maintenance_margin": str,
-            "distance": str,
-        },
-        pk="at",
-    )
-
-
-def _migrate_2(db: sqlite_utils.Database) -> None:
-    db.table("intents").create(
-        {
-            "decision_id": str,
-            "kind": str,
-            "payload": str,
-            "created_at": int,
-            "status": str,
-            "outcome": str,
-            "updated_at": int,
-            "config_version": str,
-            "health": str,
-        },
-        pk="decision_id",
-    )
-    db.table("audit").create(
-        {"id": int, "at": int, "decision_id": str, "what": str, "detail": str}, pk="id"
-    )
-    db.table("claims").create({"tran_id": int, "decision_id": str}, pk="tran_id")
-    db.table("memory").create({"id": int, "saved_at": int, "memory": str}, pk="id")
-
-
-def _migrate_4(db: sqlite_utils.Database) -> None:
-    """An alert's facts in columns of its audit row (NULL in rows written before them)."""
-    for column in ("severity", "metric", "tier", "amount", "outcome"):
-        db.table("audit").add_column(column, str)
-
-
-MIGRATIONS = [_migrate_1, _migrate_2, outbox.migrate, _migrate_4, outbox.migrate_questions]
 
 
 class SqliteStore:
@@ -102,7 +53,8 @@ class SqliteStore:
         except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
             raise InputError(f"{self.path}: not a readable store ({exc})") from None
         self._pending: list[tuple[int, str, str, str | None]] = []
-        self.outbox = outbox.Outbox(self.db)
+        self.held = Held()
+        self.outbox = outbox.Outbox(self.db, self.held)
 
     def _migrate(self) -> None:
         self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
@@ -129,15 +81,43 @@ class SqliteStore:
         return len(self._pending)
 
     def flush(self) -> int:
-        """Commit every queued row in one transaction; return how many."""
-        if not self._pending:
+        """Commit every queued row in one transaction; return how many. If the store cannot
+        write, the rows stay queued (bounded, see `held`) and `held.error` says why; the next
+        flush tries again, and first writes what was held (audit rows, a gap marker)."""
+        if not self._pending and self.held.writable:
             return 0
-        batch, self._pending = self._pending, []
-        with self.db.conn:
-            self.db.conn.executemany(
-                "INSERT INTO journal (received_at, kind, event, raw) VALUES (?, ?, ?, ?)", batch
-            )
+        batch = self._pending
+        try:
+            with self.db.conn:
+                held = self._write_held()
+                self.db.conn.executemany(
+                    "INSERT INTO journal (received_at, kind, event, raw) VALUES (?, ?, ?, ?)",
+                    batch,
+                )
+        except sqlite3.Error as exc:
+            self.held.failed(exc)
+            self.held.trim(self._pending)
+            return 0
+        self.held.written(*held)
+        self._pending = []
         return len(batch)
+
+    def _write_held(self) -> tuple[int, bool]:
+        """Inside a transaction: the audit rows held while the store could not write, and a
+        gap marker for journal rows dropped meanwhile (what was written, for `held.written`
+        once the transaction is committed)."""
+        audits = list(self.held.audits)
+        for sql, params in audits:
+            self.db.conn.execute(sql, params)
+        gap = self.held.gap()
+        if gap is not None:
+            rows, since, until = gap
+            marker = events.JournalGap(rows, since, until, until)
+            self.db.conn.execute(
+                "INSERT INTO journal (received_at, kind, event, raw) VALUES (?, ?, ?, NULL)",
+                [until, "JournalGap", encode_event(marker)],
+            )
+        return len(audits), gap is not None
 
     def journal(self, after_id: int = 0, limit: int | None = None) -> Iterator[JournalRow]:
         sql = "SELECT id, received_at, event, raw FROM journal WHERE id > ? ORDER BY id"
@@ -224,8 +204,28 @@ class SqliteStore:
         health: dict[str, Any] | None,
         audit: str = "",
     ) -> None:
-        """Committed before any request goes out; the journal is flushed first."""
+        """Committed before any request goes out; the journal is flushed first. Raises
+        StoreUnwritable if it cannot be committed: then nothing may be sent for it."""
         self.flush()
+        try:
+            self._record_intent(decision_id, kind, payload, created_at, config_version, health)
+            self._audit(  # queued behind anything held, so it cannot be lost
+                "INSERT INTO audit (at, decision_id, what, detail) VALUES (?, ?, 'intent', ?)",
+                [created_at, decision_id, audit],
+            )
+        except sqlite3.Error as exc:
+            self.held.failed(exc)
+            raise StoreUnwritable(f"the intent of {decision_id} was not recorded: {exc}") from None
+
+    def _record_intent(
+        self,
+        decision_id: str,
+        kind: str,
+        payload: dict[str, Any],
+        created_at: int,
+        config_version: str,
+        health: dict[str, Any] | None,
+    ) -> None:
         with self.db.conn:
             self.db.conn.execute(
                 "INSERT INTO intents (decision_id, kind, payload, created_at, status, outcome,"
@@ -239,10 +239,6 @@ class SqliteStore:
                     config_version,
                     json.dumps(health),
                 ],
-            )
-            self.db.conn.execute(  # the audit row in the same commit: one write on the hot path
-                "INSERT INTO audit (at, decision_id, what, detail) VALUES (?, ?, 'intent', ?)",
-                [created_at, decision_id, audit],
             )
 
     def intent(self, decision_id: str) -> dict[str, Any] | None:
@@ -276,38 +272,49 @@ class SqliteStore:
     def settle_intent(
         self, decision_id: str, status: str, outcome: dict[str, Any], at: int
     ) -> None:
-        with self.db.conn:
-            self.db.conn.execute(
-                "UPDATE intents SET status = ?, outcome = ?, updated_at = ? WHERE decision_id = ?",
-                [status, json.dumps(outcome, default=str), at, decision_id],
-            )
+        """Never raises: while the store cannot write, the update waits with the audit rows
+        (until then the intent reads as in flight: its cap stays booked)."""
+        self._audit(
+            "UPDATE intents SET status = ?, outcome = ?, updated_at = ? WHERE decision_id = ?",
+            [status, json.dumps(outcome, default=str), at, decision_id],
+        )
 
     def audit(self, at: int, decision_id: str, what: str, detail: str) -> None:
-        with self.db.conn:
-            self.db.conn.execute(
-                "INSERT INTO audit (at, decision_id, what, detail) VALUES (?, ?, ?, ?)",
-                [at, decision_id, what, detail],
-            )
+        self._audit(
+            "INSERT INTO audit (at, decision_id, what, detail) VALUES (?, ?, ?, ?)",
+            [at, decision_id, what, detail],
+        )
+
+    def _audit(self, sql: str, params: list[Any]) -> None:
+        """An audit row never raises: while the store cannot write, it waits in memory."""
+        if self.held.audits:  # keep the order: behind those already waiting
+            self.held.audits.append((sql, params))
+            return
+        try:
+            with self.db.conn:
+                self.db.conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            self.held.failed(exc)
+            self.held.audits.append((sql, params))
 
     def audit_alert(self, alert: SendAlert) -> None:
         """An alert sent: `what` and `detail` as ever ("alert:KEY", "SEVERITY: TEXT"), and its
         fields in their own columns (metric "" when it has none; tier and amount as text)."""
         tier, amount = alert.tier, alert.amount
-        with self.db.conn:
-            self.db.conn.execute(
-                "INSERT INTO audit (at, decision_id, what, detail, severity, metric, tier, amount,"
-                " outcome) VALUES (?, '', ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    alert.at,
-                    f"alert:{alert.key}",
-                    f"{alert.severity}: {alert.text}",
-                    str(alert.severity),
-                    alert.metric,
-                    None if tier is None else str(tier),
-                    None if amount is None else str(amount),
-                    None if alert.outcome is None else str(alert.outcome),
-                ],
-            )
+        self._audit(
+            "INSERT INTO audit (at, decision_id, what, detail, severity, metric, tier, amount,"
+            " outcome) VALUES (?, '', ?, ?, ?, ?, ?, ?, ?)",
+            [
+                alert.at,
+                f"alert:{alert.key}",
+                f"{alert.severity}: {alert.text}",
+                str(alert.severity),
+                alert.metric,
+                None if tier is None else str(tier),
+                None if amount is None else str(amount),
+                None if alert.outcome is None else str(alert.outcome),
+            ],
+        )
 
     def audit_rows(self) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM audit ORDER BY id"))

@@ -366,6 +366,12 @@ async def test_a_paused_guardian_says_what_it_would_do_and_does_nothing(tmp_path
     assert [o for o in engine.orders if not o["clientOrderId"].startswith("autoclose-")] == []
     would = [a for a in alerts if a.text.startswith("paused: would transfer")]
     assert would, "the pause hid what the rules would have done"
-    cooldown = rules.deposit.cooldown_ms  # one notice per trigger, not one per mark
-    assert all(b.at - a.at >= cooldown for a, b in itertools.pairwise(would))
+    decided = sorted(  # one decision per trigger, not one per mark: the cooldown holds
+        int(row["decision_id"].split("-")[1])
+        for row in audit
+        if row["what"] == "dry-run" and row["decision_id"].startswith("deposit-")
+    )
+    assert len(decided) == len(would)
+    cooldown = rules.deposit.cooldown_ms
+    assert all(b - a >= cooldown for a, b in itertools.pairwise(decided))
     assert {row["detail"] for row in audit if row["what"] == "dry-run"} == {"paused"}

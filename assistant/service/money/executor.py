@@ -21,6 +21,7 @@ from assistant.binance.rest import BinanceRest
 from assistant.core.actions import (
     AddIsolatedMargin,
     MoneyAction,
+    PlaceReduceOnly,
     SendAlert,
     TransferToFutures,
     describe,
@@ -31,7 +32,7 @@ from assistant.core.ports import Clock
 from assistant.core.rules.config import Rules
 from assistant.core.rules.engine import Health
 from assistant.core.values import Outcome, Severity
-from assistant.errors import ExchangeError, RateLimited, Rejected
+from assistant.errors import ExchangeError, RateLimited, Rejected, StoreUnwritable
 from assistant.service.money import failpoints
 from assistant.service.money.exchange import look, moved, rebuild, send
 from assistant.service.notifier import Notifier
@@ -175,9 +176,19 @@ class Executor:
             action, what = capped, describe(capped)
         payload = {k: str(v) if isinstance(v, Decimal) else v for k, v in asdict(action).items()}
         health_row = None if health is None else {k: str(v) for k, v in asdict(health).items()}
-        self.store.record_intent(
-            action.decision_id, kind, payload, action.at, rules.version, health_row, audit=what
-        )
+        try:
+            self.store.record_intent(
+                action.decision_id, kind, payload, action.at, rules.version, health_row, what
+            )
+        except StoreUnwritable as exc:
+            if not isinstance(action, PlaceReduceOnly):  # a transfer needs its row to be found
+                text = f"NOT done: {what}: its intent could not be recorded ({exc})"
+                self._announce(action, Severity.CRITICAL, text, Outcome.FAILED)
+                await self._settle(action, kind, "failed", f"no intent row: {exc}")
+                return
+            # An order's client id is made from its decision: looked up by it, it cannot go
+            # twice, row or no row. Protection does not wait on the store.
+            log.error("%s %s goes without its intent row: %s", kind, action.decision_id, exc)
         failpoints.hit("after-intent")
         await self._attempt(action, kind, what, action.at)
 
