@@ -82,7 +82,22 @@ def _migrate_4(db: sqlite_utils.Database) -> None:
         db.table("audit").add_column(column, str)
 
 
-MIGRATIONS = [_migrate_1, _migrate_2, outbox.migrate, _migrate_4, outbox.migrate_questions]
+def _migrate_6(db: sqlite_utils.Database) -> None:
+    """`sent_until`: the latest moment (Binance's clock, ms) at which a request sent for the
+    intent may still be carried out (NULL: none was sent). An intent left pending before it
+    existed gets -1: whether and when its request went out is unknown."""
+    db.table("intents").add_column("sent_until", int)
+    db.execute("UPDATE intents SET sent_until = -1 WHERE status = 'pending'")
+
+
+MIGRATIONS = [
+    _migrate_1,
+    _migrate_2,
+    outbox.migrate,
+    _migrate_4,
+    outbox.migrate_questions,
+    _migrate_6,
+]
 
 
 class SqliteStore:
@@ -243,6 +258,16 @@ class SqliteStore:
         return list(
             self.db.query("SELECT * FROM intents WHERE status = 'pending' ORDER BY created_at")
         )
+
+    def mark_sent(self, decision_id: str, until: int) -> None:
+        """A request for the intent is about to leave; Binance may carry it out until `until`.
+        Committed before the request leaves; the latest of them is kept."""
+        with self.db.conn:
+            self.db.conn.execute(
+                "UPDATE intents SET sent_until = MAX(COALESCE(sent_until, ?), ?)"
+                " WHERE decision_id = ?",
+                [until, until, decision_id],
+            )
 
     def settle_intent(
         self, decision_id: str, status: str, outcome: dict[str, Any], at: int

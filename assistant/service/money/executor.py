@@ -3,7 +3,8 @@
 Exactly once, whatever happens: an intent row is committed before any request; an order
 carries a client id made from its decision; and because Binance accepts a filled order's
 client id again, the order (or, for a deposit, the transfer history) is looked up before any
-retry: after a timeout, a 5xx (outcome unknown) or a crash. Modes: `dry-run` decides and
+retry: after a timeout, a 5xx (outcome unknown) or a crash. Finding nothing counts only once
+Binance can no longer carry the request out (`_sure_after`). Modes: `dry-run` decides and
 announces, touching nothing; `confirm` announces and waits for a person; `auto` acts.
 """
 
@@ -31,7 +32,7 @@ from assistant.core.ports import Clock
 from assistant.core.rules.config import Rules
 from assistant.core.rules.engine import Health
 from assistant.core.values import Outcome, Severity
-from assistant.errors import ExchangeError, RateLimited, Rejected
+from assistant.errors import ClockSkew, ExchangeError, RateLimited, Rejected
 from assistant.service.money import failpoints
 from assistant.service.money.exchange import look, moved, rebuild, send
 from assistant.service.notifier import Notifier
@@ -41,6 +42,13 @@ log = logging.getLogger(__name__)
 Sink = Callable[[Event, str | None, int], Awaitable[None]]
 Propose = Callable[["MoneyAction", "Rules", "Health | None"], Awaitable[bool]]
 UNKNOWN = object()  # a lookup that could not be made
+# Added to a request's last moment (`timestamp + recvWindow`) before a lookup that finds
+# nothing proves it was not carried out: for the error of our estimate of Binance's clock, and
+# the time Binance takes to show what it did. A chosen bound, not a measurement
+# (`[exchange] lookup_margin`).
+LOOKUP_MARGIN = 5.0
+LOOK_EVERY = 0.5  # seconds between lookups while a request may still be carried out
+MAX_RECV_WINDOW_MS = 60_000  # the longest recvWindow Binance accepts
 Job = tuple[MoneyAction, "Rules | None", "Health | None", str]
 
 
@@ -59,6 +67,7 @@ class Executor:
         clock: Clock,
         attempts: int = 5,
         propose: Propose | None = None,
+        lookup_margin: float = LOOKUP_MARGIN,
     ) -> None:
         self.rest = rest
         self.store = store
@@ -67,6 +76,7 @@ class Executor:
         self.clock = clock
         self.attempts = attempts
         self.propose = propose  # asks a person in `confirm` mode (None: nobody can be asked)
+        self.lookup_margin_ms = int(lookup_margin * 1000)
         # The mode and the kill switch as they are now (a /pause after the decision counts):
         # the loop tells us each time they change.
         self._rules_now: Rules | None = None
@@ -180,7 +190,7 @@ class Executor:
                 await self._finish(action, kind, "abandoned", f"{why} before a retry; not sent")
                 return
             try:
-                result = await send(self.rest, self.store, action)
+                result = await send(self.rest, self.store, action, self._stamp(action.decision_id))
             except Rejected as exc:
                 await self._finish(action, kind, "failed", f"Binance refused: {exc}")
                 return
@@ -190,7 +200,10 @@ class Executor:
                     detail = f"{exc}; check the position's margin"
                     await self._finish(action, kind, "unknown", detail)
                     return
-                found = await self._look_until_known(action, since)
+                # Refused (429, 418, -1021): Binance says it did nothing. Otherwise it may yet.
+                refused = isinstance(exc, (RateLimited, ClockSkew))
+                sure_after = None if refused else self._sure_after(action.decision_id)
+                found = await self._look_until_known(action, since, sure_after)
                 if found is UNKNOWN:
                     await self._finish(
                         action, kind, "unknown", f"{exc}; and the exchange could not be asked"
@@ -223,18 +236,57 @@ class Executor:
             return
         await self._finish(action, kind, "failed", f"gave up after {self.attempts} attempts")
 
-    async def _look_until_known(self, action: MoneyAction, since: int) -> Any:
-        """`_look`, asked again while the exchange cannot answer; UNKNOWN if it never can."""
-        for attempt in range(self.attempts):
+    async def _look_until_known(
+        self, action: MoneyAction, since: int, sure_after: int | None
+    ) -> Any:
+        """`look`, asked again while the exchange cannot answer (UNKNOWN if it never can), and
+        while a request for `action` may still be carried out: finding nothing counts only
+        from a lookup made at `sure_after` or later (Binance's clock as estimated; None: at
+        once). Until then the intent stays pending, its cap booked."""
+        failures = 0
+        left = 0.0 if sure_after is None else (sure_after - self.rest.server_ms()) / 1000
+        polls_left = int(max(0.0, left) / LOOK_EVERY) + 3  # bounded, should the clock stall
+        while True:
+            asked_at = self.rest.server_ms()
             try:
-                return await look(self.rest, self.store, action, since)
+                found = await look(self.rest, self.store, action, since)
             except ExchangeError as exc:
-                wait = _backoff(exc, attempt)
+                failures += 1
+                if failures >= self.attempts:
+                    return UNKNOWN
+                wait = _backoff(exc, failures - 1)
                 log.warning(
                     "lookup for %s failed (%s); again in %.1fs", action.decision_id, exc, wait
                 )
                 await self.clock.sleep(wait)
-        return UNKNOWN
+                continue
+            if found is not None or sure_after is None or asked_at >= sure_after:
+                return found
+            polls_left -= 1
+            if polls_left <= 0:
+                return UNKNOWN
+            await self.clock.sleep(min(LOOK_EVERY, (sure_after - asked_at) / 1000))
+
+    def _stamp(self, decision_id: str) -> Callable[[int], None]:
+        """Told each request's signed timestamp before it leaves: Binance may carry it out
+        until `timestamp + recvWindow` on its clock. Committed, so `recover` knows it too."""
+
+        def stamp(timestamp: int) -> None:
+            self.store.mark_sent(decision_id, timestamp + self.rest.recv_window_ms)
+
+        return stamp
+
+    def _sure_after(self, decision_id: str) -> int | None:
+        """The moment (Binance's clock, ms) from which a lookup that finds nothing proves that
+        no request sent for this decision was carried out: the last moment Binance may carry
+        the latest one out, plus `lookup_margin`. None: none was sent."""
+        row = self.store.intent(decision_id)
+        until = None if row is None else row["sent_until"]
+        if until is None:
+            return None
+        if until < 0:  # left pending by a version that did not record it: sent before now
+            until = self.rest.server_ms() + MAX_RECV_WINDOW_MS
+        return int(until) + self.lookup_margin_ms
 
     # ---- after a crash -----------------------------------------------------------------------
 
@@ -253,7 +305,8 @@ class Executor:
                     "interrupted by a restart; check the position's margin",
                 )
                 continue
-            found = await self._look_until_known(action, int(row["created_at"]))
+            sure_after = self._sure_after(action.decision_id)
+            found = await self._look_until_known(action, int(row["created_at"]), sure_after)
             if found is UNKNOWN:
                 await self._finish(
                     action,
