@@ -7,7 +7,7 @@
         ├── Retryable           trying again later can succeed
         │   ├── RateLimited     429: slow down until `retry_after`
         │   ├── Banned          418: no request at all until `retry_after`
-        │   ├── ClockSkew       -1021: resync the clock, then retry
+        │   ├── ClockSkew       -1021: resync the clock, then retry (BinanceRest does, once)
         │   └── OutcomeUnknown  5xx or a timeout: a write may have happened; reconcile first
         └── Rejected            the request is wrong for this account now; retrying won't help
 

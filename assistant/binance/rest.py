@@ -20,10 +20,16 @@ import ccxt.async_support as ccxt
 
 from assistant.binance.answers import classify, json_object, reading
 from assistant.binance.parse import parse_snapshot
-from assistant.binance.wire import Transfer, parse_decimal, parse_leverage_brackets, parse_transfers
+from assistant.binance.wire import (
+    Transfer,
+    parse_decimal,
+    parse_exchange_info,
+    parse_leverage_brackets,
+    parse_transfers,
+)
 from assistant.core.events import AccountSnapshotted, BracketsLoaded, FiltersLoaded, SymbolFilters
 from assistant.core.model import PositionSide
-from assistant.errors import BadResponse, RateLimited, Rejected
+from assistant.errors import BadResponse, ClockSkew, ExchangeError, RateLimited, Rejected
 
 log = logging.getLogger(__name__)
 # ccxt logs request headers (the API key) at DEBUG; never let them through.
@@ -32,6 +38,11 @@ logging.getLogger("ccxt").setLevel(logging.WARNING)
 WEIGHT_HEADROOM = 0.9  # pause before using more than this share of the minute's weight
 SNAPSHOT_MARGIN_MS = 250  # snapshots are dated this much early (plus the measured round trip)
 SPOT_WEIGHT_LIMIT = 6000  # Binance's spot REQUEST_WEIGHT per minute (api/v3 and sapi)
+# Chosen together (README, "Rules and actions"): Binance's default window, which it advises
+# not to exceed; the client waits that long plus the executor's default lookup margin, when a
+# lookup that finds nothing is conclusive anyway (waiting longer would gain nothing).
+RECV_WINDOW_MS = 5_000
+TIMEOUT_MS = 10_000
 
 
 # ccxt ships no type information, so its classes are Any and subclassing one is an error
@@ -43,6 +54,12 @@ class _Binance(ccxt.binanceusdm):  # type: ignore[misc]  # ccxt is untyped (see 
     # Set by ccxt on every response (enableLastJsonResponse / enableLastResponseHeaders).
     last_json_response: object
     last_response_headers: dict[str, str] | None
+    server_ms: Callable[[], int] | None = None  # BinanceRest's, set by BinanceRest
+
+    def nonce(self) -> Any:
+        """Every signed request's `timestamp`: our clock plus the measured offset (ccxt's own
+        would read the host's time directly, past an injected clock)."""
+        return super().nonce() if self.server_ms is None else self.server_ms()
 
     def on_rest_response(
         self,
@@ -69,7 +86,8 @@ class BinanceRest:
         api_secret: str,
         rest_url: str = "",
         demo: bool = False,
-        timeout_ms: int = 10_000,
+        timeout_ms: int = TIMEOUT_MS,
+        recv_window_ms: int = RECV_WINDOW_MS,
         clock: Callable[[], float] = time.time,
         on_sent: Callable[[str, str], None] | None = None,
     ) -> None:
@@ -82,7 +100,7 @@ class BinanceRest:
                 "options": {
                     "fetchCurrencies": False,
                     "fetchOpenOrders": {"warnWithoutSymbol": False},
-                    "recvWindow": 10_000,
+                    "recvWindow": recv_window_ms,
                 },
             }
         )
@@ -94,6 +112,8 @@ class BinanceRest:
                 if isinstance(value, str):
                     self.exchange.urls["api"][key] = re.sub(r"^https?://[^/]+", base, value)
         self.exchange.timeout_on_exit = 0
+        self.exchange.server_ms = self.server_ms
+        self.recv_window_ms = recv_window_ms
         self._on_sent = on_sent
         self._session: aiohttp.ClientSession | None = None
         self.clock = clock
@@ -127,17 +147,46 @@ class BinanceRest:
 
     # ---- the one call path ------------------------------------------------------------------
 
-    async def call(self, method: str, params: dict[str, Any] | None = None) -> object:
-        """One REST call by ccxt's implicit method name; the decoded JSON body, unchecked."""
+    async def call(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        stamp: Callable[[int], None] | None = None,
+    ) -> object:
+        """One REST call by ccxt's implicit method name; the decoded JSON body, unchecked.
+        `stamp` (signed calls) is told the `timestamp` just before each request leaves: a
+        -1021 is answered by a clock resync, then the request once more, newly stamped."""
+        try:
+            return await self._call_once(method, params, stamp)
+        except ClockSkew as skew:
+            log.warning("REST %s: %s; resyncing the clock, then once more", method, skew)
+            try:
+                await self.sync_clock()
+            except ExchangeError as exc:
+                log.warning("clock resync failed: %s", exc)
+                raise skew from None
+            # Safe for a money request too: -1021 means Binance refused the request for its
+            # timestamp, a check made before the request is carried out, so the refused one
+            # did nothing and this is the only one that can take effect.
+            return await self._call_once(method, params, stamp)
+
+    async def _call_once(
+        self, method: str, params: dict[str, Any] | None, stamp: Callable[[int], None] | None
+    ) -> object:
         self._hook_session()
         budget = self._budget(method)
         await self._gate(budget)
+        params = dict(params or {})
+        if stamp is not None:
+            params["timestamp"] = self.server_ms()  # what ccxt signs (a given one wins)
+            stamp(params["timestamp"])
         ex = self.exchange
         ex.last_http_status = None
         ex.last_json_response = None
         ex.last_response_headers = {}
         try:
-            return await getattr(ex, method)(params or {})
+            return await getattr(ex, method)(params)
         except ccxt.BaseError as exc:
             headers = ex.last_response_headers or {}
             retry = headers.get("Retry-After")
@@ -203,33 +252,16 @@ class BinanceRest:
 
     async def load_limits(self) -> dict[str, dict[str, Decimal]]:
         """exchangeInfo: the weight limit, and each symbol's filters."""
-        info = await self.call("fapiPublicGetExchangeInfo")
+        answer = await self.call("fapiPublicGetExchangeInfo")
         with reading("exchangeInfo"):
-            return self._limits(info)
-
-    def _limits(self, answer: object) -> dict[str, dict[str, Decimal]]:
-        info = json_object(answer, "exchangeInfo")  # called inside reading("exchangeInfo")
-        for limit in info.get("rateLimits", []):
-            if limit.get("rateLimitType") == "REQUEST_WEIGHT" and limit.get("interval") == "MINUTE":
-                self.weight_limit = int(limit["limit"])
-        filters: dict[str, dict[str, Decimal]] = {}
-        for symbol in info.get("symbols", []):
-            found: dict[str, Decimal] = {}
-            for f in symbol.get("filters", []):
-                if f.get("filterType") == "PRICE_FILTER":
-                    found["tick_size"] = parse_decimal(f["tickSize"], "tickSize")
-                elif f.get("filterType") == "LOT_SIZE":
-                    found["step_size"] = parse_decimal(f["stepSize"], "stepSize")
-                    found["min_qty"] = parse_decimal(f["minQty"], "minQty")
-                elif f.get("filterType") == "MIN_NOTIONAL":
-                    found["min_notional"] = parse_decimal(f["notional"], "notional")
-            filters[str(symbol["symbol"])] = found
+            limit, filters = parse_exchange_info(json_object(answer, "exchangeInfo"))
+        self.weight_limit = limit or self.weight_limit
         return filters
 
     async def sync_clock(self) -> int:
         """Measure Binance's clock against ours (ms, server − local). Snapshots are stamped in
-        Binance's time, so they compare right with stream events' `E`; signed requests use it
-        too (ccxt's timeDifference), which keeps -1021 away on a drifting host."""
+        Binance's time, so they compare right with stream events' `E`; signed requests are
+        stamped with it too (`server_ms`), which keeps -1021 away on a drifting host."""
         before = self.clock()
         answer = await self.call("fapiPublicGetTime")
         after = self.clock()
@@ -237,7 +269,6 @@ class BinanceRest:
             server = int(json_object(answer, "time")["serverTime"])
         self.offset_ms = server - int((before + after) / 2 * 1000)
         self.clock_margin_ms = SNAPSHOT_MARGIN_MS + int((after - before) * 1000)
-        self.exchange.options["timeDifference"] = -self.offset_ms
         return self.offset_ms
 
     def server_ms(self) -> int:
@@ -313,7 +344,12 @@ class BinanceRest:
             return parse_transfers(result, "transfer history")
 
     async def add_isolated_margin(
-        self, symbol: str, position_side: PositionSide, amount: Decimal
+        self,
+        symbol: str,
+        position_side: PositionSide,
+        amount: Decimal,
+        *,
+        stamp: Callable[[int], None] | None = None,
     ) -> dict[str, Any]:
         """Move `amount` USDT from the futures wallet into an isolated position's margin."""
         result = await self.call(
@@ -324,14 +360,18 @@ class BinanceRest:
                 "amount": format(amount, "f"),
                 "type": 1,  # 1 adds, 2 takes away
             },
+            stamp=stamp,
         )
         with reading("isolated margin"):
             return json_object(result, "isolated margin")
 
-    async def transfer_to_futures(self, amount: Decimal) -> int:
+    async def transfer_to_futures(
+        self, amount: Decimal, *, stamp: Callable[[int], None] | None = None
+    ) -> int:
         result = await self.call(
             "sapiPostAssetTransfer",
             {"type": "MAIN_UMFUTURE", "asset": "USDT", "amount": format(amount, "f")},
+            stamp=stamp,
         )
         return int(json_object(result, "transfer")["tranId"])
 
@@ -343,6 +383,7 @@ class BinanceRest:
         quantity: Decimal,
         client_id: str,
         position_side: str = "BOTH",
+        stamp: Callable[[int], None] | None = None,
     ) -> dict[str, Any]:
         """A reduce-only MARKET order; in hedge mode by positionSide (Binance refuses
         reduceOnly there)."""
@@ -358,7 +399,7 @@ class BinanceRest:
             params["reduceOnly"] = "true"
         else:
             params["positionSide"] = position_side
-        result = await self.call("fapiPrivatePostOrder", params)
+        result = await self.call("fapiPrivatePostOrder", params, stamp=stamp)
         with reading("order"):  # BadResponse: the executor looks the order up by client id
             return json_object(result, "order")
 

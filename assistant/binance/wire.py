@@ -207,3 +207,27 @@ def _field(row: Mapping[str, Any], name: str, where: str) -> Any:
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def parse_exchange_info(
+    info: Mapping[str, Any],
+) -> tuple[int | None, dict[str, dict[str, Decimal]]]:
+    """exchangeInfo: the futures weight limit per minute (None if not given), and each
+    symbol's tick and step sizes, minimum quantity and notional, those it gives."""
+    weight = None
+    for limit in info.get("rateLimits", []):
+        if limit.get("rateLimitType") == "REQUEST_WEIGHT" and limit.get("interval") == "MINUTE":
+            weight = int(limit["limit"])
+    filters: dict[str, dict[str, Decimal]] = {}
+    for symbol in info.get("symbols", []):
+        found: dict[str, Decimal] = {}
+        for f in symbol.get("filters", []):
+            if f.get("filterType") == "PRICE_FILTER":
+                found["tick_size"] = parse_decimal(f["tickSize"], "tickSize")
+            elif f.get("filterType") == "LOT_SIZE":
+                found["step_size"] = parse_decimal(f["stepSize"], "stepSize")
+                found["min_qty"] = parse_decimal(f["minQty"], "minQty")
+            elif f.get("filterType") == "MIN_NOTIONAL":
+                found["min_notional"] = parse_decimal(f["notional"], "notional")
+        filters[str(symbol["symbol"])] = found
+    return weight, filters

@@ -239,6 +239,7 @@ def build(
         notifier=notifier,
         clock=clock,
         propose=proposals.propose if ports else None,
+        lookup_margin=settings.exchange.lookup_margin,
     )
     streams = BinanceStreams(
         ws_url=ws_url,

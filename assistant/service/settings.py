@@ -83,6 +83,10 @@ class Exchange(_Section):
     api_secret: str = "env:BINANCE_API_SECRET"
     rest_url: str = ""
     ws_url: str = ""
+    # After a request whose outcome is unknown, a lookup that finds nothing proves it was not
+    # carried out only from its `timestamp + recvWindow` plus this (the executor's
+    # LOOKUP_MARGIN: our clock estimate's error, Binance's delay in showing what it did).
+    lookup_margin: Duration = 5.0
 
     @field_validator("rest_url", "ws_url")
     @classmethod

@@ -54,4 +54,19 @@ def _migrate_4(db: sqlite_utils.Database) -> None:
         db.table("audit").add_column(column, str)
 
 
-MIGRATIONS = [_migrate_1, _migrate_2, outbox.migrate, _migrate_4, outbox.migrate_questions]
+def _migrate_6(db: sqlite_utils.Database) -> None:
+    """`sent_until`: the latest moment (Binance's clock, ms) at which a request sent for the
+    intent may still be carried out (NULL: none was sent). An intent left pending before it
+    existed gets -1: whether and when its request went out is unknown."""
+    db.table("intents").add_column("sent_until", int)
+    db.execute("UPDATE intents SET sent_until = -1 WHERE status = 'pending'")
+
+
+MIGRATIONS = [
+    _migrate_1,
+    _migrate_2,
+    outbox.migrate,
+    _migrate_4,
+    outbox.migrate_questions,
+    _migrate_6,
+]

@@ -269,6 +269,16 @@ class SqliteStore:
                 in_flight[row["decision_id"]] = amount
         return total, in_flight
 
+    def mark_sent(self, decision_id: str, until: int) -> None:
+        """A request for the intent is about to leave; Binance may carry it out until `until`.
+        Committed before the request leaves; the latest of them is kept."""
+        with self.db.conn:
+            self.db.conn.execute(
+                "UPDATE intents SET sent_until = MAX(COALESCE(sent_until, ?), ?)"
+                " WHERE decision_id = ?",
+                [until, until, decision_id],
+            )
+
     def settle_intent(
         self, decision_id: str, status: str, outcome: dict[str, Any], at: int
     ) -> None:

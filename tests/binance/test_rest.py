@@ -15,7 +15,15 @@ from assistant.core.model import PositionSide
 from assistant.emulator.exchange.scenario import load_scenario
 from assistant.emulator.server.app import Emulator
 from assistant.emulator.server.protocol import Fault
-from assistant.errors import BadResponse, Banned, InputError, OutcomeUnknown, RateLimited, Rejected
+from assistant.errors import (
+    BadResponse,
+    Banned,
+    ClockSkew,
+    InputError,
+    OutcomeUnknown,
+    RateLimited,
+    Rejected,
+)
 from tests.emulator.conftest import fast
 
 
@@ -246,7 +254,9 @@ async def test_an_order_answer_that_is_not_an_object_is_a_bad_response(
     garbage as the order (reduce_only) or crashing on it (order_by_client_id)."""
     client = BinanceRest(api_key="k", api_secret="s")
 
-    async def call(method: str, params: dict[str, Any] | None = None) -> object:
+    async def call(
+        method: str, params: dict[str, Any] | None = None, *, stamp: object = None
+    ) -> object:
         return answer
 
     monkeypatch.setattr(client, "call", call)
@@ -261,3 +271,92 @@ async def test_an_order_answer_that_is_not_an_object_is_a_bad_response(
             await client.transfers_since(0)
     finally:
         await client.close()
+
+
+async def test_a_late_request_is_carried_out_after_the_client_left_only_inside_its_window(
+    emu: Emulator,
+) -> None:
+    """`"execute": "late"`: held longer than the client waits (0.3 s), then carried out if its
+    timestamp + recvWindow (1 s) has not passed on the emulator's clock, else refused."""
+    rest = BinanceRest(
+        api_key="emulator-key",
+        api_secret="emulator-secret",
+        rest_url=emu.urls["rest"],
+        timeout_ms=300,
+        recv_window_ms=1000,
+    )
+    try:
+        for delay, amount in ((0.6, "1"), (1.5, "2")):
+            emu.faults.append(
+                Fault.parse(
+                    {
+                        "path": "/sapi/v1/asset/transfer",
+                        "method": "POST",
+                        "execute": "late",
+                        "delay": delay,
+                    }
+                )
+            )
+            with pytest.raises(OutcomeUnknown):  # the client gave up
+                await rest.transfer_to_futures(Decimal(amount))
+            assert emu.held and emu.engine.transfers[1:] == []
+            await asyncio.wait(emu.held, timeout=5)
+        assert [Decimal(t["amount"]) for t in emu.engine.transfers] == [Decimal("1")]
+        posts = [r for r in emu.requests if r["path"] == "/sapi/v1/asset/transfer"]
+        assert [p["status"] for p in posts] == [200, 400]  # 0.6 s: carried out; 1.5 s: -1021
+    finally:
+        await rest.close()
+    # A client still waiting gets the normal answer.
+    emu.faults.append(
+        Fault.parse({"path": "/sapi/v1/asset/transfer", "execute": "late", "delay": 0.3})
+    )
+    patient = BinanceRest(
+        api_key="emulator-key", api_secret="emulator-secret", rest_url=emu.urls["rest"]
+    )
+    try:
+        tran_id = await patient.transfer_to_futures(Decimal("3"))
+    finally:
+        await patient.close()
+    assert tran_id == emu.engine.transfers[-1]["tranId"] and len(emu.engine.transfers) == 2
+
+
+async def test_a_skewed_clock_is_resynced_and_the_request_sent_once_more() -> None:
+    """The emulator's clock runs 30 s ahead: the first transfer is refused with -1021 (it did
+    nothing), the client resyncs its clock and sends it once more, newly stamped."""
+    emu = await Emulator(load_scenario(fast("crash", mark_interval=3600, clock_offset=30))).start()
+    rest = BinanceRest(
+        api_key="emulator-key", api_secret="emulator-secret", rest_url=emu.urls["rest"]
+    )
+    stamps: list[int] = []
+    try:
+        tran_id = await rest.transfer_to_futures(Decimal("5"), stamp=stamps.append)
+        assert [t["tranId"] for t in emu.engine.transfers] == [tran_id]
+        paths = [(r["method"], r["path"], r["status"]) for r in emu.requests]
+        assert paths == [
+            ("POST", "/sapi/v1/asset/transfer", 400),
+            ("GET", "/fapi/v1/time", 200),
+            ("POST", "/sapi/v1/asset/transfer", 200),
+        ]
+        assert 29_000 < rest.offset_ms < 31_000
+        assert len(stamps) == 2 and 29_000 < stamps[1] - stamps[0] < 31_000
+    finally:
+        await rest.close()
+        await emu.stop()
+
+
+async def test_a_clock_skew_is_retried_once_only(rest: BinanceRest, emu: Emulator) -> None:
+    emu.faults.append(
+        Fault.parse(
+            {
+                "path": "/sapi/v1/asset/transfer",
+                "status": 400,
+                "code": -1021,
+                "msg": "Timestamp for this request is outside of the recvWindow.",
+                "count": 2,
+            }
+        )
+    )
+    with pytest.raises(ClockSkew):
+        await rest.transfer_to_futures(Decimal("5"))
+    posts = [r for r in emu.requests if r["path"] == "/sapi/v1/asset/transfer"]
+    assert len(posts) == 2 and emu.engine.transfers == []

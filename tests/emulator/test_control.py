@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 from assistant.emulator.server.app import Emulator
+from assistant.emulator.server.protocol import Fault
 from tests.emulator.conftest import fast
 from tests.emulator.wsclient import open_ws
 
@@ -147,3 +148,18 @@ def test_the_emulator_command_refuses_an_unknown_scenario() -> None:
     )
     assert result.returncode == 2 and "not a built-in" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+async def test_a_fault_executes_true_false_or_late_and_nothing_else(emulator: Emulator) -> None:
+    late = Fault.parse({"path": "/fapi/v1/order", "execute": "late", "delay": 7})
+    assert late.late and not late.execute and late.delay == 7
+    first = Fault.parse({"path": "/fapi/v1/order", "execute": True})
+    assert first.execute and not first.late
+    url = f"{emulator.urls['control']}/fault"
+    async with aiohttp.ClientSession() as session:
+        for execute in ("yes", "true", 1, None):
+            body = {"path": "/fapi/v1/order", "execute": execute}
+            async with session.post(url, json=body) as response:
+                assert response.status == 400, execute
+                assert "execute" in (await response.json())["error"]
+    assert emulator.faults == []

@@ -43,10 +43,14 @@ class Running:
         listeners: Sequence[Listener] = (),
         metrics: Metrics | None = None,
         clock: Clock | None = None,
+        rest_options: dict[str, Any] | None = None,
         **timings: Any,
     ) -> None:
         self.rest = BinanceRest(
-            api_key="emulator-key", api_secret="emulator-secret", rest_url=emulator.urls["rest"]
+            api_key="emulator-key",
+            api_secret="emulator-secret",
+            rest_url=emulator.urls["rest"],
+            **(rest_options or {}),
         )
         self.store = SqliteStore(path)
         self.service = build(

@@ -125,6 +125,7 @@ class Settings:
     ban_seconds: float = 120.0
     legacy_ws_delivers: bool = False
     ping_interval: float = 180.0  # wall seconds between server pings
+    clock_offset: float = 0.0  # seconds the emulator's clock runs ahead of the host's
 
 
 @dataclass(frozen=True)

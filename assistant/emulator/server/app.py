@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -39,12 +40,16 @@ class Emulator:
         self.sockets: set[streams.Socket] = set()
         self.requests: deque[dict[str, Any]] = deque(maxlen=200_000)
         self.frames_sent = 0
+        self.held: set[asyncio.Task[web.Response]] = set()  # requests of `"execute": "late"`
         self._load(scenario)
 
     # ---- state ---------------------------------------------------------------------------
 
     def _load(self, scenario: Scenario) -> None:
         self.scenario = scenario
+        # Seconds the emulator's clock runs ahead of this host's (negative: behind). Every
+        # timestamp it checks or stamps is on this clock; a test may move it while it runs.
+        self.clock_offset = scenario.settings.clock_offset
         self.engine: Engine = Engine(scenario, self.now_ms())
         s = scenario.settings
         self.limiter = RateLimiter(s.weight_limit, s.spot_weight_limit, s.ban_seconds)
@@ -56,6 +61,7 @@ class Emulator:
         self._tick = 0
 
     async def reset(self, scenario: Scenario) -> None:
+        await self._drop_held()
         self.disconnect("all")
         self._load(scenario)
         self.requests.clear()
@@ -65,13 +71,11 @@ class Emulator:
                 await self._clock_task
             self._clock_task = asyncio.create_task(self._run_clock())
 
-    @staticmethod
-    def now_ms() -> int:
-        return int(time.time() * 1000)
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
 
-    @staticmethod
-    def clock() -> float:
-        return time.time()
+    def clock(self) -> float:
+        return time.time() + self.clock_offset
 
     def scenario_time(self) -> float:
         return (time.monotonic() - self._t0) * self.scenario.settings.speed
@@ -113,6 +117,7 @@ class Emulator:
         return self
 
     async def stop(self) -> None:
+        await self._drop_held()
         for task in (self._clock_task, self._keeper_task):
             if task is not None:
                 task.cancel()
@@ -122,6 +127,20 @@ class Emulator:
             await sock.ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    async def hold(self, work: Coroutine[Any, Any, web.Response]) -> web.Response:
+        """`work`'s answer; `work` runs to its end even if the client goes away meanwhile
+        (aiohttp then cancels this handler, not the task)."""
+        task = asyncio.create_task(work)
+        self.held.add(task)
+        task.add_done_callback(self.held.discard)
+        return await asyncio.shield(task)
+
+    async def _drop_held(self) -> None:
+        """Requests still held are never carried out (a reset, or the end)."""
+        for task in list(self.held):
+            task.cancel()
+        await asyncio.gather(*self.held, return_exceptions=True)
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         return await rest.dispatch(self, request)

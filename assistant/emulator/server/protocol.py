@@ -150,11 +150,15 @@ class Fault:
     msg: str
     retry_after: int | None
     delay: float
-    execute: bool
+    execute: bool  # carried out first, then answered with the fault
+    late: bool  # held `delay` seconds, then carried out whether or not the client still waits
     count: int
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> Fault:
+        execute = raw.get("execute", False)
+        if not (isinstance(execute, bool) or execute == "late"):
+            raise ValueError(f'execute: true, false or "late", not {execute!r}')
         return cls(
             path=str(raw["path"]),
             method=(str(raw["method"]).upper() if raw.get("method") else None),
@@ -163,7 +167,8 @@ class Fault:
             msg=str(raw.get("msg", "Service Unavailable.")),
             retry_after=None if raw.get("retry_after") is None else int(raw["retry_after"]),
             delay=float(raw.get("delay", 0)),
-            execute=bool(raw.get("execute", False)),
+            execute=execute is True,
+            late=execute == "late",
             count=int(raw.get("count", 1)),
         )
 

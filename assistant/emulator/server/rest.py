@@ -242,12 +242,45 @@ async def _serve(
     if route.is_order:
         headers.update(emu.limiter.count_order(address, emu.clock()))
     fault = emu.take_fault(method, path)
+    if fault is not None and fault.late:
+        # Held, then carried out whether or not the client still waits (aiohttp cancels the
+        # handler when its client leaves; the held work runs in a task of its own). Its
+        # timestamp is checked when it is carried out, so past its recvWindow it is refused
+        # (-1021), as Binance refuses a request that reaches it too late: dropped.
+        delay = fault.delay
+
+        async def late() -> web.Response:
+            await asyncio.sleep(delay)
+            response = await _carry_out(
+                emu, route, params, payload, signature, address, api_key, headers
+            )
+            entry["status"] = response.status  # logged even when nobody reads the answer
+            return response
+
+        return await emu.hold(late())
     if fault is not None and fault.delay:
         await asyncio.sleep(fault.delay)
     if fault is not None and fault.status < 400:
         fault = None  # a pure delay: the request is then served as usual
     if fault is not None and not fault.execute:
         return emu.fault_response(fault, headers)
+    response = await _carry_out(emu, route, params, payload, signature, address, api_key, headers)
+    if fault is not None and response.status < 400:
+        return emu.fault_response(fault, headers)
+    return response
+
+
+async def _carry_out(
+    emu: Emulator,
+    route: Route,
+    params: dict[str, str],
+    payload: str,
+    signature: str | None,
+    address: str,
+    api_key: str,
+    headers: dict[str, str],
+) -> web.Response:
+    """The API key, the timestamp and signature, then the request itself."""
     try:
         if route.security != NONE:
             if not api_key:
@@ -265,8 +298,6 @@ async def _serve(
         await emu.flush_events()
         return error_response(exc, headers)
     await emu.flush_events()
-    if fault is not None:
-        return emu.fault_response(fault, headers)
     return web.Response(text=json.dumps(result), content_type="application/json", headers=headers)
 
 

@@ -3,6 +3,7 @@ says whether an earlier attempt took effect, and the action an intent row was wr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -32,14 +33,19 @@ def on_request_sent(method: str, path: str) -> None:
         failpoints.hit("request-in-flight")
 
 
-async def send(rest: BinanceRest, store: SqliteStore, action: MoneyAction) -> Any:
-    """The request for `action` (raises the exchange's errors: the executor decides). A
-    reduce-only order is preceded by the cancels of our own stale orders in its way: a cancel
-    is idempotent (an order already gone is fine), so a retry may repeat them safely."""
+async def send(
+    rest: BinanceRest, store: SqliteStore, action: MoneyAction, stamp: Callable[[int], None]
+) -> Any:
+    """The request for `action` (raises the exchange's errors: the executor decides); `stamp`
+    is told its signed timestamp before it leaves. A reduce-only order is preceded by the
+    cancels of our own stale orders in its way: a cancel is idempotent (an order already gone
+    is fine), so a retry may repeat them safely."""
     if isinstance(action, TransferToFutures):
-        return {"tranId": await _transfer(rest, store, action)}
+        return {"tranId": await _transfer(rest, store, action, stamp)}
     if isinstance(action, AddIsolatedMargin):
-        return await rest.add_isolated_margin(action.symbol, action.position_side, action.amount)
+        return await rest.add_isolated_margin(
+            action.symbol, action.position_side, action.amount, stamp=stamp
+        )
     for client_id in action.cancel:  # our own stale orders in its way; gone already is fine
         await rest.cancel_order(action.symbol, client_id)
     return await rest.reduce_only(
@@ -48,11 +54,14 @@ async def send(rest: BinanceRest, store: SqliteStore, action: MoneyAction) -> An
         quantity=action.quantity,
         client_id=action.client_id,
         position_side=action.position_side.value,
+        stamp=stamp,
     )
 
 
-async def _transfer(rest: BinanceRest, store: SqliteStore, action: TransferToFutures) -> int:
-    tran_id = await rest.transfer_to_futures(action.amount)
+async def _transfer(
+    rest: BinanceRest, store: SqliteStore, action: TransferToFutures, stamp: Callable[[int], None]
+) -> int:
+    tran_id = await rest.transfer_to_futures(action.amount, stamp=stamp)
     store.claim_transfer(tran_id, action.decision_id)
     return tran_id
 

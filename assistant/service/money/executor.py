@@ -3,7 +3,8 @@
 Exactly once, whatever happens: an intent row is committed before any request; an order
 carries a client id made from its decision; and because Binance accepts a filled order's
 client id again, the order (or, for a deposit, the transfer history) is looked up before any
-retry: after a timeout, a 5xx (outcome unknown) or a crash. Modes: `dry-run` decides and
+retry: after a timeout, a 5xx (outcome unknown) or a crash. Finding nothing counts only once
+Binance can no longer carry the request out (`_sure_after`). Modes: `dry-run` decides and
 announces, touching nothing; `confirm` announces and waits for a person; `auto` acts.
 """
 
@@ -15,7 +16,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, replace
 from decimal import ROUND_FLOOR, Decimal
-from typing import Any
 
 from assistant.binance.rest import BinanceRest
 from assistant.core.actions import (
@@ -32,21 +32,23 @@ from assistant.core.ports import Clock
 from assistant.core.rules.config import Rules
 from assistant.core.rules.engine import Health
 from assistant.core.values import Outcome, Severity
-from assistant.errors import ExchangeError, RateLimited, Rejected, StoreUnwritable
+from assistant.errors import (
+    ClockSkew,
+    ExchangeError,
+    RateLimited,
+    Rejected,
+    StoreUnwritable,
+)
 from assistant.service.money import failpoints
-from assistant.service.money.exchange import look, moved, rebuild, send
+from assistant.service.money.exchange import moved, rebuild, send
+from assistant.service.money.lookups import LOOKUP_MARGIN, UNKNOWN, Lookups, backoff
 from assistant.service.notifier import Notifier
 from assistant.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 Sink = Callable[[Event, str | None, int], Awaitable[None]]
 Propose = Callable[["MoneyAction", "Rules", "Health | None"], Awaitable[bool]]
-UNKNOWN = object()  # a lookup that could not be made
 Job = tuple[MoneyAction, "Rules | None", "Health | None", str]
-
-
-def _backoff(exc: ExchangeError, attempt: int) -> float:
-    return exc.retry_after if isinstance(exc, RateLimited) else min(5.0, 0.2 * 2**attempt)
 
 
 class Executor:
@@ -60,6 +62,7 @@ class Executor:
         clock: Clock,
         attempts: int = 5,
         propose: Propose | None = None,
+        lookup_margin: float = LOOKUP_MARGIN,
     ) -> None:
         self.rest = rest
         self.store = store
@@ -68,6 +71,7 @@ class Executor:
         self.clock = clock
         self.attempts = attempts
         self.propose = propose  # asks a person in `confirm` mode (None: nobody can be asked)
+        self.lookups = Lookups(rest, store, clock, lookup_margin, attempts)
         # The mode and the kill switch as they are now (a /pause after the decision counts):
         # the loop tells us each time they change.
         self._rules_now: Rules | None = None
@@ -134,7 +138,9 @@ class Executor:
             return
         if settled:
             return  # its outcome was written before the error: nothing more to say
-        found = await self._look_until_known(action, action.at)
+        found = await self.lookups.until_known(
+            action, action.at, self.lookups.sure_after(action.decision_id)
+        )
         if found is not None and found is not UNKNOWN:
             await self._finish(action, kind, "done", f"found after {exc!r}: {found}", moved(action))
             return
@@ -218,7 +224,9 @@ class Executor:
                 await self._finish(action, kind, "abandoned", f"{why} before a retry; not sent")
                 return
             try:
-                result = await send(self.rest, self.store, action)
+                result = await send(
+                    self.rest, self.store, action, self.lookups.stamp(action.decision_id)
+                )
             except Rejected as exc:
                 await self._finish(action, kind, "failed", f"Binance refused: {exc}")
                 return
@@ -228,7 +236,10 @@ class Executor:
                     detail = f"{exc}; check the position's margin"
                     await self._finish(action, kind, "unknown", detail)
                     return
-                found = await self._look_until_known(action, since)
+                # Refused (429, 418, -1021): Binance says it did nothing. Otherwise it may yet.
+                refused = isinstance(exc, (RateLimited, ClockSkew))
+                sure_after = None if refused else self.lookups.sure_after(action.decision_id)
+                found = await self.lookups.until_known(action, since, sure_after)
                 if found is UNKNOWN:
                     await self._finish(
                         action, kind, "unknown", f"{exc}; and the exchange could not be asked"
@@ -239,7 +250,7 @@ class Executor:
                     text = f"done: {what} (confirmed after: {exc})"
                     self._announce(action, Severity.WARNING, text, Outcome.DONE)
                     return
-                wait = _backoff(exc, attempt)
+                wait = backoff(exc, attempt)
                 self.store.audit(
                     self.clock.now_ms(), action.decision_id, "retry", f"{exc}; again in {wait:.1f}s"
                 )
@@ -261,19 +272,6 @@ class Executor:
             return
         await self._finish(action, kind, "failed", f"gave up after {self.attempts} attempts")
 
-    async def _look_until_known(self, action: MoneyAction, since: int) -> Any:
-        """`_look`, asked again while the exchange cannot answer; UNKNOWN if it never can."""
-        for attempt in range(self.attempts):
-            try:
-                return await look(self.rest, self.store, action, since)
-            except ExchangeError as exc:
-                wait = _backoff(exc, attempt)
-                log.warning(
-                    "lookup for %s failed (%s); again in %.1fs", action.decision_id, exc, wait
-                )
-                await self.clock.sleep(wait)
-        return UNKNOWN
-
     # ---- after a crash -----------------------------------------------------------------------
 
     async def recover(self) -> None:
@@ -291,7 +289,8 @@ class Executor:
                     "interrupted by a restart; check the position's margin",
                 )
                 continue
-            found = await self._look_until_known(action, int(row["created_at"]))
+            sure_after = self.lookups.sure_after(action.decision_id)
+            found = await self.lookups.until_known(action, int(row["created_at"]), sure_after)
             if found is UNKNOWN:
                 await self._finish(
                     action,
