@@ -11,7 +11,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +20,7 @@ import ccxt.async_support as ccxt
 
 from assistant.binance.answers import classify, json_object, reading
 from assistant.binance.parse import parse_snapshot
+from assistant.binance.weights import Weights, budget_of
 from assistant.binance.wire import (
     Transfer,
     parse_decimal,
@@ -35,9 +36,7 @@ log = logging.getLogger(__name__)
 # ccxt logs request headers (the API key) at DEBUG; never let them through.
 logging.getLogger("ccxt").setLevel(logging.WARNING)
 
-WEIGHT_HEADROOM = 0.9  # pause before using more than this share of the minute's weight
 SNAPSHOT_MARGIN_MS = 250  # snapshots are dated this much early (plus the measured round trip)
-SPOT_WEIGHT_LIMIT = 6000  # Binance's spot REQUEST_WEIGHT per minute (api/v3 and sapi)
 # Chosen together (README, "Rules and actions"): Binance's default window, which it advises
 # not to exceed; the client waits that long plus the executor's default lookup margin, when a
 # lookup that finds nothing is conclusive anyway (waiting longer would gain nothing).
@@ -117,12 +116,9 @@ class BinanceRest:
         self._on_sent = on_sent
         self._session: aiohttp.ClientSession | None = None
         self.clock = clock
-        self.weight_limit = 2400  # futures; read from exchangeInfo
         self.offset_ms = 0  # Binance's clock minus ours, from sync_clock()
         self.clock_margin_ms = SNAPSHOT_MARGIN_MS
-        self._used: dict[str, int] = {}
-        self._window: dict[str, int] = {}
-        self._blocked_until = 0.0
+        self.weights = Weights(lambda: self.clock())  # the clock as it is then (tests set it)
 
     async def close(self) -> None:
         await self.exchange.close()
@@ -175,8 +171,8 @@ class BinanceRest:
         self, method: str, params: dict[str, Any] | None, stamp: Callable[[int], None] | None
     ) -> object:
         self._hook_session()
-        budget = self._budget(method)
-        await self._gate(budget)
+        budget = budget_of(method)
+        await self.weights.gate(budget)
         params = dict(params or {})
         if stamp is not None:
             params["timestamp"] = self.server_ms()  # what ccxt signs (a given one wins)
@@ -194,44 +190,21 @@ class BinanceRest:
                 exc, ex.last_http_status, ex.last_json_response, float(retry) if retry else None
             )
             if isinstance(error, RateLimited):
-                self._blocked_until = max(self._blocked_until, self.clock() + error.retry_after)
+                self.weights.block(error.retry_after)
             log.warning("REST %s failed: %s", method, error)
             raise error from None
         except RecursionError:  # a body nested deeper than any JSON decoder goes
             raise BadResponse(f"REST {method}: an answer nested too deeply to read") from None
         finally:
-            self._account(budget, ex.last_response_headers or {})
-
-    @staticmethod
-    def _budget(method: str) -> str:
-        """Binance counts futures (fapi) and spot (api, sapi) weight separately."""
-        return "futures" if method.startswith("fapi") else "spot"
+            self.weights.account(budget, ex.last_response_headers or {})
 
     @property
     def used_weight(self) -> int:
-        return self._used.get("futures", 0)
+        return self.weights.used.get("futures", 0)
 
-    def _account(self, budget: str, headers: Mapping[str, str]) -> None:
-        used = headers.get("X-MBX-USED-WEIGHT-1M") or headers.get("x-mbx-used-weight-1m")
-        if used is not None:
-            self._used[budget] = int(used)
-            self._window[budget] = int(self.clock() // 60)
-
-    async def _gate(self, budget: str) -> None:
-        """Wait out a ban or a 429, and pause near this budget's weight limit for the minute."""
-        now = self.clock()
-        if now < self._blocked_until:
-            await asyncio.sleep(self._blocked_until - now)
-            now = self.clock()
-        window = self._window.get(budget, -1)
-        limit = self.weight_limit if budget == "futures" else SPOT_WEIGHT_LIMIT
-        if int(now // 60) != window:
-            self._used[budget] = 0
-        elif self._used.get(budget, 0) >= limit * WEIGHT_HEADROOM:
-            log.warning(
-                "%s request weight %s of %s this minute: pausing", budget, self._used[budget], limit
-            )
-            await asyncio.sleep((window + 1) * 60 - now)
+    @property
+    def weight_limit(self) -> int:
+        return self.weights.limit
 
     # ---- what the service asks ----------------------------------------------------------------
 
@@ -255,7 +228,7 @@ class BinanceRest:
         answer = await self.call("fapiPublicGetExchangeInfo")
         with reading("exchangeInfo"):
             limit, filters = parse_exchange_info(json_object(answer, "exchangeInfo"))
-        self.weight_limit = limit or self.weight_limit
+        self.weights.limit = limit or self.weights.limit
         return filters
 
     async def sync_clock(self) -> int:

@@ -218,7 +218,7 @@ async def test_a_ban_stops_every_request_until_it_ends(rest: BinanceRest, emu: E
     )
     with pytest.raises(Banned):
         await rest.call("fapiPrivateV3GetAccount")
-    assert rest._blocked_until == 1030.0
+    assert rest.weights.blocked_until == 1030.0
     now[0] = 1031.0  # the ban is over: the gate lets the next request through at once
     await rest.call("fapiPrivateV3GetAccount")
 
@@ -228,7 +228,7 @@ async def test_spot_weight_does_not_hold_back_futures_calls(rest: BinanceRest) -
     waited a minute for a reduce-only order because the two were mixed)."""
     for _ in range(3):
         await rest.transfer_to_futures(Decimal("1"))
-    assert rest._used["spot"] >= 2700 > rest.weight_limit * 0.9
+    assert rest.weights.used["spot"] >= 2700 > rest.weight_limit * 0.9
     async with asyncio.timeout(2):
         await rest.call("fapiPrivateV3GetAccount")
 
