@@ -7,6 +7,7 @@ without passing through binary floats when the JSON is read with
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 from assistant.core.model import Bracket, BracketTable, MarginType, PositionSide
 from assistant.errors import InputError
 
+log = logging.getLogger(__name__)
 DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 # Money, prices and quantities on Binance stay far inside these bounds; outside them a
@@ -130,30 +132,57 @@ def _with_cum(tiers: list[_Tier]) -> list[Bracket]:
     return out
 
 
-def parse_leverage_brackets(payload: Any, where: str = "brackets") -> dict[str, BracketTable]:
+def parse_leverage_brackets(
+    payload: Any, where: str = "brackets", *, strict: bool = False
+) -> dict[str, BracketTable]:
     """Every form of leverage brackets: the endpoint's array, its single object (with
-    `symbol`), or a mapping `{symbol: [brackets]}`."""
+    `symbol`), or a mapping `{symbol: [brackets]}`.
+
+    One symbol's malformed table (or an entry without a symbol, or a symbol sent twice) does
+    not sink the others: it is left out with a logged warning, and a held symbol left out is
+    computed at an assumed rate until a good table comes. `strict` raises instead (`calc`:
+    the user wrote the file). A payload of the wrong shape always raises."""
     if isinstance(payload, Mapping) and "brackets" in payload and "symbol" in payload:
         payload = [payload]
-    tables: dict[str, BracketTable] = {}
     if isinstance(payload, list):
-        for i, item in enumerate(payload):
-            here = f"{where}[{i}]"
-            if not isinstance(item, Mapping):
-                raise InputError(f"{here}: expected an object with symbol and brackets")
-            symbol = _symbol(_field(item, "symbol", here), f"{here}.symbol")
-            if symbol in tables:
-                raise InputError(f"{here}.symbol: {symbol} appears twice")
-            tables[symbol] = parse_bracket_table(_field(item, "brackets", here), f"{here}.brackets")
-        return tables
-    if isinstance(payload, Mapping):
-        for symbol, rows in payload.items():
-            name = _symbol(symbol, where)
-            if name in tables:
-                raise InputError(f"{where}.{symbol}: {name} appears twice")
-            tables[name] = parse_bracket_table(rows, f"{where}.{symbol}")
-        return tables
-    raise InputError(f"{where}: expected an object keyed by symbol or the leverageBracket array")
+        entries = [(f"{where}[{i}]", item, None) for i, item in enumerate(payload)]
+    elif isinstance(payload, Mapping):
+        entries = [(where, rows, symbol) for symbol, rows in payload.items()]
+    else:
+        raise InputError(
+            f"{where}: expected an object keyed by symbol or the leverageBracket array"
+        )
+    tables: dict[str, BracketTable] = {}
+    twice: set[str] = set()
+    for here, item, key in entries:
+        try:
+            symbol, table = _entry(here, item, key)
+        except InputError as exc:
+            if strict:
+                raise
+            log.warning("leverage brackets: %s; that entry is left out", exc)
+            continue
+        if symbol in tables or symbol in twice:
+            where_twice = f"{here}.symbol" if key is None else f"{here}.{key}"
+            if strict:
+                raise InputError(f"{where_twice}: {symbol} appears twice")
+            log.warning("leverage brackets: %s appears twice; neither is used", symbol)
+            twice.add(symbol)
+            tables.pop(symbol, None)  # which of the two is right is unknown
+            continue
+        tables[symbol] = table
+    return tables
+
+
+def _entry(here: str, item: Any, key: Any) -> tuple[str, BracketTable]:
+    """One symbol's table: an item of the endpoint's array (`key` None), or `key: item` of
+    the mapping form."""
+    if key is not None:
+        return _symbol(key, here), parse_bracket_table(item, f"{here}.{key}")
+    if not isinstance(item, Mapping):
+        raise InputError(f"{here}: expected an object with symbol and brackets")
+    symbol = _symbol(_field(item, "symbol", here), f"{here}.symbol")
+    return symbol, parse_bracket_table(_field(item, "brackets", here), f"{here}.brackets")
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from assistant.core.margin.book import MarginBook
 from assistant.core.margin.health import book_health
 from assistant.core.margin.liquidation import uniform_distance
 from assistant.core.margin.stress import stress
+from assistant.core.mirror import why_not_ready
 from assistant.core.ports import Clock, Command, Reply, Who
 from assistant.telegram.render import b, code, esc, money, pct
 
@@ -135,7 +136,7 @@ class ChatCommands:
     def _book(self) -> MarginBook:
         state = self.view.state
         if state.book is None or not state.ready:
-            raise BadInput("The account is not mirrored yet (waiting for the exchange).")
+            raise BadInput(f"The account is not mirrored yet: {why_not_ready(state)}.")
         return state.book
 
     async def help(self, args: list[str], who: Who) -> list[Reply]:
@@ -160,6 +161,11 @@ class ChatCommands:
             self.freshness(),
             self.mode_line(),
         ]
+        for symbol, rate in sorted(state.assumed.items()):
+            lines.append(
+                f"<b>ASSUMED</b> maintenance rate {pct(rate)} for {esc(symbol)}:"
+                " Binance sent no leverage brackets for it yet"
+            )
         if not state.positions:
             lines.append("No open positions.")
         return [Reply("\n".join(lines))]

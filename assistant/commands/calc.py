@@ -50,7 +50,7 @@ def load_account(data: Any) -> Account:
     rows = data.get("positions", [])
     if not isinstance(rows, list):
         raise InputError("positions: expected a list")
-    brackets = parse_leverage_brackets(data.get("brackets", {}))
+    brackets = parse_leverage_brackets(data.get("brackets", {}), strict=True)
     positions: list[Position] = []
     marks: dict[str, Decimal] = {}
     for i, row in enumerate(rows):

@@ -46,6 +46,8 @@ def status(settings: Settings, now_ms: int | None = None) -> dict[str, Any]:
     body["updated_at"] = state.updated_at
     body["stale"] = now_ms - oldest > settings.mirror.staleness_limit * 1000
     body["mode"] = settings.actions.mode
+    # Held symbols Binance sent no brackets for, computed at an assumed maintenance rate.
+    body["assumed_brackets"] = {s: str(rate) for s, rate in sorted(state.assumed.items())}
     body["mode_source"] = "config"
     for row, pos in zip(body["positions"], book.account.positions, strict=True):
         row.update(
@@ -97,4 +99,6 @@ def text(body: dict[str, Any]) -> str:
             f" @ {p['entryPrice']:<12} mark {p['markPrice']:<16}"
             f" liq {p['liquidation_price'] or '-'}"
         )
+    for symbol, rate in body.get("assumed_brackets", {}).items():
+        lines.append(f"  ASSUMED maintenance rate {rate} for {symbol}: no brackets from Binance")
     return "\n".join(lines)

@@ -74,8 +74,12 @@ class AccountSnapshotted:
 
 @dataclass(frozen=True, slots=True)
 class BracketsLoaded:
+    """Leverage brackets as the exchange sent them, and the maintenance rate to assume for a
+    held symbol that has none (`[mirror] fallback_mmr`; None: the one in force stays)."""
+
     brackets: Mapping[str, BracketTable]
     loaded_at: int
+    fallback_mmr: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,12 @@
 The REST snapshot is the base; stream events newer than it are applied on top. An
 ACCOUNT_UPDATE or ORDER_TRADE_UPDATE older than the latest snapshot is already in it and is
 not re-applied. Health (`MarginBook`) is kept alongside and updated incrementally on marks.
+
+A held symbol without a bracket table (dropped from the exchange's answer, or newly listed
+since the last load) is not left without health: once the exchange's brackets have come with a
+fallback rate (`BracketsLoaded.fallback_mmr`), the symbol is computed with a one-tier table at
+`assumed[symbol]`, the higher of that rate and the highest rate the held positions' own tables
+give them, fixed while the assumption lasts, until its real table arrives.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from assistant.core.margin.book import MarginBook
 from assistant.core.model import (
     ZERO,
     Account,
+    Bracket,
     BracketTable,
     MarginType,
     Position,
@@ -39,6 +46,7 @@ from assistant.core.model import (
 
 Key = tuple[str, PositionSide]
 RECENT_LIMIT = 1000  # stream events kept for re-application (each snapshot clears them)
+ASSUMED_CAP = Decimal("1e15")  # an assumed table's one tier covers any notional Binance allows
 OPEN_STATUSES = {"NEW", "PARTIALLY_FILLED"}
 
 
@@ -62,6 +70,10 @@ class MirrorState:
     # one: its REST reads may have happened before them.
     recent: tuple[BalanceAndPositionUpdated | OrderUpdated | LeverageChanged, ...] = ()
     book: MarginBook | None = None  # None until every held symbol has a mark and brackets
+    # The rate assumed for a held symbol without brackets (None until brackets were loaded),
+    # and the held symbols computed with it now, each at the rate it was first assumed at.
+    fallback_mmr: Decimal | None = None
+    assumed: Mapping[str, Decimal] = field(default_factory=dict)
 
     @property
     def ready(self) -> bool:
@@ -70,6 +82,34 @@ class MirrorState:
     @property
     def held_symbols(self) -> frozenset[str]:
         return frozenset(sym for sym, _ in self.positions)
+
+    @property
+    def missing_brackets(self) -> frozenset[str]:
+        """Held symbols with no bracket table of their own (assumed or not computed)."""
+        if self.book is not None and not self.assumed:
+            return frozenset()  # a book needs a table for every held symbol
+        return frozenset(s for s in self.held_symbols if s not in self.brackets)
+
+
+def why_not_ready(state: MirrorState) -> str:
+    """What keeps health from being computed, in words (for the alert that says so)."""
+    if state.snapshot_at == 0:
+        return "no account snapshot yet"
+    held = sorted(state.held_symbols)
+    no_mark = [s for s in held if s not in state.marks]
+    if no_mark:
+        return f"no mark price for {', '.join(no_mark)}"
+    no_table = [s for s in held if s not in state.brackets and s not in state.assumed]
+    if no_table:
+        return f"no leverage brackets for {', '.join(no_table)}"
+    if state.book is None:
+        return "the positions do not add up (a one-way/hedge switch in progress?)"
+    return "nothing: health is computed"
+
+
+def assumed_table(rate: Decimal) -> BracketTable:
+    """One tier at `rate` for any notional: what a symbol without brackets is computed with."""
+    return BracketTable((Bracket(ZERO, ASSUMED_CAP, rate, ZERO, 1, 1),))
 
 
 def apply(state: MirrorState, event: Event) -> MirrorState:
@@ -84,7 +124,9 @@ def apply(state: MirrorState, event: Event) -> MirrorState:
         recent = (*state.recent, event)[-RECENT_LIMIT:]
         return _stream_event(replace(state, recent=recent), event)
     if isinstance(event, BracketsLoaded):
-        return _rebuilt(replace(state, brackets={**state.brackets, **event.brackets}))
+        fallback = state.fallback_mmr if event.fallback_mmr is None else event.fallback_mmr
+        brackets = {**state.brackets, **event.brackets}
+        return _rebuilt(replace(state, brackets=brackets, fallback_mmr=fallback))
     if isinstance(event, FiltersLoaded):
         return replace(state, filters={**state.filters, **event.filters})
     if isinstance(event, StreamConnected):
@@ -216,16 +258,39 @@ def _rebuilt(state: MirrorState) -> MirrorState:
             )
         )
     held = {p.symbol for p in positions}
-    if any(s not in state.marks or s not in state.brackets for s in held):
-        return replace(state, book=None)
+    missing = {s for s in held if s not in state.brackets}
+    if any(s not in state.marks for s in held) or (missing and state.fallback_mmr is None):
+        kept = {s: rate for s, rate in state.assumed.items() if s in missing}
+        return replace(state, book=None, assumed=kept)
+    assumed = _assumed(state, positions, missing)
+    tables = {
+        s: state.brackets[s] if s in state.brackets else assumed_table(assumed[s]) for s in held
+    }
     account = Account(
-        state.wallet_balance,
-        tuple(positions),
-        {s: state.marks[s] for s in held},
-        {s: state.brackets[s] for s in held},
+        state.wallet_balance, tuple(positions), {s: state.marks[s] for s in held}, tables
     )
     try:
         book = MarginBook.build(account)
     except ValueError:
         book = None  # e.g. a one-way/hedge mix mid-switch; the next snapshot settles it
-    return replace(state, book=book)
+    return replace(state, book=book, assumed=assumed)
+
+
+def _assumed(
+    state: MirrorState, positions: list[Position], missing: set[str]
+) -> Mapping[str, Decimal]:
+    """The rate of each held symbol without brackets: the one already assumed for it, or the
+    fallback, or the highest rate the held positions' own tables give them if that is higher.
+    (Not the tables' top tiers: they are 50% in every table, for notionals nobody holds.)"""
+    if not missing:
+        return {}
+    fresh = [s for s in missing if s not in state.assumed]
+    rate = state.fallback_mmr
+    assert rate is not None
+    if fresh:
+        for pos in positions:
+            table = state.brackets.get(pos.symbol)
+            if table is not None and pos.amount:
+                size = abs(pos.amount) * state.marks[pos.symbol]
+                rate = max(rate, table.tier_for(size).mmr)
+    return {s: state.assumed.get(s, rate) for s in sorted(missing)}

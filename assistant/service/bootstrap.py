@@ -257,6 +257,7 @@ def build(
         clock=clock,
         timings=timings,
         daily_summary=settings.alerts.daily_summary if rules is not None else "",
+        fallback_mmr=settings.mirror.fallback_mmr,
     )
     loop = Loop(
         inbox=inbox,

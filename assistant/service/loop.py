@@ -9,7 +9,9 @@
 `core.step.step` decides (the same function replay runs). On start the loop resumes the last
 state from the store, not ready until a fresh snapshot lands. Every (re)connect of the user
 stream asks the scheduler for a snapshot; drift between a snapshot and the mirror is journaled
-after the snapshot and decided on, and the snapshot wins.
+after the snapshot and decided on, and the snapshot wins. A held symbol without leverage
+brackets asks it for brackets at once (and every `brackets_retry` while it lasts), not at the
+hourly refresh.
 """
 
 from __future__ import annotations
@@ -90,6 +92,8 @@ class Loop:
         self.applied = 0
         self._last_health = 0
         self._last_prune = 0
+        self._brackets_asked = -(2**62)  # when brackets were last asked for out of turn
+        self._brackets_missing: frozenset[str] = frozenset()  # the symbols last said missing
 
     # ---- the one consumer -------------------------------------------------------------------
 
@@ -118,6 +122,21 @@ class Loop:
             self.stale.append(event)
         if isinstance(event, StreamConnected) and event.stream == "user":
             self.scheduler.reconcile_now()
+        self._ask_for_missing_brackets(received_at)
+
+    def _ask_for_missing_brackets(self, at: int) -> None:
+        """A held symbol without brackets (newly listed, or left out of the last answer) is
+        computed at an assumed rate, or not at all: ask the exchange now, not in an hour, and
+        again every `brackets_retry` while it lasts."""
+        if at - self._brackets_asked < self.timings.brackets_retry * 1000:
+            return
+        missing = self.state.missing_brackets
+        if missing:
+            self._brackets_asked = at
+            level = logging.WARNING if missing != self._brackets_missing else logging.DEBUG
+            log.log(level, "no leverage brackets for %s: asking the exchange", sorted(missing))
+            self.scheduler.brackets_now()
+        self._brackets_missing = missing
 
     def _route(self, event: Event, decision: Decision, at: int) -> None:
         """Alerts to the notifier, money actions to the executor; control changes to both."""

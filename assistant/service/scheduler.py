@@ -14,7 +14,8 @@ import asyncio
 import enum
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -81,6 +82,7 @@ class Timings:
     staleness_limit: float = 5.0
     reconcile_every: float = 60.0
     brackets_every: float = 3600.0
+    brackets_retry: float = 30.0  # a held symbol has no brackets: asked at once, then this often
     keepalive_every: float = 1800.0
     flush_every: float = 0.05
     save_every: float = 1.0
@@ -97,14 +99,17 @@ class Scheduler:
         clock: Clock,
         timings: Timings,
         daily_summary: str = "",  # "HH:MM" UTC, "" for none
+        fallback_mmr: Decimal | None = None,  # `[mirror] fallback_mmr`, sent with the brackets
     ) -> None:
         self.inbox = inbox
         self.rest = rest
         self.clock = clock
         self.timings = timings
         self.daily_summary = daily_summary
+        self.fallback_mmr = fallback_mmr
         self._scheduler: AsyncIOScheduler | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._brackets: asyncio.Future[None] | None = None  # a load out of turn, while it runs
 
     # ---- producers ---------------------------------------------------------------------------
 
@@ -113,8 +118,12 @@ class Scheduler:
         await self.inbox.put(await self.rest.filters(), None, self.clock.now_ms())
 
     async def load_brackets(self) -> None:
-        """Leverage brackets (start-up; an ExchangeError propagates for the retry)."""
-        await self.inbox.put(await self.rest.brackets(), None, self.clock.now_ms())
+        """Leverage brackets, with the rate the core assumes for a held symbol they leave out
+        (start-up; an ExchangeError propagates for the retry)."""
+        loaded = await self.rest.brackets()
+        if self.fallback_mmr is not None:
+            loaded = replace(loaded, fallback_mmr=self.fallback_mmr)
+        await self.inbox.put(loaded, None, self.clock.now_ms())
 
     async def reconcile(self) -> None:
         """A REST snapshot; the consumer compares it with the mirror and takes it."""
@@ -132,6 +141,15 @@ class Scheduler:
     def reconcile_now(self) -> None:
         """A snapshot out of turn (the user stream (re)connected)."""
         task = asyncio.ensure_future(self.reconcile())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def brackets_now(self) -> None:
+        """Brackets out of turn (a held symbol has none), not in an hour; one load at a time."""
+        if self._brackets is not None and not self._brackets.done():
+            return
+        task = asyncio.ensure_future(self.refresh_brackets())
+        self._brackets = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

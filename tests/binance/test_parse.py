@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from decimal import Decimal
 
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from assistant.binance.parse import Skipped, parse_market_frame, parse_snapshot, parse_user_frame
-from assistant.binance.wire import parse_bracket_table
+from assistant.binance.wire import parse_bracket_table, parse_leverage_brackets
 from assistant.core.events import (
     BalanceAndPositionUpdated,
     LeverageChanged,
@@ -20,7 +21,7 @@ from assistant.core.events import (
 )
 from assistant.core.model import MarginType, PositionSide
 from assistant.errors import InputError
-from tests.helpers import FIXTURES, fixture
+from tests.helpers import DATA, FIXTURES, fixture, load_json
 
 D = Decimal
 
@@ -190,3 +191,40 @@ def test_missing_cums_are_derived_after_sorting_and_from_given_ones() -> None:
     assert all(isinstance(t.cum, Decimal) for t in table.brackets)
     with pytest.raises(InputError, match="contradicts"):
         parse_bracket_table([*rows[:2], {**rows[2], "cum": 51}], "brackets")
+
+
+def test_one_malformed_bracket_table_leaves_the_others_loaded(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The real 2024 leverageBracket answer with ETHUSDT's table broken (a rate that is not a
+    number in one tier): ETHUSDT is left out with a warning naming it, the other three are
+    loaded exactly as from the unbroken answer. `strict` (calc) still refuses the lot."""
+    good = parse_leverage_brackets(load_json(DATA / "leverage_brackets_2024-10-24.json"))
+    payload = load_json(DATA / "leverage_brackets_2024-10-24.json")
+    eth = next(item for item in payload if item["symbol"] == "ETHUSDT")
+    eth["brackets"][3]["maintMarginRatio"] = "n/a"
+    with caplog.at_level(logging.WARNING, logger="assistant.binance.wire"):
+        tables = parse_leverage_brackets(payload)
+    assert set(tables) == {"BTCUSDT", "DOGEUSDT", "1000PEPEUSDT"}
+    assert all(tables[s] == good[s] for s in tables)
+    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "brackets[1].brackets[3].maintMarginRatio" in warning.getMessage()
+    assert "left out" in warning.getMessage()
+    with pytest.raises(InputError, match="maintMarginRatio"):
+        parse_leverage_brackets(payload, strict=True)
+
+
+def test_an_entry_without_a_symbol_or_a_symbol_sent_twice_is_left_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    payload = load_json(DATA / "leverage_brackets_2024-10-24.json")
+    btc, eth, doge, pepe = payload
+    nameless = {"brackets": eth["brackets"]}
+    with caplog.at_level(logging.WARNING, logger="assistant.binance.wire"):
+        tables = parse_leverage_brackets([btc, nameless, doge, {**doge}, pepe, "junk"])
+    assert set(tables) == {"BTCUSDT", "1000PEPEUSDT"}  # DOGEUSDT twice: which one is unknown
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 3
+    with pytest.raises(InputError, match="appears twice"):
+        parse_leverage_brackets([doge, doge], strict=True)
+    with pytest.raises(InputError, match="expected an object keyed by symbol"):
+        parse_leverage_brackets("not brackets")

@@ -10,11 +10,13 @@ import sys
 from typing import Any
 
 import aiohttp
+import ccxt.async_support as ccxt
 import pytest
 
 from assistant.emulator.server.app import Emulator
 from assistant.emulator.server.protocol import Fault
 from tests.emulator.conftest import fast
+from tests.emulator.test_ccxt import code_of
 from tests.emulator.wsclient import open_ws
 
 LIMITED = fast("crash", mark_interval=3600, weight_limit=20, ban_seconds=60)
@@ -163,3 +165,46 @@ async def test_a_fault_executes_true_false_or_late_and_nothing_else(emulator: Em
                 assert response.status == 400, execute
                 assert "execute" in (await response.json())["error"]
     assert emulator.faults == []
+
+
+HIDDEN_ETH = fast("crash", mark_interval=3600)
+HIDDEN_ETH["symbols"]["ETHUSDT"]["hide_brackets"] = True
+
+
+@pytest.mark.scenario(HIDDEN_ETH)
+async def test_a_hidden_symbol_is_left_out_of_the_brackets_until_shown(
+    emulator: Emulator, client: Any
+) -> None:
+    """Through the real ccxt client: a scenario symbol with `hide_brackets` is not in
+    GET /fapi/v1/leverageBracket (by name it is -1121) until POST /_emulator/brackets shows
+    it; the account engine still margins it (its position and marks go on)."""
+    listed = await client.fapiPrivateGetLeverageBracket()
+    assert [item["symbol"] for item in listed] == ["BTCUSDT"]
+    with pytest.raises(ccxt.ExchangeError) as refused:
+        await client.fapiPrivateGetLeverageBracket({"symbol": "ETHUSDT"})
+    assert code_of(refused.value) == -1121
+    control = emulator.urls["control"]
+    async with aiohttp.ClientSession() as session:
+        _, _, state = await _get(session, f"{control}/state")
+        assert state["hidden_brackets"] == ["ETHUSDT"]
+        assert {p["symbol"] for p in state["positions"]} == {"BTCUSDT", "ETHUSDT"}
+        for body, status in (
+            ({"symbol": "NOPEUSDT", "hide": False}, 400),
+            ({"symbol": "ETHUSDT", "hide": "false"}, 400),
+            ({"hide": False}, 400),
+            ({"symbol": "ethusdt", "hide": False}, 200),
+        ):
+            async with session.post(f"{control}/brackets", json=body) as response:
+                assert response.status == status, (body, await response.text())
+        _, _, state = await _get(session, f"{control}/state")
+        assert state["hidden_brackets"] == []
+    listed = await client.fapiPrivateGetLeverageBracket()
+    assert [item["symbol"] for item in listed] == ["BTCUSDT", "ETHUSDT"]
+    one = await client.fapiPrivateGetLeverageBracket({"symbol": "ETHUSDT"})
+    assert one == listed[1] and len(one["brackets"]) == 12  # ETHUSDT's real table
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{control}/brackets", json={"symbol": "BTCUSDT"}) as response,
+    ):
+        assert await response.json() == {"symbol": "BTCUSDT", "hidden": True}  # hide by default
+    assert await client.fapiPrivateGetLeverageBracket() == [listed[1]]

@@ -24,7 +24,7 @@ from assistant.core.events import (
 from assistant.core.margin.book import MarginBook, margin_ratio
 from assistant.core.margin.liquidation import distance_lower_bound, nearest_distance
 from assistant.core.mirror import MirrorState
-from assistant.core.rules import alerts, money
+from assistant.core.rules import alerts, blind, money
 from assistant.core.rules.config import Rules
 from assistant.core.rules.control import control, effective, manual
 from assistant.core.rules.memory import DAY_MS, Memory, decided_day
@@ -82,6 +82,10 @@ def evaluate(
             actions.append(SendAlert("manual", Severity.WARNING, f"not done: {refused}", now))
     horizon = rules.distance_horizon
     health = measure(state, horizon) if state.ready else None
+    memory, found = blind.no_health(state, memory, now, rules, health is not None, event)
+    actions += found
+    memory, found = blind.assumed_brackets(state, memory, now, rules)
+    actions += found
     if health is None:
         return Decision(tuple(actions), memory, None)
     a = rules.alerts

@@ -36,6 +36,8 @@ class Memory:
     overrides_version: str = ""  # the config version the chat overrides were set under
     stale_check_at: int = NEVER  # no held mark can turn stale before this
     stale_active: bool = False  # some held mark is stale right now
+    blind_since: int | None = None  # health has not been computed since (None: it is)
+    assuming: frozenset[str] = frozenset()  # symbols whose assumed brackets were announced
 
     def deposited_today(self, now: int) -> Decimal:
         return self.deposit_total if self.deposit_day == now // DAY_MS else Decimal(0)

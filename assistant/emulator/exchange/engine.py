@@ -60,6 +60,8 @@ class Engine:
             )
             for s, spec in scenario.symbols.items()
         }
+        # Symbols GET /fapi/v1/leverageBracket leaves out (a new listing not in it yet).
+        self.hidden_brackets = {s for s, spec in scenario.symbols.items() if spec.hide_brackets}
         self.positions: dict[tuple[str, str], Pos] = {}
         self.orders: list[dict[str, Any]] = []
         self.transfers: list[dict[str, Any]] = []

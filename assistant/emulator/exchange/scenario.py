@@ -137,6 +137,7 @@ class SymbolSpec:
     step_size: Decimal
     min_qty: Decimal
     min_notional: Decimal
+    hide_brackets: bool = False  # left out of GET /fapi/v1/leverageBracket until unhidden
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,7 @@ def _symbol(name: str, raw: Any) -> SymbolSpec:
         step_size=_num(filters["stepSize"], f"symbols.{name}.filters.stepSize"),
         min_qty=_num(filters["minQty"], f"symbols.{name}.filters.minQty"),
         min_notional=_num(filters["minNotional"], f"symbols.{name}.filters.minNotional"),
+        hide_brackets=raw.get("hide_brackets", False) is True,
     )
 
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from assistant.emulator.exchange.book import ZERO, Pos, max_notional
-from assistant.emulator.exchange.engine import Engine, s8
+from assistant.emulator.exchange.engine import Engine, Rejected, s8
 from assistant.emulator.exchange.orders import open_orders
 
 
@@ -252,13 +252,18 @@ def position_risk(engine: Engine, version: int, symbol: str | None) -> list[dict
 
 
 def brackets(engine: Engine, symbol: str | None) -> Any:
+    """The scenario's bracket rows; a hidden symbol is left out, and asked for by name it is
+    an unknown symbol (as a listing the endpoint does not know yet)."""
+
     def one(name: str) -> dict[str, Any]:
         rows = [dict(r) for r in engine.scenario.symbols[name].brackets]
         return {"symbol": name, "brackets": rows}
 
     if symbol:
+        if symbol not in engine.symbols or symbol in engine.hidden_brackets:
+            raise Rejected(-1121, "Invalid symbol.")
         return one(symbol)
-    return [one(name) for name in engine.symbols]
+    return [one(name) for name in engine.symbols if name not in engine.hidden_brackets]
 
 
 def premium_index(engine: Engine, symbol: str | None, now: int) -> Any:

@@ -85,6 +85,7 @@ def state(emu: Emulator) -> dict[str, Any]:
         ],
         "liquidations": list(engine.liquidations),
         "margin_calls": list(engine.margin_calls),
+        "hidden_brackets": sorted(engine.hidden_brackets),
         "listen_keys": sorted(emu.listen_keys),
         "connections": {"user": users, "market": len(emu.sockets) - users},
         "scenario_time": round(emu.scenario_time(), 3),
@@ -110,6 +111,22 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
         marks[symbol] = price
         await emu.publish(marks)
         return web.json_response({"symbol": symbol, "price": s8(price)})
+
+    async def post_brackets(request: web.Request) -> web.Response:
+        """Hide a symbol from GET /fapi/v1/leverageBracket, or show it again."""
+        try:
+            body = await _body(request)
+            symbol, hide = str(body["symbol"]).upper(), body.get("hide", True)
+        except (InputError, KeyError) as exc:
+            return _bad(f"brackets needs symbol: {exc}")
+        if symbol not in emu.engine.symbols or not isinstance(hide, bool):
+            return _bad("unknown symbol, or hide is not true or false")
+        hidden = emu.engine.hidden_brackets
+        if hide:
+            hidden.add(symbol)
+        else:
+            hidden.discard(symbol)
+        return web.json_response({"symbol": symbol, "hidden": hide})
 
     async def post_disconnect(request: web.Request) -> web.Response:
         try:
@@ -161,6 +178,7 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
 
     app.router.add_get("/_emulator/state", get_state)
     app.router.add_post("/_emulator/mark", post_mark)
+    app.router.add_post("/_emulator/brackets", post_brackets)
     app.router.add_post("/_emulator/disconnect", post_disconnect)
     app.router.add_post("/_emulator/stall", post_stall)
     app.router.add_post("/_emulator/fault", post_fault)
