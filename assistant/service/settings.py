@@ -52,6 +52,15 @@ def parse_duration(value: Any) -> float:
     return seconds
 
 
+def format_duration(seconds: float) -> str:
+    """A duration as the config writes it: 604800.0 is "7d", 5400.0 is "90m"."""
+    for unit, size in sorted(_UNITS.items(), key=lambda item: -item[1]):
+        count = seconds / size
+        if count >= 1 and count == int(count):
+            return f'"{int(count)}{unit}"'
+    return f'"{seconds:g}s"'
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
@@ -112,8 +121,22 @@ class Telegram(_Section):
         return self
 
 
+MIN_RETENTION = 3600.0
+
+
 class Store(_Section):
     path: str = "assistant.db"
+    # Journal, audit and sent outbox rows older than this are pruned (intents and claims never).
+    retention: Duration = 7 * 86400.0
+
+    @field_validator("retention")
+    @classmethod
+    def _an_hour_at_least(cls, value: float) -> float:
+        # Shorter would prune what the outbox's duplicate check (10 minutes) and a replay of
+        # the last hour read.
+        if value < MIN_RETENTION:
+            raise ValueError(f'at least "1h", got {format_duration(value)}')
+        return value
 
 
 class Actions(_Section):
