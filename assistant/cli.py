@@ -153,6 +153,8 @@ def _replay(args: argparse.Namespace, settings: Any) -> int:
     until = replay.parse_time(args.until, "--to") if args.until else None
     store = Path(args.store) if args.store else settings.store_path
     report = replay.replay(settings, store, since, until)
+    for note in report.notes:
+        print(f"assistant replay: {note}", file=sys.stderr)
     if args.plot:
         Path(args.plot).write_bytes(replay.plot(report, settings))
     if args.json:

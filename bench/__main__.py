@@ -1,9 +1,10 @@
 """Run every benchmark: `python -m bench` (what `make bench` does)."""
 
-from bench import actions, emulator, margin, mirror, peer, replay, soak, telegram
+from bench import actions, emulator, journal, margin, mirror, peer, replay, soak, telegram
 
 margin.main()
 mirror.main()
+journal.main()
 emulator.main()
 actions.main()
 telegram.main()

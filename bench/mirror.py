@@ -1,8 +1,9 @@
 """Mirror: raw mark-price frames through parse → mirror → margin ratio, and the service's RSS.
 
 The account holds 50 cross positions (the margin benchmark's shape). Frames are Binance's
-`markPriceUpdate` text. With the store, every event is journaled with its raw frame and
-group-committed every 50 ms, as the service does.
+`markPriceUpdate` text. With the store, every event is handed to the journal with its raw
+frame and group-committed every 50 ms, as the service does (a mark is kept in its compact row,
+without the frame: `store/codec.py`).
 """
 
 from __future__ import annotations
@@ -146,9 +147,7 @@ def main() -> None:
     for with_store in (False, True):
         rate, mbps = run(with_store)
         label = (
-            "with the store (journal + raw frame, 50 ms group commit)"
-            if with_store
-            else "without the store"
+            "with the store (journal, 50 ms group commit)" if with_store else "without the store"
         )
         print(f"  {label}: {rate:,.0f} frames/s ({mbps:.1f} MB/s)")
     rss = service_rss()

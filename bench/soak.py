@@ -8,15 +8,16 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
-import sqlite3
 import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from assistant.core.events import MarkPriceUpdated
 from assistant.emulator.exchange.scenario import load_scenario
 from assistant.emulator.server.app import Emulator
+from assistant.store.sqlite import SqliteStore
 from bench.actions import pct
 from bench.peer import cpu_seconds, start_assistant
 
@@ -91,13 +92,14 @@ async def measure(folder: Path) -> dict[str, Any]:
     process.send_signal(signal.SIGTERM)
     await asyncio.wait_for(process.wait(), 30)
     await emulator.stop()
-    db = folder / "soak.db"
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute(
-            "SELECT received_at, json_extract(event, '$.data.event_at') FROM journal"
-            " WHERE kind = 'MarkPriceUpdated'"
-        ).fetchall()
-    lags = [float(r - e) for r, e in rows if e is not None]
+    store = SqliteStore(folder / "soak.db")
+    rows = [
+        (row.received_at, row.event.event_at)
+        for row in store.journal()
+        if isinstance(row.event, MarkPriceUpdated)
+    ]
+    store.db.close()
+    lags = [float(r - e) for r, e in rows]
     size = sum(p.stat().st_size for p in folder.glob("soak.db*")) / 2**20
     return {
         "cpu_share": cpu / wall,

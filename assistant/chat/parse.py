@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 
-from assistant.service.settings import parse_duration
+from assistant.service.units import parse_duration
 from assistant.telegram.render import code, esc
 
 NUMBER = re.compile(r"^[+-]?\d{1,12}(\.\d{1,12})?$")

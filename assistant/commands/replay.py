@@ -4,6 +4,10 @@ differs from what actually happened.
 The journal is fed through the same reducer and rules (`core.replay`) on the recorded clock;
 no exchange, no Telegram. What actually happened is read from the store's audit table: every
 alert sent and every money decision, under whatever config was in force then.
+
+The store keeps `[store] retention` of journal and audit rows. A window that starts before the
+oldest row kept is replayed from that row, with one warning line; one that ends before it has
+nothing to replay, an error (exit 2).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from assistant.core.actions import CLEAR, STALE
 from assistant.core.replay import Happened, Replayer
 from assistant.errors import InputError
 from assistant.service.settings import Settings, rules_from
+from assistant.service.units import format_duration
 from assistant.store.sqlite import SqliteStore
 
 SAME_MS = 1_000  # an alert within this of the recorded one counts as the same
@@ -67,6 +72,7 @@ class Report:
     comparison: Comparison
     window: tuple[int, int]
     store: Path
+    notes: list[str] = field(default_factory=list)  # warnings, one line each
 
 
 def parse_time(text: str, where: str) -> int:
@@ -171,6 +177,8 @@ def replay(
     try:
         if store.journal_count() == 0:
             raise InputError(f"{store_path}: the journal is empty; nothing to replay")
+        kept = store.journal_start() or 0
+        notes = _before_kept(settings, store_path, kept, since, until)
         replayer = Replayer(rules_from(settings), store.settled_decisions())
         for at, event in store.events():
             if until is not None and at > until:
@@ -179,13 +187,30 @@ def replay(
         recorded = recorded_history(store)
     finally:
         store.db.close()
-    start = since if since is not None else (replayer.first_at or 0)
+    start = max(since, kept) if since is not None else kept
     end = until if until is not None else replayer.last_at
     inside = [h for h in replayer.happened if start <= h.at <= end]
     recorded = [r for r in recorded if start <= r.at <= end]
     replayer.happened = inside
     replayer.samples = [s for s in replayer.samples if start <= s.at <= end]
-    return Report(replayer, recorded, compare(inside, list(recorded)), (start, end), store_path)
+    comparison = compare(inside, list(recorded))
+    return Report(replayer, recorded, comparison, (start, end), store_path, notes)
+
+
+def _before_kept(
+    settings: Settings, store_path: Path, kept: int, since: int | None, until: int | None
+) -> list[str]:
+    """A window reaching back past the oldest journal row (older ones were pruned, or never
+    recorded): all of it, an error; its start, a warning, and the report starts there."""
+    oldest = (
+        f"the oldest event kept, {iso(kept)} ([store] retention ="
+        f" {format_duration(settings.store.retention)}: older ones are pruned)"
+    )
+    if until is not None and until < kept:
+        raise InputError(f"{store_path}: nothing to replay: --to {iso(until)} is before {oldest}")
+    if since is not None and since < kept:
+        return [f"--from {iso(since)} is before {oldest}; the report starts there"]
+    return []
 
 
 def _figure(value: Any) -> str | None:
@@ -215,6 +240,7 @@ def as_json(report: Report, settings: Settings) -> dict[str, Any]:
         "store": str(report.store),
         "events": r.events,
         "from": iso(report.window[0]),
+        "notes": report.notes,
         "to": iso(report.window[1]),
         "happened": [item(h) for h in r.happened],
         "compared": {

@@ -171,6 +171,7 @@ def timings_from(settings: Settings) -> Timings:
         brackets_every=m.brackets_every,
         keepalive_every=m.keepalive_every,
         flush_every=m.flush_every,
+        retention=settings.store.retention,
     )
 
 

@@ -178,6 +178,9 @@ class Loop:
             if tick is Tick.SAVE:
                 self.save()
                 self.watch.check_space(at)
+                # Every save, what aged out since the last one (a bounded batch: a backlog
+                # goes over many ticks, never in one long delete that holds up the loop).
+                self.store.prune(at - int(self.timings.retention * 1000))
                 if at - self._last_prune >= 3_600_000:
                     self.store.prune_health(at - int(self.timings.health_keep * 1000))
                     self._last_prune = at

@@ -88,6 +88,7 @@ class Timings:
     save_every: float = 1.0
     health_every: float = 10.0  # one health row per this many seconds
     health_keep: float = 90 * 86400.0  # health rows older than this are pruned
+    retention: float = 7 * 86400.0  # `[store] retention`: journal, audit, sent outbox rows
 
 
 class Scheduler:

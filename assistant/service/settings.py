@@ -8,17 +8,15 @@ silent "off". Unknown keys are errors. Durations are strings like "30s", "15m".
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import re
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -30,47 +28,16 @@ from pydantic import (
 from assistant.core.rules.config import AlertRules, DepositRule, ReduceRule, Rules
 from assistant.core.values import Mode, Policy
 from assistant.errors import InputError
+from assistant.service.units import (
+    Duration,
+    Fraction,
+    Positive,
+    Size,
+    format_duration,
+)
 
 DEFAULT_PATHS = (Path("config/assistant.toml"), Path("/etc/assistant/assistant.toml"))
 EMULATOR_KEY, EMULATOR_SECRET = "emulator-key", "emulator-secret"
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds from "250ms", "30s", "15m", "2h", "1d" (or a plain number of seconds)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*", str(value))
-        if not match:
-            raise ValueError(f'expected a duration like "30s" or "15m", got {value!r}')
-        seconds = float(match.group(1)) * _UNITS[match.group(2)]
-    if not math.isfinite(seconds):
-        raise ValueError(f"a duration must be a finite number of seconds, got {value!r}")
-    if seconds <= 0:
-        raise ValueError("a duration must be positive")
-    return seconds
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-_BYTES = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
-
-
-def parse_size(value: Any) -> int:
-    """Bytes from "2GB", "500MB", "64kB" (decimal units) or a plain number of bytes."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        size = value
-    else:
-        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?[bB])\s*", str(value))
-        if not match:
-            raise ValueError(f'expected a size like "2GB" or "500MB", got {value!r}')
-        size = int(float(match.group(1)) * _BYTES[match.group(2).lower()])
-    if size < 0:
-        raise ValueError("a size cannot be negative")
-    return size
-
-
-Size = Annotated[int, BeforeValidator(parse_size)]
 
 
 class _Section(BaseModel):
@@ -134,19 +101,29 @@ class Telegram(_Section):
         return self
 
 
+MIN_RETENTION = 3600.0
+
+
 class Store(_Section):
     path: str = "assistant.db"
     warn_free: Size = 2_000_000_000  # free space under the store's folder: a warning below
     critical_free: Size = 500_000_000  # and a critical alert below this
+    # Journal, audit and sent outbox rows older than this are pruned (intents and claims never).
+    retention: Duration = 7 * 86400.0
+
+    @field_validator("retention")
+    @classmethod
+    def _an_hour_at_least(cls, value: float) -> float:
+        # Shorter would prune what the outbox's duplicate check (10 minutes) and a replay of
+        # the last hour read.
+        if value < MIN_RETENTION:
+            raise ValueError(f'at least "1h", got {format_duration(value)}')
+        return value
 
 
 class Actions(_Section):
     mode: Literal["dry-run", "confirm", "auto"] = "dry-run"
     paused: bool = False  # the kill switch: no money moves while true
-
-
-Fraction = Annotated[Decimal, Field(ge=0, le=10, allow_inf_nan=False)]
-Positive = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
 
 
 class AlertsSection(_Section):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from assistant.store import outbox
+from assistant.store import outbox, retention
 
 
 def _migrate_1(db: sqlite_utils.Database) -> None:
@@ -69,4 +69,5 @@ MIGRATIONS = [
     _migrate_4,
     outbox.migrate_questions,
     _migrate_6,
+    retention.migrate,
 ]

@@ -4,6 +4,7 @@ Writes are group-committed: `append` only queues; `flush` writes the queue in on
 transaction (the service flushes at least every 50 ms and always before an action goes out).
 A hard kill loses at most the queue; committed rows are never lost (WAL with
 synchronous=NORMAL survives a killed process; only a power cut may lose the last commits).
+Rows are encoded by `codec.encode_row` (a mark in about 40 bytes) and pruned by `retention`.
 """
 
 from __future__ import annotations
@@ -24,10 +25,21 @@ from assistant.core.actions import SendAlert
 from assistant.core.mirror import MirrorState, rebuild
 from assistant.core.rules.memory import DAY_MS, decided_day
 from assistant.errors import InputError, StoreUnwritable
-from assistant.store import outbox
-from assistant.store.codec import decode_event, encode_event, from_plain, to_plain
+from assistant.store import outbox, retention
+from assistant.store.codec import (
+    COMPACT,
+    decode_event,
+    decode_row,
+    encode_event,
+    encode_row,
+    from_plain,
+    to_plain,
+)
+from assistant.store.health import HealthSeries
 from assistant.store.held import Held
 from assistant.store.migrations import MIGRATIONS
+
+WAL_LIMIT = 64 * 2**20
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +50,7 @@ class JournalRow:
     raw: str | None
 
 
-class SqliteStore:
+class SqliteStore(HealthSeries):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         try:
@@ -49,6 +61,9 @@ class SqliteStore:
             # Checkpoints (the only fsyncs in WAL mode) run from `checkpoint()`, on the
             # service's periodic save, never inside the commit of an intent an order awaits.
             self.db.execute("PRAGMA wal_autocheckpoint=0")
+            # A WAL that grew while a reader held it back (a long replay on a live store) is
+            # cut back to this when a checkpoint next resets it.
+            self.db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
             self._migrate()
         except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
             raise InputError(f"{self.path}: not a readable store ({exc})") from None
@@ -74,7 +89,8 @@ class SqliteStore:
     # ---- journal --------------------------------------------------------------------------
 
     def append(self, event: events.Event, received_at: int, raw: str | None = None) -> None:
-        self._pending.append((received_at, type(event).__name__, encode_event(event), raw))
+        kind, text = encode_row(event, received_at)
+        self._pending.append((received_at, kind, text, None if kind in COMPACT else raw))
 
     @property
     def pending(self) -> int:
@@ -120,20 +136,20 @@ class SqliteStore:
         return len(audits), gap is not None
 
     def journal(self, after_id: int = 0, limit: int | None = None) -> Iterator[JournalRow]:
-        sql = "SELECT id, received_at, event, raw FROM journal WHERE id > ? ORDER BY id"
+        sql = "SELECT id, received_at, kind, event, raw FROM journal WHERE id > ? ORDER BY id"
         params: list[Any] = [after_id]
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
         for row in self.db.execute(sql, params):
-            yield JournalRow(row[0], row[1], decode_event(row[2]), row[3])
+            yield JournalRow(row[0], row[1], decode_row(row[2], row[3], row[1]), row[4])
 
     def events(self) -> Iterator[tuple[int, events.Event]]:
         """Every journaled event with its arrival time, in order (for a replay)."""
-        for received_at, text in self.db.execute(
-            "SELECT received_at, event FROM journal ORDER BY id"
+        for received_at, kind, text in self.db.execute(
+            "SELECT received_at, kind, event FROM journal ORDER BY id"
         ):
-            yield received_at, decode_event(text)
+            yield received_at, decode_row(kind, text, received_at)
 
     def settled_decisions(self) -> frozenset[str]:
         """Decision ids the journal has an outcome for."""
@@ -142,6 +158,15 @@ class SqliteStore:
 
     def journal_count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM journal").fetchone()[0])
+
+    def journal_start(self) -> int | None:
+        """The arrival time of the oldest journal row kept (None: the journal is empty)."""
+        return retention.journal_start(self.db.conn)
+
+    def prune(self, before: int, limit: int = retention.BATCH) -> int:
+        """Journal, audit and sent outbox rows older than `before` (epoch ms), at most `limit`
+        of each; see `store/retention.py`."""
+        return retention.prune(self.db.conn, before, limit)
 
     # ---- state ----------------------------------------------------------------------------
 
@@ -165,32 +190,6 @@ class SqliteStore:
         plain.pop("recent", None)
         state = from_plain(MirrorState, plain)
         return rebuild(state), int(row[1])
-
-    # ---- health series --------------------------------------------------------------------
-
-    def record_health(
-        self,
-        at: int,
-        ratio: Decimal | None,
-        balance: Decimal,
-        mm: Decimal,
-        distance: Decimal | None,
-    ) -> None:
-        self.db.table("health").upsert(
-            {
-                "at": at,
-                "margin_ratio": None if ratio is None else str(ratio),
-                "margin_balance": str(balance),
-                "maintenance_margin": str(mm),
-                "distance": None if distance is None else str(distance),
-            },
-            pk="at",
-        )
-
-    def prune_health(self, keep_after: int) -> int:
-        with self.db.conn:
-            cursor = self.db.execute("DELETE FROM health WHERE at < ?", [keep_after])
-        return cursor.rowcount
 
     # ---- intents, audit, claims (exactly-once actions) -------------------------------------
 
@@ -335,18 +334,6 @@ class SqliteStore:
             self.db.query(
                 "SELECT * FROM audit WHERE what LIKE ? ORDER BY id DESC LIMIT ?",
                 [prefix.replace("%", "") + "%", limit],
-            )
-        )
-
-    def health_since(self, since: int, until: int, points: int = 1500) -> list[dict[str, Any]]:
-        """The health series between two times, oldest first, at most about `points` rows
-        (the last row of each equal slice of time; figures as strings)."""
-        step = max(1, (until - since) // points)
-        return list(
-            self.db.query(
-                "SELECT * FROM health WHERE at IN (SELECT MAX(at) FROM health"
-                " WHERE at >= ? AND at <= ? GROUP BY (at - ?) / ?) ORDER BY at",
-                [since, until, since, step],
             )
         )
 

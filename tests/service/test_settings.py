@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import InputError
-from assistant.service.settings import credentials, load_settings, parse_duration
+from assistant.service.settings import credentials, load_settings
+from assistant.service.units import parse_duration
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
