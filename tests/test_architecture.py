@@ -106,7 +106,11 @@ def test_the_shell_imports_downwards_only(layer: str) -> None:
 def test_the_chat_sees_the_service_only_through_its_public_faces() -> None:
     """The chat reads a narrow view and puts events in the inbox; it never holds the loop,
     the executor or the store themselves."""
-    public = {"assistant.service.scheduler", "assistant.service.settings", "assistant.service.units"}
+    public = {
+        "assistant.service.scheduler",
+        "assistant.service.settings",
+        "assistant.service.units",
+    }
     for path in modules("chat"):
         for name in imports_of(path):
             if name.startswith("assistant.service"):

@@ -218,8 +218,8 @@ class Loop:
     def _optional(self, write: Callable[..., object], *args: object) -> None:
         """A write protection does not wait on (the health series, the memory's snapshot):
         while the store cannot write it is skipped; an error is the store's to report."""
-        if not self.store.held.writable:
-            return
+        if not self.store.held.writable or self.store.held.conserving:
+            return  # the space left is for intents, settlements and messages
         try:
             write(*args)
         except sqlite3.Error as exc:

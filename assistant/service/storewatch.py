@@ -14,6 +14,7 @@ from assistant.core.actions import SendAlert
 from assistant.core.ports import Clock
 from assistant.core.values import Severity
 from assistant.service.notifier import Notifier
+from assistant.store.held import BALLAST
 from assistant.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,10 @@ class StoreWatch:
         self.notifier(SendAlert(key, severity, text, self.clock.now_ms()))
 
     def check_writes(self) -> None:
-        """After each journal flush: did writing start or stop failing?"""
-        error = self.store.held.error
+        """After each journal flush: did writing start or stop failing? (While the ballast's
+        space is in use the disk is still full, whatever the last write said.)"""
+        held = self.store.held
+        error = held.error or (held.conserving and (self.failing or "the disk is full"))
         if error and not self.failing:
             self.failing = error
             self._say(
@@ -65,8 +68,10 @@ class StoreWatch:
             self._say("store", Severity.INFO, f"the store is writable again{lost}")
 
     def check_space(self, now: int) -> None:
-        """Free space under the store's folder, at most once a minute."""
-        if now - self._space_at < SPACE_EVERY_MS:
+        """Free space under the store's folder, at most once a minute (every time while the
+        disk is full: as soon as there is room, the ballast is laid again)."""
+        conserving = self.store.held.conserving
+        if now - self._space_at < SPACE_EVERY_MS and not conserving:
             return
         self._space_at = now
         try:
@@ -75,6 +80,8 @@ class StoreWatch:
             log.warning("cannot read the free space of the store's folder: %s", exc)
             return
         free = stat.f_bavail * stat.f_frsize
+        if conserving and free > 2 * BALLAST:
+            self.store.restore()
         level = 2 if free < self.critical_free else 1 if free < self.warn_free else 0
         if level == self.space_level:
             return

@@ -6,17 +6,53 @@ a failing store never silences the guardian or stops a decision's other actions:
 - audit rows wait here (up to `MAX_AUDIT`) and are written, in order, at the next success;
 - the outbox keeps its messages in memory meanwhile (see `outbox.Outbox`).
 
+A full disk would also refuse the one write a transfer cannot do without, its intent row. So
+the store keeps a ballast file beside it (`BALLAST` bytes): at the first failed write it is
+deleted, and while `conserving`, the journal waits in memory so that the space it freed goes
+to intents, settlements, audit rows and messages. The ballast is laid again once there is
+room (`Ballast.restore`), and the journal resumes, with a gap marker if rows were dropped.
+
 `error` is "" while the store writes, else what the last write said: the loop turns a change
 into an alert and the log line."""
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+BALLAST = 4 * 2**20  # bytes kept in reserve beside the store, given up when the disk is full
 MAX_QUEUED = 200_000  # journal rows kept in memory (about 15 minutes of 200 marks/s)
 MAX_AUDIT = 10_000
+
+
+class Ballast:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def lay(self) -> bool:
+        """Write the reserve file (True if it is there now)."""
+        if self.path.exists() and self.path.stat().st_size >= BALLAST:
+            return True
+        try:
+            with open(self.path, "wb") as out:
+                out.write(b"\0" * BALLAST)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError:
+            self.path.unlink(missing_ok=True)
+            return False
+        return True
+
+    def release(self) -> bool:
+        """Give the reserve's space back to the store (True if there was one)."""
+        try:
+            self.path.unlink()
+        except OSError:
+            return False
+        return True
 
 
 @dataclass
@@ -27,6 +63,7 @@ class Held:
     dropped_from: int | None = None  # received_at of the first of them
     dropped_to: int | None = None
     last_gap: int = 0  # rows the last gap marker said were lost (for the "writable again")
+    conserving: bool = False  # the ballast was given up: the journal waits in memory
 
     @property
     def writable(self) -> bool:

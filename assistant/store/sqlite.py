@@ -36,7 +36,7 @@ from assistant.store.codec import (
     to_plain,
 )
 from assistant.store.health import HealthSeries
-from assistant.store.held import Held
+from assistant.store.held import Ballast, Held
 from assistant.store.migrations import MIGRATIONS
 
 WAL_LIMIT = 64 * 2**20
@@ -69,6 +69,8 @@ class SqliteStore(HealthSeries):
             raise InputError(f"{self.path}: not a readable store ({exc})") from None
         self._pending: list[tuple[int, str, str, str | None]] = []
         self.held = Held()
+        self.ballast = Ballast(self.path.with_name(self.path.name + ".ballast"))
+        self.ballast.lay()
         self.outbox = outbox.Outbox(self.db, self.held)
 
     def _migrate(self) -> None:
@@ -102,7 +104,7 @@ class SqliteStore(HealthSeries):
         flush tries again, and first writes what was held (audit rows, a gap marker)."""
         if not self._pending and self.held.writable:
             return 0
-        batch = self._pending
+        batch = [] if self.held.conserving else self._pending  # space for intents first
         try:
             with self.db.conn:
                 held = self._write_held()
@@ -111,12 +113,27 @@ class SqliteStore(HealthSeries):
                     batch,
                 )
         except sqlite3.Error as exc:
-            self.held.failed(exc)
+            self._failed(exc)
             self.held.trim(self._pending)
             return 0
         self.held.written(*held)
-        self._pending = []
+        if batch:
+            self._pending = []
+        else:
+            self.held.trim(self._pending)
         return len(batch)
+
+    def _failed(self, exc: Exception) -> None:
+        """A write failed: the first time, the ballast's space is given to the store."""
+        self.held.failed(exc)
+        if not self.held.conserving and self.ballast.release():
+            self.held.conserving = True
+
+    def restore(self) -> bool:
+        """Once there is room again: the ballast laid anew and the journal resumed."""
+        if self.held.conserving and self.ballast.lay():
+            self.held.conserving = False
+        return not self.held.conserving
 
     def _write_held(self) -> tuple[int, bool]:
         """Inside a transaction: the audit rows held while the store could not write, and a
@@ -213,7 +230,7 @@ class SqliteStore(HealthSeries):
                 [created_at, decision_id, audit],
             )
         except sqlite3.Error as exc:
-            self.held.failed(exc)
+            self._failed(exc)
             raise StoreUnwritable(f"the intent of {decision_id} was not recorded: {exc}") from None
 
     def _record_intent(
@@ -303,7 +320,7 @@ class SqliteStore(HealthSeries):
             with self.db.conn:
                 self.db.conn.execute(sql, params)
         except sqlite3.Error as exc:
-            self.held.failed(exc)
+            self._failed(exc)
             self.held.audits.append((sql, params))
 
     def audit_alert(self, alert: SendAlert) -> None:
