@@ -57,6 +57,7 @@ class Counters:
     frames: int = 0
     malformed: int = 0
     skipped: int = 0
+    future: int = 0  # events dated too far past the exchange's clock: refused
     reconnects: dict[str, int] = field(default_factory=lambda: {"user": 0, "market": 0})
 
 
@@ -75,12 +76,14 @@ class BinanceStreams:
         rest: BinanceRest,
         sink: Sink,
         clock: Clock,
+        future_tolerance_ms: int = 2_000,
         settings: StreamSettings | None = None,
     ) -> None:
         self.ws_url = ws_url.rstrip("/")
         self.rest = rest
         self.sink = sink
-        self.clock = clock
+        self.clock = clock  # the exchange's time, as estimated
+        self.future_tolerance_ms = future_tolerance_ms
         self.settings = settings or StreamSettings()
         self._held: frozenset[str] = frozenset()  # the symbols whose mark prices we follow
         self.counters = Counters()
@@ -121,6 +124,22 @@ class BinanceStreams:
             return None
         self.counters.frames += 1
         return raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+
+    def _from_the_future(self, event: Event, stream: str, received: int) -> bool:
+        """An event dated more than `future_tolerance` past the exchange's clock (as we
+        estimate it) is refused, logged and counted: one such frame must not pin the mirror."""
+        at = getattr(event, "event_at", None)
+        if not isinstance(at, int) or at <= received + self.future_tolerance_ms:
+            return False
+        self.counters.future += 1
+        log.warning(
+            "%s stream: refused a %s dated %d ms in the future (%d so far)",
+            stream,
+            type(event).__name__,
+            at - received,
+            self.counters.future,
+        )
+        return True
 
     def _skip(self, skipped: Skipped, stream: str) -> None:
         if skipped.malformed:
@@ -163,6 +182,8 @@ class BinanceStreams:
                 event = parse_user_frame(text)
                 if isinstance(event, Skipped):
                     self._skip(event, "user")
+                    continue
+                if self._from_the_future(event, "user", received):
                     continue
                 await self.sink(event, text, received)
                 if isinstance(event, ListenKeyExpired):
@@ -234,6 +255,8 @@ class BinanceStreams:
                     self._skip(updates, "market")
                     continue
                 for update in updates:
+                    if self._from_the_future(update, "market", received):
+                        continue
                     last_seen[update.symbol] = time.monotonic()
                     await self.sink(update, text, received)
         finally:

@@ -33,7 +33,7 @@ from assistant.core.mirror import MirrorState
 from assistant.core.ports import ChatPort, Clock
 from assistant.core.rules.config import Rules
 from assistant.core.rules.memory import Memory
-from assistant.service.clock import SystemClock
+from assistant.service.clock import ExchangeClock
 from assistant.service.loop import Loop
 from assistant.service.metrics import Metrics
 from assistant.service.money.executor import Executor
@@ -194,7 +194,7 @@ def build(
 ) -> Runtime:
     """One runtime. `rules=None` mirrors only (no alerts, no actions). The adapters (the
     exchange client, the store, a metrics endpoint) are the caller's to open and close."""
-    clock = clock or SystemClock()
+    clock = clock or ExchangeClock(rest.server_ms)
     rules = rules_from(settings) if rules is From.CONFIG else rules
     timings = timings or timings_from(settings)
     telegram = settings.telegram
@@ -247,6 +247,7 @@ def build(
         rest=rest,
         sink=inbox.put,
         clock=clock,
+        future_tolerance_ms=int(settings.mirror.future_tolerance * 1000),
         settings=stream_settings
         or StreamSettings(
             keepalive_seconds=timings.keepalive_every, stale_after=timings.staleness_limit

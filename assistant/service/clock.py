@@ -11,11 +11,28 @@ import asyncio
 import heapq
 import itertools
 import time
+from collections.abc import Callable
 
 
 class SystemClock:
     def now_ms(self) -> int:
         return int(time.time() * 1000)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+class ExchangeClock:
+    """The service's clock: the host's, corrected by the offset to the exchange's clock that
+    the REST client measures (`BinanceRest.server_ms`). Every decision, freshness check and
+    cooldown is in the exchange's time, so a host clock that is off (30 s ahead, say) neither
+    makes every mark look stale nor lets a future-dated frame pass."""
+
+    def __init__(self, server_ms: Callable[[], int]) -> None:
+        self.server_ms = server_ms
+
+    def now_ms(self) -> int:
+        return self.server_ms()
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

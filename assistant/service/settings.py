@@ -199,6 +199,7 @@ class Mirror(_Section):
     brackets_every: Duration = 3600.0  # leverage brackets are per account and change
     keepalive_every: Duration = 1800.0  # listenKey PUT, well inside its 60 minutes
     flush_every: Duration = 0.05  # group commit of the journal
+    future_tolerance: Duration = 2.0  # events dated further past the exchange's clock: refused
     # The maintenance rate assumed for a held symbol Binance sent no brackets for (or the
     # highest rate the held positions' own brackets give them, if higher), until they come.
     fallback_mmr: Annotated[Decimal, Field(gt=0, lt=1, allow_inf_nan=False)] = Decimal("0.05")

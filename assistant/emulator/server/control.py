@@ -11,6 +11,7 @@ from aiohttp import web
 from assistant.emulator.exchange.engine import s8
 from assistant.emulator.exchange.orders import open_orders
 from assistant.emulator.exchange.scenario import load_scenario
+from assistant.emulator.server import streams
 from assistant.emulator.server.protocol import Fault
 from assistant.errors import InputError
 
@@ -112,6 +113,18 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
         await emu.publish(marks)
         return web.json_response({"symbol": symbol, "price": s8(price)})
 
+    async def post_frame(request: web.Request) -> web.Response:
+        """Push one raw frame, exactly as given, on every socket of a stream."""
+        try:
+            body = await _body(request)
+            kind, frame = str(body["stream"]), body["frame"]
+        except (InputError, KeyError) as exc:
+            return _bad(f"frame needs stream and frame: {exc}")
+        if kind not in ("user", "market"):
+            return _bad('stream: "user" or "market"')
+        sent = await streams.push_raw(emu, kind, frame)
+        return web.json_response({"stream": kind, "sockets": sent})
+
     async def post_brackets(request: web.Request) -> web.Response:
         """Hide a symbol from GET /fapi/v1/leverageBracket, or show it again."""
         try:
@@ -179,6 +192,7 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
     app.router.add_get("/_emulator/state", get_state)
     app.router.add_post("/_emulator/mark", post_mark)
     app.router.add_post("/_emulator/brackets", post_brackets)
+    app.router.add_post("/_emulator/frame", post_frame)
     app.router.add_post("/_emulator/disconnect", post_disconnect)
     app.router.add_post("/_emulator/stall", post_stall)
     app.router.add_post("/_emulator/fault", post_fault)

@@ -149,6 +149,22 @@ async def publish_user(emu: Emulator, event: dict[str, Any]) -> None:
         await sock.send(event, sock.listen_key)
 
 
+async def push_raw(emu: Emulator, kind: str, frame: Any) -> int:
+    """One frame exactly as given (future-dated, malformed, hostile) on every open socket of
+    that stream, wrapped as each socket expects; the number of sockets it reached."""
+    sent = 0
+    for sock in list(emu.sockets):
+        if sock.kind != kind or sock.silent:
+            continue
+        if kind == "user" and sock.listen_key is None:
+            continue
+        name = sock.listen_key if kind == "user" else next(iter(sock.streams), "")
+        if kind == "market" and not sock.streams:
+            continue
+        sent += await sock.send(frame, name or "")
+    return sent
+
+
 async def publish_marks(emu: Emulator, marks: dict[str, Decimal], now: int) -> int:
     """Send the marks to every market subscriber; return the number of frames sent."""
     if emu.is_stalled("market"):
