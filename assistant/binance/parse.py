@@ -44,6 +44,19 @@ KNOWN_UNUSED = {
 }
 
 
+# What a frame that is not shaped as Binance's raises while it is read (nested too deeply
+# included): it is skipped as malformed, never a crash.
+MALFORMED = (
+    ValueError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    InputError,
+    RecursionError,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Skipped:
     """A frame that yields no event: `malformed` ones are counted as errors."""
@@ -95,15 +108,7 @@ def parse_user_frame(frame: str | bytes | Mapping[str, Any]) -> Event | Skipped:
         if kind in KNOWN_UNUSED:
             return Skipped(f"{kind} is not mirrored", False)
         return Skipped(f"unknown event type {str(kind)[:40]!r}", True)
-    except (
-        ValueError,
-        KeyError,
-        TypeError,
-        AttributeError,
-        IndexError,
-        InputError,
-        RecursionError,
-    ) as exc:
+    except MALFORMED as exc:
         return Skipped(f"malformed frame: {exc}"[:200], True)
 
 
@@ -128,15 +133,7 @@ def parse_market_frame(
                 return Skipped("not a symbol name", True)
             updates.append(MarkPriceUpdated(symbol, price, _time(item, "E")))
         return updates
-    except (
-        ValueError,
-        KeyError,
-        TypeError,
-        AttributeError,
-        IndexError,
-        InputError,
-        RecursionError,
-    ) as exc:
+    except MALFORMED as exc:
         return Skipped(f"malformed frame: {exc}"[:200], True)
 
 
