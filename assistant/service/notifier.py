@@ -45,9 +45,12 @@ class Notifier:
         if self.log_alerts:
             level = LEVELS.get(alert.severity, logging.INFO)
             log.log(level, "ALERT %s: %s", alert.key, alert.text)
-        self.store.audit_alert(alert)
         for listener in self.listeners:
             listener(alert)
+        self._outbox(alert, muted)
+        self.store.audit_alert(alert)  # never raises; last, so nothing above waits on it
+
+    def _outbox(self, alert: SendAlert, muted: bool) -> None:
         if not self.chats:
             return
         counts = alert.key in EACH_ONE_COUNTS

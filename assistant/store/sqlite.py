@@ -224,10 +224,8 @@ class SqliteStore(HealthSeries):
         StoreUnwritable if it cannot be committed: then nothing may be sent for it."""
         self.flush()
         try:
-            self._record_intent(decision_id, kind, payload, created_at, config_version, health)
-            self._audit(  # queued behind anything held, so it cannot be lost
-                "INSERT INTO audit (at, decision_id, what, detail) VALUES (?, ?, 'intent', ?)",
-                [created_at, decision_id, audit],
+            self._record_intent(
+                decision_id, kind, payload, created_at, config_version, health, audit
             )
         except sqlite3.Error as exc:
             self._failed(exc)
@@ -241,6 +239,7 @@ class SqliteStore(HealthSeries):
         created_at: int,
         config_version: str,
         health: dict[str, Any] | None,
+        audit: str,
     ) -> None:
         with self.db.conn:
             self.db.conn.execute(
@@ -255,6 +254,16 @@ class SqliteStore(HealthSeries):
                     config_version,
                     json.dumps(health),
                 ],
+            )
+            if not self.held.audits:  # its audit row in the same commit: one write, not two
+                self.db.conn.execute(
+                    "INSERT INTO audit (at, decision_id, what, detail) VALUES (?, ?, 'intent', ?)",
+                    [created_at, decision_id, audit],
+                )
+        if self.held.audits:  # behind the rows already waiting, so the order is kept
+            self._audit(
+                "INSERT INTO audit (at, decision_id, what, detail) VALUES (?, ?, 'intent', ?)",
+                [created_at, decision_id, audit],
             )
 
     def intent(self, decision_id: str) -> dict[str, Any] | None:
