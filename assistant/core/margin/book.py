@@ -1,6 +1,6 @@
 """Margin of a single-asset USDT-M account, kept incrementally per symbol.
 
-Formulas (sources in `shared/research/margin-math.md`):
+Formulas (their Binance sources are listed in `docs/margin-math.md`):
 
 - notional            = positionAmt × mark                      (signed, like the API)
 - unrealized PnL      = positionAmt × (mark − entryPrice)
