@@ -118,7 +118,7 @@ class BinanceRest:
         self.clock = clock
         self.offset_ms = 0  # Binance's clock minus ours, from sync_clock()
         self.clock_margin_ms = SNAPSHOT_MARGIN_MS
-        self.weights = Weights(lambda: self.clock())  # the clock as it is then (tests set it)
+        self.weights = Weights(clock)
 
     async def close(self) -> None:
         await self.exchange.close()

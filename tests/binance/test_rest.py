@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -202,25 +202,34 @@ async def test_errors_are_classified_by_code_and_status(rest: BinanceRest, emu: 
     await rest.call("fapiPrivateV3GetAccount")  # faults used up: served again
 
 
-async def test_a_ban_stops_every_request_until_it_ends(rest: BinanceRest, emu: Emulator) -> None:
-    now = [1000.0]
-    rest.clock = lambda: now[0]
-    emu.faults.append(
-        Fault.parse(
-            {
-                "path": "/fapi/v3/account",
-                "status": 418,
-                "code": -1003,
-                "msg": "banned",
-                "retry_after": 30,
-            }
-        )
+def client_with_clock(emu: Emulator, clock: Callable[[], float]) -> BinanceRest:
+    return BinanceRest(
+        api_key="emulator-key", api_secret="emulator-secret", rest_url=emu.urls["rest"], clock=clock
     )
-    with pytest.raises(Banned):
+
+
+async def test_a_ban_stops_every_request_until_it_ends(emu: Emulator) -> None:
+    now = [1000.0]
+    rest = client_with_clock(emu, lambda: now[0])
+    try:
+        emu.faults.append(
+            Fault.parse(
+                {
+                    "path": "/fapi/v3/account",
+                    "status": 418,
+                    "code": -1003,
+                    "msg": "banned",
+                    "retry_after": 30,
+                }
+            )
+        )
+        with pytest.raises(Banned):
+            await rest.call("fapiPrivateV3GetAccount")
+        assert rest.weights.blocked_until == 1030.0
+        now[0] = 1031.0  # the ban is over: the gate lets the next request through at once
         await rest.call("fapiPrivateV3GetAccount")
-    assert rest.weights.blocked_until == 1030.0
-    now[0] = 1031.0  # the ban is over: the gate lets the next request through at once
-    await rest.call("fapiPrivateV3GetAccount")
+    finally:
+        await rest.close()
 
 
 async def test_spot_weight_does_not_hold_back_futures_calls(rest: BinanceRest) -> None:
@@ -233,17 +242,20 @@ async def test_spot_weight_does_not_hold_back_futures_calls(rest: BinanceRest) -
         await rest.call("fapiPrivateV3GetAccount")
 
 
-async def test_snapshots_are_stamped_in_binances_time(rest: BinanceRest) -> None:
+async def test_snapshots_are_stamped_in_binances_time(emu: Emulator) -> None:
     """A host clock 3 s ahead: the snapshot's moment is still Binance's, so stream events
     that follow it are not mistaken for older ones."""
     import time as real_time
 
-    rest.clock = lambda: real_time.time() + 3.0
-    offset = await rest.sync_clock()
-    assert -3100 < offset < -2900
-    snapshot = await rest.snapshot()
-    assert abs(snapshot.taken_at - int(real_time.time() * 1000)) < 800
-    await rest.call("fapiPrivateV3GetAccount")  # signed with the corrected clock: no -1021
+    rest = client_with_clock(emu, lambda: real_time.time() + 3.0)
+    try:
+        offset = await rest.sync_clock()
+        assert -3100 < offset < -2900
+        snapshot = await rest.snapshot()
+        assert abs(snapshot.taken_at - int(real_time.time() * 1000)) < 800
+        await rest.call("fapiPrivateV3GetAccount")  # signed with the corrected clock: no -1021
+    finally:
+        await rest.close()
 
 
 @pytest.mark.parametrize("answer", [[], "OK", None, 7])
