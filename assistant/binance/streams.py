@@ -5,6 +5,10 @@
   connection before Binance's 24-hour cut.
 - Mark prices on `/market/ws` for every held symbol, subscribed and unsubscribed with
   SUBSCRIBE frames as positions open and close.
+- With `shadow` (something reads the shadow mark): the same symbols' `aggTrade` on
+  `/market/ws` and `bookTicker` on `/public/ws` (Binance serves the book only there),
+  subscribed and unsubscribed the same way, conflated into `QuoteUpdated` events
+  (`binance/ticks.py`).
 - Reconnect with jittered exponential backoff. A watchdog turns silence into events: no mark
   for a held symbol within `stale_after` seconds is `DataWentStale`, and the market socket
   is reopened.
@@ -28,6 +32,7 @@ from websockets.exceptions import WebSocketException
 
 from assistant.binance.parse import Skipped, parse_market_frame, parse_user_frame
 from assistant.binance.rest import BinanceRest
+from assistant.binance.ticks import Conflater, parse_ticks
 from assistant.core.events import (
     DataWentStale,
     Event,
@@ -58,7 +63,9 @@ class Counters:
     malformed: int = 0
     skipped: int = 0
     future: int = 0  # events dated too far past the exchange's clock: refused
-    reconnects: dict[str, int] = field(default_factory=lambda: {"user": 0, "market": 0})
+    reconnects: dict[str, int] = field(
+        default_factory=lambda: {"user": 0, "market": 0, "public": 0}
+    )
 
 
 async def _stopped(task: asyncio.Task[None]) -> None:
@@ -78,6 +85,7 @@ class BinanceStreams:
         clock: Clock,
         future_tolerance_ms: int = 2_000,
         settings: StreamSettings | None = None,
+        shadow: bool = False,
     ) -> None:
         self.ws_url = ws_url.rstrip("/")
         self.rest = rest
@@ -88,13 +96,18 @@ class BinanceStreams:
         self._held: frozenset[str] = frozenset()  # the symbols whose mark prices we follow
         self.counters = Counters()
         self._ids = 0
-        self._symbols_changed = asyncio.Event()
+        self.shadow = shadow  # follow the book and trades too (for the shadow mark)
+        self.quotes = Conflater()
+        self.followed: frozenset[str] = frozenset()  # the held symbols, as Binance spells them
+        self._changed = {"market": asyncio.Event(), "public": asyncio.Event()}
 
     async def run(self) -> None:
-        """Both streams until cancelled."""
+        """Every stream until cancelled."""
         async with asyncio.TaskGroup() as group:
             group.create_task(self.run_user())
             group.create_task(self.run_market())
+            if self.shadow:
+                group.create_task(self.run_public())
 
     # ---- shared -----------------------------------------------------------------------------
 
@@ -223,14 +236,22 @@ class BinanceStreams:
             attempt = await self._disconnected("market", reason, attempt)
 
     def follow(self, symbols: frozenset[str]) -> None:
-        """The held symbols changed: the market stream (un)subscribes at once."""
+        """The held symbols changed: the market (and public) streams (un)subscribe at once."""
         self._held = symbols
-        self._symbols_changed.set()
+        self.followed = frozenset(s.upper() for s in symbols)
+        self.quotes.keep(self.followed)
+        for changed in self._changed.values():
+            changed.set()
+
+    def _channels(self, route: str) -> tuple[str, ...]:
+        if route == "public":
+            return ("bookTicker",)
+        return ("markPrice@1s", "aggTrade") if self.shadow else ("markPrice@1s",)
 
     async def _serve_market(self, ws: ClientConnection) -> str:
         subscribed: set[str] = set()
         last_seen: dict[str, float] = {}
-        subscriber = asyncio.create_task(self._keep_subscribed(ws, subscribed, last_seen))
+        subscriber = asyncio.create_task(self._keep_subscribed(ws, subscribed, last_seen, "market"))
         try:
             while True:
                 stale = [
@@ -250,6 +271,9 @@ class BinanceStreams:
                 if text is None:
                     continue
                 received = self.clock.now_ms()
+                if self.shadow and '"aggTrade"' in text:
+                    await self._tick(text, "market", received)
+                    continue
                 updates = parse_market_frame(text)
                 if isinstance(updates, Skipped):
                     self._skip(updates, "market")
@@ -259,17 +283,70 @@ class BinanceStreams:
                         continue
                     last_seen[update.symbol] = time.monotonic()
                     await self.sink(update, text, received)
+                if self.shadow and updates:
+                    await self._tick(text, "market", received)  # the index the marks carry
         finally:
             await _stopped(subscriber)
 
-    async def _keep_subscribed(
-        self, ws: ClientConnection, subscribed: set[str], last_seen: dict[str, float]
-    ) -> None:
+    # ---- the book (for the shadow mark) ---------------------------------------------------
+
+    async def run_public(self) -> None:
+        """`bookTicker` of the held symbols on `/public`; a socket that fails is reopened
+        with the same backoff (no snapshot needed: nothing of the account rides on it)."""
+        attempt = 0
         while True:
-            self._symbols_changed.clear()
+            try:
+                async with await self._connect(f"{self.ws_url}/public/ws") as ws:
+                    attempt = 0
+                    reason = await self._serve_public(ws)
+            except asyncio.CancelledError:
+                raise
+            except (OSError, WebSocketException, TimeoutError) as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+            self.counters.reconnects["public"] += 1
+            log.warning("public stream (the book) closed: %s; reopening", reason[:200])
+            await asyncio.sleep(self._backoff(attempt))
+            attempt += 1
+
+    async def _serve_public(self, ws: ClientConnection) -> str:
+        subscribed: set[str] = set()
+        subscriber = asyncio.create_task(self._keep_subscribed(ws, subscribed, {}, "public"))
+        try:
+            while True:
+                if subscriber.done():
+                    return f"subscribing failed: {subscriber.exception()}"
+                text = await self._next_text(ws, 0.5)
+                if text is not None:
+                    await self._tick(text, "public", self.clock.now_ms())
+        finally:
+            await _stopped(subscriber)
+
+    async def _tick(self, text: str, stream: str, received: int) -> None:
+        """A book, trade or mark frame into the conflater; a quote it lets through, on."""
+        ticks = parse_ticks(text)
+        if isinstance(ticks, Skipped):
+            self._skip(ticks, stream)
+            return
+        for tick in ticks:
+            if tick.symbol not in self.followed:
+                continue  # a frame for a symbol just unsubscribed
+            quote = self.quotes.add(tick)
+            if quote is not None and not self._from_the_future(quote, stream, received):
+                await self.sink(quote, None, received)
+
+    async def _keep_subscribed(
+        self,
+        ws: ClientConnection,
+        subscribed: set[str],
+        last_seen: dict[str, float],
+        route: str,
+    ) -> None:
+        changed = self._changed[route]
+        while True:
+            changed.clear()
             wanted = {s.upper() for s in self._held}
-            await self._resubscribe(ws, subscribed, wanted, last_seen)
-            await self._symbols_changed.wait()
+            await self._resubscribe(ws, subscribed, wanted, last_seen, self._channels(route))
+            await changed.wait()
 
     async def _resubscribe(
         self,
@@ -277,12 +354,13 @@ class BinanceStreams:
         subscribed: set[str],
         wanted: set[str],
         last_seen: dict[str, float],
+        channels: tuple[str, ...],
     ) -> None:
         added, removed = wanted - subscribed, subscribed - wanted
         for method, symbols in (("SUBSCRIBE", added), ("UNSUBSCRIBE", removed)):
             if symbols:
                 self._ids += 1
-                params = [f"{s.lower()}@markPrice@1s" for s in sorted(symbols)]
+                params = [f"{s.lower()}@{c}" for s in sorted(symbols) for c in channels]
                 await ws.send(json.dumps({"method": method, "params": params, "id": self._ids}))
         for symbol in added:
             last_seen[symbol] = time.monotonic()  # the clock for staleness starts now

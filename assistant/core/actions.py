@@ -10,9 +10,12 @@ from decimal import Decimal
 from assistant.core.model import PositionSide
 from assistant.core.values import Outcome, Severity
 
-# An alert's `tier` when it is not a threshold crossed: the condition ended, a mark went stale.
+# An alert's `tier` when it is not a threshold crossed: the condition ended, a mark went stale,
+# an early warning the real marks confirmed or withdrew.
 CLEAR = "clear"
 STALE = "stale"
+CONFIRMED = "confirmed"
+WITHDRAWN = "withdrawn"
 # Every order we send carries a client id with this prefix: an open order without it is the
 # user's own, and never ours to cancel.
 CLIENT_PREFIX = "mg-"
@@ -31,6 +34,7 @@ class SendAlert:
     tier: Decimal | str | None = None  # the threshold crossed, or CLEAR / STALE
     amount: Decimal | None = None  # the USDT of a money notice
     outcome: Outcome | None = None  # the executor's announcements: done, dry-run, ...
+    quiet: bool = False  # a record only (the log and the audit table), sent to nobody
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,6 +58,27 @@ class MarkPriceUpdated:
 
 
 @dataclass(frozen=True, slots=True)
+class QuoteUpdated:
+    """What the shadow mark is estimated from between marks, for one held symbol: the best
+    bid and ask (`bookTicker`), the last trade price (`aggTrade`; None before the first), and
+    the index, funding rate and next funding time of the newest mark frame (`i`, `r`, `T`;
+    None before the first), with the mid the book showed when that frame came. Conflated: at
+    most one every `CONFLATE_MS` per symbol, sent on a book update, so `event_at` is the
+    book's time."""
+
+    symbol: str
+    bid: Decimal
+    ask: Decimal
+    last: Decimal | None
+    index: Decimal | None
+    index_at: int  # the event time of the mark frame that carried the index (0: none yet)
+    anchor: Decimal | None  # the book's mid when that mark frame came (None: no book then)
+    funding_rate: Decimal | None
+    next_funding: int  # epoch ms (0: not known)
+    event_at: int
+
+
+@dataclass(frozen=True, slots=True)
 class AccountSnapshotted:
     """A full REST picture of the account; it replaces the mirror's account state."""
 
@@ -258,6 +279,7 @@ ChatControl = ModeSet | PauseSet | MuteSet | ManualDeposit | ManualReduce
 
 Event = (
     MarkPriceUpdated
+    | QuoteUpdated
     | AccountSnapshotted
     | BracketsLoaded
     | BalanceAndPositionUpdated

@@ -29,6 +29,7 @@ from assistant.core.events import (
     OpenOrder,
     OrderUpdated,
     PositionChange,
+    QuoteUpdated,
     StreamConnected,
     StreamDisconnected,
     SymbolFilters,
@@ -43,6 +44,7 @@ from assistant.core.model import (
     Position,
     PositionSide,
 )
+from assistant.core.shadow import Quote, marked, quoted
 
 Key = tuple[str, PositionSide]
 RECENT_LIMIT = 1000  # stream events kept for re-application (each snapshot clears them)
@@ -74,6 +76,9 @@ class MirrorState:
     # and the held symbols computed with it now, each at the rate it was first assumed at.
     fallback_mmr: Decimal | None = None
     assumed: Mapping[str, Decimal] = field(default_factory=dict)
+    # The shadow mark's estimator per symbol whose book is followed (`core.shadow`): it
+    # never enters the margin book, which is computed from real marks only.
+    quotes: Mapping[str, Quote] = field(default_factory=dict)
 
     @property
     def ready(self) -> bool:
@@ -116,6 +121,9 @@ def apply(state: MirrorState, event: Event) -> MirrorState:
     """The state after `event`. Pure; unknown event kinds leave the state as it was."""
     if isinstance(event, MarkPriceUpdated):
         return _mark(state, event)
+    if isinstance(event, QuoteUpdated):
+        quote = quoted(state.quotes.get(event.symbol), event)
+        return replace(state, quotes={**state.quotes, event.symbol: quote})
     if isinstance(event, AccountSnapshotted):
         return _snapshot(state, event)
     if isinstance(event, (BalanceAndPositionUpdated, OrderUpdated, LeverageChanged)):
@@ -153,6 +161,11 @@ def _mark(state: MirrorState, event: MarkPriceUpdated) -> MirrorState:
     symbol = event.symbol
     if event.event_at < state.mark_at.get(symbol, 0):
         return state  # an older mark than the one we have
+    quote = state.quotes.get(symbol)
+    if quote is not None:  # the estimate made since the previous mark is measured
+        state = replace(
+            state, quotes={**state.quotes, symbol: marked(quote, event.price, event.event_at)}
+        )
     marks = dict(state.marks)
     marks[symbol] = event.price
     mark_at = dict(state.mark_at)

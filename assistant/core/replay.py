@@ -78,10 +78,13 @@ class Replayer:
         done = step(self.state, self.memory, self.rules, event, at)
         self.state, self.memory = done.state, done.memory
         decision = done.decision
-        if decision.health is not None and (
-            not self.samples or at - self.samples[-1].at >= self.sample_every_ms
+        health = decision.health
+        if (
+            health is not None
+            and not health.early  # the shadow mark's: the series is the real marks'
+            and (not self.samples or at - self.samples[-1].at >= self.sample_every_ms)
         ):
-            self.samples.append(Sample(at, decision.health.margin_ratio, decision.health.distance))
+            self.samples.append(Sample(at, health.margin_ratio, health.distance))
         unsettled = self._record(at, decision)
         for action in unsettled:  # never carried out: settled at once, nothing moved
             detail = "not carried out in a replay"

@@ -9,15 +9,20 @@ give the same step, so a replay of the journal reproduces every decision live ma
 
 Drift is derived here from the snapshot, never read back: live journals its drift rows for
 the record, and replay skips them (`derived`) because this function makes them again.
+
+A quote (`QuoteUpdated`, the book between marks) moves only the shadow mark's estimator, and
+only the early rules (`rules.early`) decide on it; every other event's real health settles
+the early warnings still open (confirmed or withdrawn).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assistant.core.events import AccountSnapshotted, DriftDetected, Event
+from assistant.core.events import AccountSnapshotted, DriftDetected, Event, QuoteUpdated
 from assistant.core.mirror import MirrorState, apply
 from assistant.core.reconcile import figure_drift, mirror_drift
+from assistant.core.rules import early
 from assistant.core.rules.config import Rules
 from assistant.core.rules.engine import Decision, evaluate
 from assistant.core.rules.memory import Memory
@@ -37,6 +42,12 @@ def derived(event: Event) -> bool:
 
 
 def step(state: MirrorState, memory: Memory, rules: Rules | None, event: Event, at: int) -> Step:
+    if isinstance(event, QuoteUpdated):
+        state = apply(state, event)
+        if rules is None or not early.wanted(rules):
+            return Step(state, memory, Decision((), memory, None), ())
+        decision = early.decide(state, memory, at, rules)
+        return Step(state, decision.memory, decision, ())
     drift: list[DriftDetected] = []
     if isinstance(event, AccountSnapshotted) and state.snapshot_at:
         drift = mirror_drift(state, event)
@@ -53,4 +64,7 @@ def step(state: MirrorState, memory: Memory, rules: Rules | None, event: Event, 
             actions += later.actions
             decision = later
         decision = Decision(tuple(actions), decision.memory, health or decision.health)
+    memory, settled = early.settle(decision.memory, at, rules.alerts, decision.health)
+    if settled or memory is not decision.memory:
+        decision = Decision((*decision.actions, *settled), memory, decision.health)
     return Step(state, decision.memory, decision, tuple(drift))

@@ -31,6 +31,7 @@ from assistant.chat.proposals import Ask, Proposals
 from assistant.core.events import DataWentStale, DriftDetected
 from assistant.core.mirror import MirrorState
 from assistant.core.ports import ChatPort, Clock
+from assistant.core.rules import early
 from assistant.core.rules.config import Rules
 from assistant.core.rules.memory import Memory
 from assistant.service.clock import ExchangeClock
@@ -172,6 +173,7 @@ def timings_from(settings: Settings) -> Timings:
         keepalive_every=m.keepalive_every,
         flush_every=m.flush_every,
         retention=settings.store.retention,
+        retention_book=settings.store.retention_book,
     )
 
 
@@ -252,6 +254,7 @@ def build(
         or StreamSettings(
             keepalive_seconds=timings.keepalive_every, stale_after=timings.staleness_limit
         ),
+        shadow=rules is not None and early.wanted(rules),
     )
     scheduler = Scheduler(
         inbox=inbox,

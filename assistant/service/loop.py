@@ -181,6 +181,7 @@ class Loop:
                 # Every save, what aged out since the last one (a bounded batch: a backlog
                 # goes over many ticks, never in one long delete that holds up the loop).
                 self.store.prune(at - int(self.timings.retention * 1000))
+                self.store.prune_book(at - int(self.timings.retention_book * 1000))
                 if at - self._last_prune >= 3_600_000:
                     self.store.prune_health(at - int(self.timings.health_keep * 1000))
                     self._last_prune = at

@@ -1,7 +1,8 @@
 """Where an alert goes: always the log (journald, the terminal) and the audit table, then the
 listeners (the console, metrics) and, when Telegram is on, the outbox of every allowed chat.
 A muted alert (info or warning, while a person's `/mute` lasts; the loop says which) stays in
-the log and the audit table; critical ones always go out."""
+the log and the audit table; critical ones always go out. A quiet one (`SendAlert.quiet`: a
+record, such as an early warning the mark confirmed) goes only to the log and the audit."""
 
 from __future__ import annotations
 
@@ -42,6 +43,10 @@ class Notifier:
         self.wake = asyncio.Event()  # the outbox's delivery loop waits on this
 
     def __call__(self, alert: SendAlert, *, muted: bool = False) -> None:
+        if alert.quiet:  # a record only (an early warning the mark confirmed)
+            log.info("%s: %s", alert.key, alert.text)
+            self.store.audit_alert(alert)
+            return
         if self.log_alerts:
             level = LEVELS.get(alert.severity, logging.INFO)
             log.log(level, "ALERT %s: %s", alert.key, alert.text)

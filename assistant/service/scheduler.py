@@ -89,6 +89,7 @@ class Timings:
     health_every: float = 10.0  # one health row per this many seconds
     health_keep: float = 90 * 86400.0  # health rows older than this are pruned
     retention: float = 7 * 86400.0  # `[store] retention`: journal, audit, sent outbox rows
+    retention_book: float = 86400.0  # `[store] retention_book`: the shadow mark's quotes
 
 
 class Scheduler:

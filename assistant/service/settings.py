@@ -110,6 +110,8 @@ class Store(_Section):
     critical_free: Size = 500_000_000  # and a critical alert below this
     # Journal, audit and sent outbox rows older than this are pruned (intents and claims never).
     retention: Duration = 7 * 86400.0
+    # The shadow mark's inputs (quotes: book and trade, conflated) are pruned sooner.
+    retention_book: Duration = 86400.0
 
     @field_validator("retention")
     @classmethod
@@ -136,6 +138,9 @@ class AlertsSection(_Section):
     stale_after: Duration = 15.0
     drift: bool = True
     daily_summary: str = "08:00"  # UTC time of a daily health summary; "" = none
+    early: bool = True  # early warnings from the book (the shadow mark)
+    early_stale_after: Duration = 0.5  # a book with no update for this long gives no estimate
+    early_max_spread: Fraction = Decimal("0.002")  # nor one wider than this fraction of mid
 
     @field_validator("daily_summary")
     @classmethod
@@ -169,6 +174,7 @@ class DepositSection(_Section):
     max_per_day: Positive = Decimal("3000")
     min_amount: Positive = Decimal("5")
     cooldown: Duration = 30.0
+    early: bool = False  # may also act on the shadow mark (the book), within the same caps
 
     @field_validator("max_per_action", "max_per_day")
     @classmethod
@@ -191,6 +197,7 @@ class ReduceSection(_Section):
     max_fraction: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.5")
     fee_rate: Fraction = Decimal("0.0005")
     cooldown: Duration = 10.0
+    early: bool = False  # may also act on the shadow mark (the book), within the same caps
 
 
 class Mirror(_Section):
@@ -339,6 +346,9 @@ def rules_from(settings: Settings) -> Rules:
             int(a.cooldown * 1000),
             int(a.stale_after * 1000),
             a.drift,
+            early=a.early,
+            early_stale_after_ms=int(a.early_stale_after * 1000),
+            early_max_spread=a.early_max_spread,
         ),
         deposit=DepositRule(
             d.enabled,
@@ -350,6 +360,7 @@ def rules_from(settings: Settings) -> Rules:
             d.max_per_day,
             d.min_amount,
             int(d.cooldown * 1000),
+            early=d.early,
         ),
         reduce=ReduceRule(
             r.enabled,
@@ -362,6 +373,7 @@ def rules_from(settings: Settings) -> Rules:
             r.max_fraction,
             r.fee_rate,
             int(r.cooldown * 1000),
+            early=r.early,
         ),
         mode=Mode(settings.actions.mode),
         paused=settings.actions.paused,

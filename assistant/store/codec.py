@@ -15,12 +15,15 @@ A journal row is (kind, text) beside its `received_at` (`encode_row` / `decode_r
   rows are rare and keep their raw frame.
 - Rows written before the compact form (kind `MarkPriceUpdated`, JSON text) still decode.
 
-Room for two more compact kinds, each a one-letter code with its own text form here:
+- A quote (`QuoteUpdated`: the book, the last trade and the newest index, already conflated to
+  at most two a second per symbol) is kind `q` and the text `<event_at - received_at> <bid>
+  <ask> <last> <index> <event_at - index_at> <anchor> <funding rate> <next funding> <symbol>`,
+  `-` for a value not known yet (about 90 bytes). Quote rows live in a table of their own
+  (`book`: the journal's columns but the raw frame), kept only `[store] retention_book`; both
+  tables take their ids from one sequence (`store/journal.py`), so a replay merges them by id.
 
-- `b` / `t`, book and trade events, conflated (the last of each symbol per interval) and kept
-  only `[store] retention_book`: in a table of their own with the journal's columns, their
-  ids taken from the same sequence (the store hands out ids), so a replay merges the two
-  tables by id, and each table is pruned as a prefix under its own retention.
+Room for one more compact kind, a one-letter code with its own text form here:
+
 - `i`, an asset's index price, written only when it changes (`<asset> <index>`); a replay
   carries the last value forward, so the prune keeps the newest row of each asset, as it
   keeps the newest of each kind in `retention.CONTEXT` (see `store/retention.py`).
@@ -71,13 +74,17 @@ def _key(key: Any) -> str:
 
 
 MARK = "m"  # the kind of a compact mark row
-COMPACT = frozenset({MARK})  # kinds whose raw frame is not kept
+QUOTE = "q"  # the kind of a compact quote row (in the `book` table)
+COMPACT = frozenset({MARK, QUOTE})  # kinds whose raw frame is not kept
+BOOK_KINDS = frozenset({QUOTE})  # kinds kept in the `book` table, under `retention_book`
 
 
 def encode_row(event: events.Event, received_at: int) -> tuple[str, str]:
     """A journal row's (kind, text); `received_at` is stored beside it."""
     if type(event) is events.MarkPriceUpdated:  # the hot path: one per mark frame
         return MARK, f"{event.event_at - received_at} {event.price} {event.symbol}"
+    if type(event) is events.QuoteUpdated:
+        return QUOTE, _quote_text(event, received_at)
     return type(event).__name__, encode_event(event)
 
 
@@ -86,7 +93,46 @@ def decode_row(kind: str, text: str, received_at: int) -> events.Event:
     if kind == MARK:
         delta, price, symbol = text.split(" ", 2)
         return events.MarkPriceUpdated(symbol, Decimal(price), received_at + int(delta))
+    if kind == QUOTE:
+        return _quote(text, received_at)
     return decode_event(text)
+
+
+def _quote_text(e: events.QuoteUpdated, received_at: int) -> str:
+    def known(value: object) -> str:
+        return "-" if value is None else str(value)
+
+    return " ".join(
+        (
+            str(e.event_at - received_at),
+            str(e.bid),
+            str(e.ask),
+            known(e.last),
+            known(e.index),
+            str(e.event_at - e.index_at) if e.index_at else "-",
+            known(e.anchor),
+            known(e.funding_rate),
+            str(e.next_funding) if e.next_funding else "-",
+            e.symbol,
+        )
+    )
+
+
+def _quote(text: str, received_at: int) -> events.QuoteUpdated:
+    delta, bid, ask, last, index, index_age, anchor, rate, funding, symbol = text.split(" ", 9)
+    at = received_at + int(delta)
+    return events.QuoteUpdated(
+        symbol,
+        Decimal(bid),
+        Decimal(ask),
+        None if last == "-" else Decimal(last),
+        None if index == "-" else Decimal(index),
+        0 if index_age == "-" else at - int(index_age),
+        None if anchor == "-" else Decimal(anchor),
+        None if rate == "-" else Decimal(rate),
+        0 if funding == "-" else int(funding),
+        at,
+    )
 
 
 def encode_event(event: events.Event) -> str:

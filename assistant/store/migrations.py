@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from assistant.store import outbox, retention
+from assistant.store import journal, outbox, retention
 
 
 def _migrate_1(db: sqlite_utils.Database) -> None:
@@ -70,4 +70,5 @@ MIGRATIONS = [
     outbox.migrate_questions,
     _migrate_6,
     retention.migrate,
+    journal.migrate,
 ]

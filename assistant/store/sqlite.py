@@ -4,7 +4,8 @@ Writes are group-committed: `append` only queues; `flush` writes the queue in on
 transaction (the service flushes at least every 50 ms and always before an action goes out).
 A hard kill loses at most the queue; committed rows are never lost (WAL with
 synchronous=NORMAL survives a killed process; only a power cut may lose the last commits).
-Rows are encoded by `codec.encode_row` (a mark in about 40 bytes) and pruned by `retention`.
+Rows are encoded by `codec.encode_row` (a mark in about 40 bytes), written to the journal's
+two tables by `journal` (quotes in `book`) and pruned by `retention` (and `journal.prune`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from assistant.core.actions import SendAlert
 from assistant.core.mirror import MirrorState, rebuild
 from assistant.core.rules.memory import DAY_MS, decided_day
 from assistant.errors import InputError, StoreUnwritable
-from assistant.store import outbox, retention
+from assistant.store import journal, outbox, retention
 from assistant.store.codec import (
     COMPACT,
     decode_event,
@@ -108,10 +109,7 @@ class SqliteStore(HealthSeries):
         try:
             with self.db.conn:
                 held = self._write_held()
-                self.db.conn.executemany(
-                    "INSERT INTO journal (received_at, kind, event, raw) VALUES (?, ?, ?, ?)",
-                    batch,
-                )
+                journal.insert(self.db.conn, batch)
         except sqlite3.Error as exc:
             self._failed(exc)
             self.held.trim(self._pending)
@@ -146,26 +144,17 @@ class SqliteStore(HealthSeries):
         if gap is not None:
             rows, since, until = gap
             marker = events.JournalGap(rows, since, until, until)
-            self.db.conn.execute(
-                "INSERT INTO journal (received_at, kind, event, raw) VALUES (?, ?, ?, NULL)",
-                [until, "JournalGap", encode_event(marker)],
-            )
+            journal.insert(self.db.conn, [(until, "JournalGap", encode_event(marker), None)])
         return len(audits), gap is not None
 
     def journal(self, after_id: int = 0, limit: int | None = None) -> Iterator[JournalRow]:
-        sql = "SELECT id, received_at, kind, event, raw FROM journal WHERE id > ? ORDER BY id"
-        params: list[Any] = [after_id]
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        for row in self.db.execute(sql, params):
+        """Journaled events, quotes included, in the order they arrived."""
+        for row in journal.read(self.db.conn, after_id, limit):
             yield JournalRow(row[0], row[1], decode_row(row[2], row[3], row[1]), row[4])
 
     def events(self) -> Iterator[tuple[int, events.Event]]:
         """Every journaled event with its arrival time, in order (for a replay)."""
-        for received_at, kind, text in self.db.execute(
-            "SELECT received_at, kind, event FROM journal ORDER BY id"
-        ):
+        for _, received_at, kind, text, _ in journal.read(self.db.conn):
             yield received_at, decode_row(kind, text, received_at)
 
     def settled_decisions(self) -> frozenset[str]:
@@ -184,6 +173,10 @@ class SqliteStore(HealthSeries):
         """Journal, audit and sent outbox rows older than `before` (epoch ms), at most `limit`
         of each; see `store/retention.py`."""
         return retention.prune(self.db.conn, before, limit)
+
+    def prune_book(self, before: int, limit: int = retention.BATCH) -> int:
+        """Quote rows older than `before` (`[store] retention_book`)."""
+        return journal.prune(self.db.conn, before, limit)
 
     # ---- state ----------------------------------------------------------------------------
 

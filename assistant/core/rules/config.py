@@ -20,6 +20,11 @@ class AlertRules:
     cooldown_ms: int = 300_000  # the same tier alerts again only after this
     stale_after_ms: int = 15_000  # no mark for a held symbol for this long: an alert
     drift: bool = True
+    # Early warnings from the shadow mark (`core.shadow`, `rules.early`): a book with no update
+    # within `early_stale_after_ms`, or wider than `early_max_spread` of its mid, gives none.
+    early: bool = True
+    early_stale_after_ms: int = 500
+    early_max_spread: Decimal = D("0.002")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +38,7 @@ class DepositRule:
     max_per_day: Decimal = D("3000")
     min_amount: Decimal = D("5")
     cooldown_ms: int = 30_000
+    early: bool = False  # may also act on the shadow mark, within the same caps
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +53,7 @@ class ReduceRule:
     max_fraction: Decimal = D("0.5")  # of a position, per step
     fee_rate: Decimal = D("0.0005")
     cooldown_ms: int = 10_000
+    early: bool = False  # may also act on the shadow mark, within the same caps
 
 
 @dataclass(frozen=True, slots=True)

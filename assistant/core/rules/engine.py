@@ -39,6 +39,7 @@ class Health:
     distance: Decimal | None  # nearest liquidation as a fraction of price; None: none possible
     margin_balance: Decimal
     maintenance_margin: Decimal
+    early: bool = False  # at the shadow mark (`rules.early`), not at the real marks
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +52,11 @@ class Decision:
 def measure(state: MirrorState, horizon: Decimal) -> Health | None:
     """Health, solving the distance exactly only when the cheap bound cannot rule out
     that it lies within `horizon`."""
-    book = state.book
-    if book is None:
-        return None
+    return None if state.book is None else measure_book(state.book, horizon)
+
+
+def measure_book(book: MarginBook, horizon: Decimal, early: bool = False) -> Health:
+    """`measure` of one margin book (the real one, or one at the shadow marks)."""
     bound = distance_lower_bound(book)
     if bound is None:
         nearest = None
@@ -61,7 +64,7 @@ def measure(state: MirrorState, horizon: Decimal) -> Health | None:
         nearest = bound  # far enough: every rule sees it as "beyond", which it is
     else:
         nearest = nearest_distance(book)
-    return Health(book.margin_ratio, nearest, book.margin_balance, book.mm)
+    return Health(book.margin_ratio, nearest, book.margin_balance, book.mm, early)
 
 
 def evaluate(
@@ -123,8 +126,8 @@ def evaluate(
     # "paused: would ..." and nothing moves, so a paused guardian still says what it would do.
     if (
         book is not None
-        and _money_may_act(health, rules, book)
-        and _fresh(state, now, a.stale_after_ms)
+        and money_may_act(health, rules, book)
+        and fresh(state, now, a.stale_after_ms)
     ):
         memory, transfers = money.deposit(
             book, memory, now, rules.deposit, health.margin_ratio, health.distance
@@ -148,7 +151,7 @@ def evaluate(
     return Decision(tuple(actions), memory, health)
 
 
-def _money_may_act(health: Health, rules: Rules, book: MarginBook) -> bool:
+def money_may_act(health: Health, rules: Rules, book: MarginBook) -> bool:
     """False when no money rule can act on this health (their own checks would say no):
     the freshness check and the rules are then skipped, which is most of the time."""
     d, r = rules.deposit, rules.reduce
@@ -160,7 +163,7 @@ def _money_may_act(health: Health, rules: Rules, book: MarginBook) -> bool:
     return r.enabled and money.triggered(ratio, near, r.trigger_ratio, r.trigger_distance)
 
 
-def _fresh(state: MirrorState, now: int, stale_after_ms: int) -> bool:
+def fresh(state: MirrorState, now: int, stale_after_ms: int) -> bool:
     """Money moves only on live data: both streams up, every held mark recent."""
     if not (state.connected.get("user") and state.connected.get("market")):
         return False

@@ -38,6 +38,8 @@ class Memory:
     stale_active: bool = False  # some held mark is stale right now
     blind_since: int | None = None  # health has not been computed since (None: it is)
     assuming: frozenset[str] = frozenset()  # symbols whose assumed brackets were announced
+    # Early warnings the real marks have yet to confirm or withdraw: "METRIC:TIER" -> when.
+    early_open: Mapping[str, int] = field(default_factory=dict)
 
     def deposited_today(self, now: int) -> Decimal:
         return self.deposit_total if self.deposit_day == now // DAY_MS else Decimal(0)

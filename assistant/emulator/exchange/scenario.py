@@ -126,6 +126,7 @@ class Settings:
     legacy_ws_delivers: bool = False
     ping_interval: float = 180.0  # wall seconds between server pings
     clock_offset: float = 0.0  # seconds the emulator's clock runs ahead of the host's
+    book_lead: float = 1.0  # scenario seconds the book, last price and index lead the marks
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ from typing import Any
 
 from aiohttp import web
 
-from assistant.emulator.exchange import market
+from assistant.emulator.exchange import lead, market
 from assistant.emulator.exchange.engine import Engine, Rejected
 from assistant.emulator.exchange.scenario import Scenario
-from assistant.emulator.server import control, rest, streams
+from assistant.emulator.server import control, rest, streams, ticker
 from assistant.emulator.server.protocol import Fault, RateLimiter
 
 EIGHT = Decimal("0.00000001")
@@ -37,6 +37,7 @@ class Emulator:
         self._runner: web.AppRunner | None = None
         self._clock_task: asyncio.Task[None] | None = None
         self._keeper_task: asyncio.Task[None] | None = None
+        self._ticker_task: asyncio.Task[None] | None = None
         self.sockets: set[streams.Socket] = set()
         self.requests: deque[dict[str, Any]] = deque(maxlen=200_000)
         self.frames_sent = 0
@@ -114,11 +115,12 @@ class Emulator:
         self.port = server.sockets[0].getsockname()[1]
         self._clock_task = asyncio.create_task(self._run_clock())
         self._keeper_task = asyncio.create_task(self._run_housekeeping())
+        self._ticker_task = asyncio.create_task(ticker.run(self))
         return self
 
     async def stop(self) -> None:
         await self._drop_held()
-        for task in (self._clock_task, self._keeper_task):
+        for task in (self._clock_task, self._keeper_task, self._ticker_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -157,7 +159,7 @@ class Emulator:
         start = loop.time()
         while True:
             t = self._tick * settings.mark_interval
-            await self.publish(self.marks_at(t))
+            await self.publish(self.marks_at(t), lead.ahead(self.scenario, t, self.pinned))
             if (
                 settings.funding_interval
                 and self._tick
@@ -174,10 +176,14 @@ class Emulator:
         marks.update(self.pinned)
         return marks
 
-    async def publish(self, marks: dict[str, Decimal]) -> None:
+    async def publish(
+        self, marks: dict[str, Decimal], indexes: dict[str, Decimal] | None = None
+    ) -> None:
+        """Marks applied to the account, then sent (with the index leading them, when given:
+        `exchange/lead.py`), then the user-data events they caused."""
         now = self.now_ms()
         market.publish_marks(self.engine, marks, now)
-        self.frames_sent += await streams.publish_marks(self, marks, now)
+        self.frames_sent += await streams.publish_marks(self, marks, now, indexes)
         await self.flush_events()
 
     async def flush_events(self) -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from assistant.emulator.exchange import lead
 from assistant.emulator.exchange.engine import s8
 from assistant.emulator.exchange.orders import open_orders
 from assistant.emulator.exchange.scenario import load_scenario
@@ -110,7 +111,7 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
         emu.pinned[symbol] = price
         marks = dict(emu.engine.marks)
         marks[symbol] = price
-        await emu.publish(marks)
+        await emu.publish(marks, lead.ahead(emu.scenario, emu.scenario_time(), emu.pinned))
         return web.json_response({"symbol": symbol, "price": s8(price)})
 
     async def post_frame(request: web.Request) -> web.Response:
@@ -146,8 +147,8 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
             which = str((await _body(request)).get("streams", "all"))
         except InputError as exc:
             return _bad(str(exc))
-        if which not in ("all", "user", "market"):
-            return _bad("streams: all, user or market")
+        if which not in ("all", "user", "market", "public"):
+            return _bad("streams: all, user, market or public")
         return web.json_response({"closed": emu.disconnect(which)})
 
     async def post_stall(request: web.Request) -> web.Response:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 class Socket:
     ws: web.WebSocketResponse
     request: web.Request
-    kind: str  # "user" | "market"
+    kind: str  # "user" | "market" | "public" (the book only)
     wrapped: bool
     silent: bool  # a legacy route: accepted, acknowledged, never delivers
     opened_at: float = field(default_factory=time.monotonic)
@@ -51,17 +51,19 @@ class Socket:
 
 
 def route_shape(path: str, legacy_delivers: bool) -> tuple[str, bool, bool, str]:
-    """(kind, wrapped, silent, rest of the path) for a websocket path."""
-    for prefix, kind in (("/private/", "user"), ("/market/", "market"), ("/public/", "market")):
+    """(kind, wrapped, silent, rest of the path) for a websocket path. `/public` serves the
+    book (`bookTicker`) and nothing else; `/market` marks and trades (`server/ticker.py`)."""
+    for prefix, kind in (("/private/", "user"), ("/market/", "market"), ("/public/", "public")):
         if path.startswith(prefix):
             rest = path[len(prefix) :]
-            silent = prefix == "/public/"  # mark prices are not served on /public
-            return kind, rest.startswith("stream"), silent, rest
+            return kind, rest.startswith("stream"), False, rest
     rest = path.lstrip("/")
     return "legacy", rest.startswith("stream"), not legacy_delivers, rest
 
 
-def mark_event(symbol: str, mark: Decimal, funding_rate: str, now: int) -> dict[str, Any]:
+def mark_event(
+    symbol: str, mark: Decimal, funding_rate: str, now: int, index: Decimal | None = None
+) -> dict[str, Any]:
     price = format(mark.quantize(EIGHT), "f")
     return {
         "e": "markPriceUpdate",
@@ -70,7 +72,7 @@ def mark_event(symbol: str, mark: Decimal, funding_rate: str, now: int) -> dict[
         "p": price,
         "ap": price,
         "P": price,
-        "i": price,
+        "i": price if index is None else format(index.quantize(EIGHT), "f"),
         "r": funding_rate,
         "T": now - now % 28_800_000 + 28_800_000,
     }
@@ -82,7 +84,7 @@ async def handle(emu: Emulator, request: web.Request) -> web.StreamResponse:
     kind, wrapped, silent, rest = route_shape(
         request.path, emu.scenario.settings.legacy_ws_delivers
     )
-    sock = Socket(ws, request, "market", wrapped, silent)
+    sock = Socket(ws, request, "public" if kind == "public" else "market", wrapped, silent)
     key = request.query.get("listenKey")
     if kind == "user" or (
         kind == "legacy" and rest.startswith("ws/") and rest[3:] in emu.listen_keys
@@ -165,8 +167,14 @@ async def push_raw(emu: Emulator, kind: str, frame: Any) -> int:
     return sent
 
 
-async def publish_marks(emu: Emulator, marks: dict[str, Decimal], now: int) -> int:
-    """Send the marks to every market subscriber; return the number of frames sent."""
+async def publish_marks(
+    emu: Emulator,
+    marks: dict[str, Decimal],
+    now: int,
+    indexes: dict[str, Decimal] | None = None,
+) -> int:
+    """Send the marks (with their index, `i`; the mark itself when none is given) to every
+    market subscriber; return the number of frames sent."""
     if emu.is_stalled("market"):
         return 0
     rate = str(emu.scenario.settings.funding_rate)
@@ -176,7 +184,8 @@ async def publish_marks(emu: Emulator, marks: dict[str, Decimal], now: int) -> i
         if sock.kind != "market" or sock.silent or not sock.streams:
             continue
         if events is None:
-            events = {s: mark_event(s, p, rate, now) for s, p in marks.items()}
+            ahead = indexes or {}
+            events = {s: mark_event(s, p, rate, now, ahead.get(s)) for s, p in marks.items()}
         for name in sock.streams:
             if name.startswith("!markprice@arr"):
                 sent += await sock.send(list(events.values()), name)
