@@ -1,6 +1,6 @@
 """Run every benchmark: `python -m bench` (what `make bench` does)."""
 
-from bench import actions, emulator, journal, margin, mirror, peer, replay, soak, telegram
+from bench import actions, early, emulator, journal, margin, mirror, peer, replay, soak, telegram
 
 margin.main()
 mirror.main()
@@ -10,4 +10,5 @@ actions.main()
 telegram.main()
 replay.main()
 peer.main()
+early.main()
 soak.main()

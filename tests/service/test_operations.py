@@ -46,7 +46,9 @@ def journal_rows(db: Path) -> int:
     try:
         with sqlite3.connect(db) as conn:
             sql = "SELECT COUNT(*) FROM journal WHERE kind != 'DriftDetected'"
-            return int(conn.execute(sql).fetchone()[0])
+            rows = int(conn.execute(sql).fetchone()[0])
+            # The book's quotes (the shadow mark's inputs) are journaled in their own table.
+            return rows + int(conn.execute("SELECT COUNT(*) FROM book").fetchone()[0])
     except sqlite3.OperationalError:  # the file exists, its tables not yet (start-up)
         return 0
 

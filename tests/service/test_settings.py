@@ -240,3 +240,28 @@ def test_a_deposit_cap_below_one_cent_is_refused(tmp_path: Path) -> None:
     assert f"{path}: deposit.max_per_action: at least 0.01" in str(refused.value)
     fine = write(tmp_path, "[deposit]\nmax_per_action = 0.01\n")
     assert str(load_settings(fine).deposit.max_per_action) == "0.01"
+
+
+def test_the_early_warning_keys_reach_the_rules(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    from assistant.service.settings import rules_from
+
+    example = rules_from(load_settings(ROOT / "config" / "assistant.example.toml"))
+    assert example.alerts.early and not example.deposit.early and not example.reduce.early
+    assert example.alerts.early_stale_after_ms == 500
+    assert example.alerts.early_max_spread == Decimal("0.002")
+    text = (
+        '[alerts]\nearly = false\nearly_stale_after = "250ms"\nearly_max_spread = 0.001\n'
+        '[reduce]\nearly = true\n[store]\nretention_book = "6h"\n'
+    )
+    settings = load_settings(write(tmp_path, text))
+    rules = rules_from(settings)
+    assert not rules.alerts.early and rules.reduce.early and not rules.deposit.early
+    assert rules.alerts.early_stale_after_ms == 250
+    assert rules.alerts.early_max_spread == Decimal("0.001")
+    assert settings.store.retention_book == 6 * 3600
+    with pytest.raises(InputError, match=r"alerts\.early_max_spread"):
+        load_settings(write(tmp_path, "[alerts]\nearly_max_spread = -1\n"))
+    with pytest.raises(InputError, match=r"alerts\.early_stale_after"):
+        load_settings(write(tmp_path, '[alerts]\nearly_stale_after = "0s"\n'))

@@ -128,6 +128,7 @@ async def _on_frame(emu: Emulator, sock: Socket, text: str) -> None:
     if method == "SUBSCRIBE":
         for name in params:
             if sock.kind == "user" or name in emu.listen_keys:
+                sock.silent = sock.silent or sock.kind == "public"  # no user data on /public
                 sock.kind, sock.listen_key = "user", name
             else:
                 sock.streams.add(str(name).lower())
