@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import signal
 import sqlite3
@@ -41,10 +42,12 @@ from bench.actions import pct
 from bench.peer import DANGER, SAFE, TIER, cpu_seconds, delays, start_assistant
 
 CROSSINGS = int(os.environ.get("EARLY_CROSSINGS", "50"))
-NEAR_MISSES = max(1, CROSSINGS // 5)
+NEAR_MISSES = CROSSINGS // 5
+WICKS = CROSSINGS // 10
 FALLS = (0.5, 1.0, 2.0, 4.0)  # seconds from safe to danger (or to the near miss)
 HOLD_SAFE, HOLD_DANGER, RECOVER = 3.0, 1.5, 0.5
-NEAR = Decimal("0.135")  # the near misses stop at this margin ratio, short of the tier
+WARM_UP = 8.0  # scenario seconds of a still market before the first cycle
+NEAR = Decimal("0.145")  # the near misses stop at this margin ratio, short of the tier
 POLL = 5.0
 
 
@@ -76,8 +79,24 @@ def near_share() -> Decimal:
     return low
 
 
-def scenario() -> dict[str, Any]:
-    """Safe, a fall (to danger, or to a near miss every fifth cycle), a short hold, back."""
+def cycles() -> list[tuple[str, float]]:
+    """(kind, length) of each cycle: the falls at their speeds in turn, a near miss after every
+    fifth fall, a book-only wick after every tenth."""
+    out: list[tuple[str, float]] = []
+    for i in range(CROSSINGS):
+        fall = FALLS[i % len(FALLS)]
+        out.append(("fall", fall))
+        if i % 5 == 4:
+            out.append(("near", FALLS[(i // 5) % len(FALLS)]))
+        if i % 10 == 9:
+            out.append(("wick", 0.0))
+    return out
+
+
+def scenario() -> tuple[dict[str, Any], list[tuple[str, float, float]]]:
+    """The price path, and each cycle's (kind, start, end) in scenario seconds. A fall: safe,
+    down to danger (or, a near miss, to just short of the tier), a short hold, back. A wick:
+    safe, then danger for 0.4 s between two marks (whole seconds), which no mark ever shows."""
     share = near_share()
     near = {
         s: str(
@@ -89,21 +108,32 @@ def scenario() -> dict[str, Any]:
     }
     raw = BUILTINS["crash"]()
     path: list[dict[str, Any]] = []
-    t = 0.0
-    for i in range(CROSSINGS + NEAR_MISSES):
-        fall = FALLS[i % len(FALLS)]
-        low = near if i % 6 == 5 else DANGER
-        path += [
-            {"t": t, **SAFE},
-            {"t": t + HOLD_SAFE, **SAFE},
-            {"t": t + HOLD_SAFE + fall, **low},
-            {"t": t + HOLD_SAFE + fall + HOLD_DANGER, **low},
-        ]
-        t += HOLD_SAFE + fall + HOLD_DANGER + RECOVER
+    spans: list[tuple[str, float, float]] = []
+    t = WARM_UP  # the service starts, and its estimator measures its error on still marks
+    for kind, fall in cycles():
+        path += [{"t": t, **SAFE}, {"t": t + HOLD_SAFE, **SAFE}]
+        if kind == "wick":
+            dip = math.floor(t + HOLD_SAFE) + 1.3
+            path += [
+                {"t": dip, **SAFE},
+                {"t": dip + 0.1, **DANGER},
+                {"t": dip + 0.3, **DANGER},
+                {"t": dip + 0.4, **SAFE},
+            ]
+            end = dip + 4.0  # the withdrawal comes 3 s after the warning
+        else:
+            low = near if kind == "near" else DANGER
+            path += [
+                {"t": t + HOLD_SAFE + fall, **low},
+                {"t": t + HOLD_SAFE + fall + HOLD_DANGER, **low},
+            ]
+            end = t + HOLD_SAFE + fall + HOLD_DANGER + RECOVER
+        spans.append((kind, t, end))
+        t = end
     path.append({"t": t, **SAFE})
     raw["path"] = path
     raw["settings"] = {"speed": 1.0, "mark_interval": 1.0, "book_lead": 1.0}
-    return raw
+    return raw, spans
 
 
 def config(folder: Path, emulator: Emulator) -> Path:
@@ -134,23 +164,36 @@ def crossings(emulator: Emulator) -> list[int]:
     return out
 
 
-def estimator_errors(store_path: Path) -> list[float]:
-    """|estimate − next mark| / mark, in basis points, for every mark the service's estimator
-    measured (the journal replayed through the same pure code)."""
+def estimator_errors(store_path: Path) -> tuple[list[float], list[float]]:
+    """|estimate − next mark| / mark in basis points, for every mark the service's estimator
+    measured (the journal replayed through the same pure code): (where the mark had not moved
+    since the one before, where it had)."""
     store = SqliteStore(store_path)
     state = MirrorState()
-    errors: list[float] = []
+    still: list[float] = []
+    moving: list[float] = []
     try:
         for _, event in store.events():
-            before = state.quotes.get(getattr(event, "symbol", ""))
+            symbol = getattr(event, "symbol", "")
+            before, mark = state.quotes.get(symbol), state.marks.get(symbol)
             state = apply(state, event)
             if isinstance(event, MarkPriceUpdated) and before is not None:
-                after = state.quotes[event.symbol]
+                after = state.quotes[symbol]
                 if after.error is not None and after.measured_at != before.measured_at:
-                    errors.append(abs(float(after.error)) * 10_000)
+                    size = abs(float(after.error)) * 10_000
+                    (still if mark == event.price else moving).append(size)
     finally:
         store.close()
-    return errors
+    return still, moving
+
+
+def kind_at(at: float, base: float, spans: list[tuple[str, float, float]]) -> str:
+    """The kind of cycle an exchange time falls in (the emulator's scenario time 0 at `base`)."""
+    t = (at - base) / 1000
+    for kind, start, end in spans:
+        if start <= t < end:
+            return kind
+    return "fall"
 
 
 def early_leads(
@@ -178,8 +221,10 @@ def book_rows(path: Path) -> tuple[int, int]:
 
 
 async def measure(folder: Path) -> dict[str, Any]:
-    ours = await Emulator(load_scenario(scenario())).start()
-    peer = await Emulator(load_scenario(scenario())).start()
+    raw, spans = scenario()
+    ours = await Emulator(load_scenario(raw)).start()
+    base = ours.now_ms() - ours.scenario_time() * 1000  # exchange ms of scenario time 0
+    peer = await Emulator(load_scenario(raw)).start()
     assistant = await start_assistant(config(folder, ours))
     poller = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -219,9 +264,12 @@ async def measure(folder: Path) -> dict[str, Any]:
     early = [
         float(at) for at, what, tier in rows if what.startswith("alert:early") and tier == str(TIER)
     ]
-    withdrawn = sum(
-        1 for _, what, tier in rows if what.startswith("alert:early") and tier == "withdrawn"
-    )
+    settled: dict[str, dict[str, int]] = {k: {} for k in ("fall", "near", "wick")}
+    for at, what, tier in rows:
+        if what.startswith("alert:early") and tier != "confirmed":
+            kind = kind_at(float(at), base, spans)
+            word = "withdrawn" if tier == "withdrawn" else "early"
+            settled[kind][word] = settled[kind].get(word, 0) + 1
     confirmed = sum(
         1 for _, what, tier in rows if what.startswith("alert:early") and tier == "confirmed"
     )
@@ -234,8 +282,9 @@ async def measure(folder: Path) -> dict[str, Any]:
         "early": len(early),
         "leads": leads,
         "versus_mark": versus_mark,
-        "withdrawn": withdrawn,
+        "settled": settled,
         "confirmed": confirmed,
+        "peer_crossings": len(crossings(peer)),
         "errors": estimator_errors(folder / "a.db"),
         "cpu": cpu,
         "book_rows": book_rows(folder / "a.db"),
@@ -248,11 +297,12 @@ async def measure(folder: Path) -> dict[str, Any]:
 def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         r = asyncio.run(measure(Path(folder)))
-    leads, peer, real = r["leads"], r["peer"], r["real"]
+    leads, peer, real, settled = r["leads"], r["peer"], r["real"], r["settled"]
     print(
-        f"early: {r['crossings']} crossings and {NEAR_MISSES} near misses on the emulator's"
-        " model (book, last price and index 1 s ahead of the marks; not evidence about"
-        " Binance), speed 1, exchange ms"
+        f"early: {r['crossings']} crossings by falls of {', '.join(f'{f:g}' for f in FALLS)} s,"
+        f" {NEAR_MISSES} near misses (to {NEAR:.1%}) and {WICKS} book-only wicks, on the"
+        " emulator's model (book, last price and index 1 s ahead of the marks: not evidence"
+        " about Binance), speed 1, exchange ms"
     )
     if not leads:
         print("  no early warning came before a mark-driven alert")
@@ -262,27 +312,40 @@ def main() -> None:
         f" crossings: lead p50 {statistics.median(leads):.0f} ms, p10 {pct(leads, 0.1):.0f} ms,"
         f" p90 {pct(leads, 0.9):.0f} ms"
     )
-    withdrawn = r["withdrawn"] / max(1, r["early"])
+    on_paths = {
+        k: settled["fall"].get(k, 0) + settled["near"].get(k, 0) for k in ("early", "withdrawn")
+    }
+    early = max(1, on_paths["early"])
     print(
-        f"  {r['early']} early alerts: {r['confirmed']} confirmed by a mark,"
-        f" {r['withdrawn']} withdrawn ({withdrawn:.1%})"
+        f"  on the falls and near misses: {on_paths['early']} early alerts,"
+        f" {on_paths['withdrawn']} withdrawn by the marks ({on_paths['withdrawn'] / early:.1%});"
+        f" {r['confirmed']} confirmations recorded in all"
+    )
+    wick = settled["wick"]
+    print(
+        f"  on the {WICKS} wicks no mark shows: {wick.get('early', 0)} early alerts,"
+        f" {wick.get('withdrawn', 0)} withdrawn"
     )
     print(
         f"  after the crossing mark: early p50 {statistics.median(r['versus_mark']):.0f} ms,"
-        f" mark-driven p50 {statistics.median(real):.0f} ms, polling every 5 s p50"
-        f" {statistics.median(peer):.0f} ms (p90 {pct(peer, 0.9):.0f})"
+        f" mark-driven p50 {statistics.median(real):.0f} ms; polling every 5 s: alerted at"
+        f" {len(peer)} of {r['peer_crossings']} crossings (the others were over before a poll),"
+        f" p50 {statistics.median(peer) if peer else float('nan'):.0f} ms,"
+        f" p90 {pct(peer, 0.9) if peer else float('nan'):.0f} ms"
     )
     rows, size = r["book_rows"]
     print(
         f"  the assistant's CPU with the book followed: {r['cpu']:.1f} s an hour; {rows}"
         f" quote rows journaled ({size / max(1, rows):.0f} bytes of text each)"
     )
-    errors = r["errors"]
-    if errors:
-        print(
-            f"  the estimate against the next mark: p50 {statistics.median(errors):.1f} bp,"
-            f" p90 {pct(errors, 0.9):.1f} bp, over {len(errors)} marks"
-        )
+    still, moving = r["errors"]
+    for name, errors in (("the mark still", still), ("the mark moving", moving)):
+        if errors:
+            print(
+                f"  the estimate against the next mark, {name}: p50"
+                f" {statistics.median(errors):.1f} bp, p90 {pct(errors, 0.9):.1f} bp,"
+                f" over {len(errors)} marks"
+            )
 
 
 if __name__ == "__main__":

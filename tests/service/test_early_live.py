@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from assistant.core.actions import SendAlert
 from assistant.core.events import QuoteUpdated
+from assistant.core.replay import Replayer
 from assistant.core.rules.config import AlertRules, DepositRule, ReduceRule, Rules
 from assistant.core.values import Mode
 from assistant.emulator.exchange.scenario import load_scenario
@@ -86,6 +88,24 @@ async def test_a_fast_fall_reduces_before_the_first_dangerous_mark(tmp_path: Pat
     assert real == [] or early[0].at < real[0].at
     intent = [r for r in audit if r["decision_id"] == orders[0]["clientOrderId"][3:]]
     assert intent, "the early order has its audit rows like any other"
+    # Replayed from the journal (quotes included), the same rules decide the same: the early
+    # alert at the same moment, the same early order. Mark-only rules, on the same recorded
+    # account (reduced early, so its marks never passed the trigger), neither warn nor act.
+    store = SqliteStore(tmp_path / "a.db")
+    history, settled = list(store.events()), store.settled_decisions()
+    store.close()
+    again = Replayer(RULES, settled).feed_all(history).happened
+    assert [(h.at, h.text) for h in again if h.key == "early:margin_ratio"][:1] == [
+        (early[0].at, early[0].text)
+    ]
+    decided = [h.decision_id for h in again if h.kind == "action"]
+    assert decided[:1] == [orders[0]["clientOrderId"][3:]]
+    mark_only = replace(
+        RULES, alerts=replace(RULES.alerts, early=False), reduce=replace(RULES.reduce, early=False)
+    )
+    late = Replayer(mark_only, settled).feed_all(history).happened
+    assert not [h for h in late if h.key.startswith("early:")]
+    assert not [h for h in late if h.kind == "action"]
 
 
 async def test_the_book_is_journaled_at_most_twice_a_second(tmp_path: Path) -> None:

@@ -55,29 +55,38 @@ def shadow_books(
 ) -> tuple[MarginBook, MarginBook] | None:
     """(center, edge): the real margin book with every usable estimate's symbol at its shadow
     mark, and at the edge of its band better for the account (the symbol's net position
-    long: above; short: below). None while no held symbol has a usable estimate."""
+    long: above; short: below). None while no held symbol has a usable estimate, or while no
+    edge is worse for the account than its real mark (then nothing can pass a tier early that
+    the real marks have not: the common case, and the cheap one)."""
     book = state.book
     if book is None or not state.ready:
         return None
-    center = edge = book
-    used = False
+    found: list[tuple[str, Decimal, Decimal]] = []
+    worse = False
     for symbol, totals in book.per_symbol.items():
-        found = usable(
+        estimate = usable(
             state.quotes.get(symbol), at, rules.early_stale_after_ms, rules.early_max_spread
         )
-        if found is None:
+        if estimate is None:
             continue
-        price, band = found
+        price, band = estimate
+        real = book.account.marks[symbol]
         if totals.net > ZERO:
             better = price * (ONE + band)
+            worse = worse or better < real
         elif totals.net < ZERO:
             better = price * (ONE - band)
+            worse = worse or better > real
         else:
             better = price
+        found.append((symbol, price, better))
+    if not worse:
+        return None
+    center = edge = book
+    for symbol, price, better in found:
         center = center.with_mark(symbol, price)
         edge = edge.with_mark(symbol, better)
-        used = True
-    return (center, edge) if used else None
+    return center, edge
 
 
 def decide(state: MirrorState, memory: Memory, at: int, rules: Rules) -> Decision:
