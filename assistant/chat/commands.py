@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
+from assistant import version as installed_version
 from assistant.chat import chart
 from assistant.chat.actions import ChatActions
 from assistant.chat.parse import BadInput, clock, duration, number
@@ -73,6 +74,7 @@ class ChatCommands:
                 "reduce-only order (asks to confirm)",
                 actions.reduce,
             ),
+            ("version", "/version", "which version of the assistant this is", self.version),
         ]:
             self.table[name] = (Command(name, usage, help_text), handler)
         self.table["start"] = (Command("", "/start", "same as /help"), self.help)
@@ -144,6 +146,9 @@ class ChatCommands:
         lines += [f"{code(c.usage)}: {esc(c.help)}" for c in self.commands]
         lines.append("Money moves only after you press Confirm; buttons expire.")
         return [Reply("\n".join(lines))]
+
+    async def version(self, args: list[str], who: Who) -> list[Reply]:
+        return [Reply(esc(f"assistant {installed_version()}"))]
 
     async def status(self, args: list[str], who: Who) -> list[Reply]:
         book = self._book()
