@@ -62,9 +62,13 @@ def number(value: Any, key: str, *, low: Decimal | None = None, above: bool = Fa
 
 
 def _whole(value: Any, key: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+    """A whole number, also as a string of digits (Binance's rows send leverage as "20")."""
+    digits = isinstance(value, str) and value.strip().isdigit()
+    if not digits and (isinstance(value, bool) or not isinstance(value, int)):
         raise _bad(key, f"expected a whole number of at least {low}, got {_what(value)}")
-    return value
+    if int(value) < low:
+        raise _bad(key, f"expected a whole number of at least {low}, got {_what(value)}")
+    return int(value)
 
 
 def check_scenario(raw: Any, settings_type: type) -> None:
