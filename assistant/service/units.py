@@ -69,7 +69,10 @@ Positive = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
 
 def short_of_trigger(action: str, rule: Any) -> None:
     """Refuse a deposit or reduce rule whose target is at or past its own trigger: it would
-    leave the account where the rule fires again, and could never be satisfied."""
+    leave the account where the rule fires again, and could never be satisfied. A rule that is
+    off is not checked: it does nothing, and must not keep the service from starting."""
+    if not rule.enabled:
+        return
     if rule.trigger_ratio is not None and rule.target_ratio >= rule.trigger_ratio:
         raise ValueError(
             f"target_ratio ({rule.target_ratio}) must be below trigger_ratio"

@@ -220,6 +220,9 @@ def test_a_target_past_its_own_trigger_is_refused(
         check=False,
     )
     assert run.returncode == 2 and run.stderr.strip() == f"{path}: {expected}"
+    # A rule that is off does nothing: its targets are not held against the config.
+    path.write_text(section + "enabled = false\n")
+    assert check(path, BINANCE_API_KEY="fake-k", BINANCE_API_SECRET="fake-s").returncode == 0
 
 
 def test_wrong_values_and_typos_are_said_in_the_configs_words(tmp_path: Path) -> None:
