@@ -191,7 +191,7 @@ class SqliteStore(HealthSeries):
         plain = {
             f.name: to_plain(getattr(state, f.name))
             for f in dataclasses.fields(state)
-            if f.name not in ("book", "recent")
+            if f.name not in ("book", "recent", "pools")
         }
         with self.db.conn:
             self.db.table("state").upsert(
