@@ -288,9 +288,11 @@ class CapsRestored:
     intent the executor's recovery has yet to settle (its lookup on the exchange decides)."""
 
     day: int  # UTC day number (epoch ms // 86,400,000)
-    moved_today: Decimal
+    moved_today: Decimal  # USDT
     in_flight: Mapping[str, Decimal]  # decision id -> amount booked until it settles
     at: int
+    moved_by_asset: Mapping[str, Decimal] = field(default_factory=dict)  # other assets than USDT
+    in_flight_assets: Mapping[str, str] = field(default_factory=dict)  # decision id -> its asset
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,7 +123,7 @@ def evaluate(
     # "paused: would ..." and nothing moves, so a paused guardian still says what it would do.
     if (
         book is not None
-        and _money_may_act(health, rules, book)
+        and _money_may_act(health, rules, state)
         and _fresh(state, now, a.stale_after_ms)
     ):
         memory, transfers = money.deposit(
@@ -148,13 +148,14 @@ def evaluate(
     return Decision(tuple(actions), memory, health)
 
 
-def _money_may_act(health: Health, rules: Rules, book: MarginBook) -> bool:
+def _money_may_act(health: Health, rules: Rules, state: MirrorState) -> bool:
     """False when no money rule can act on this health (their own checks would say no):
     the freshness check and the rules are then skipped, which is most of the time."""
     d, r = rules.deposit, rules.reduce
     ratio, near = health.margin_ratio, health.distance
     if d.enabled and (
-        book.isolated or money.triggered(ratio, near, d.trigger_ratio, d.trigger_distance)
+        any(pool.isolated for pool in state.pools.values())
+        or money.triggered(ratio, near, d.trigger_ratio, d.trigger_distance)
     ):
         return True
     return r.enabled and money.triggered(ratio, near, r.trigger_ratio, r.trigger_distance)
@@ -171,12 +172,25 @@ def _with_pending_deposits(
     state: MirrorState, memory: Memory, horizon: Decimal
 ) -> tuple[MirrorState, Health] | None:
     """The state as it will be once the deposits decided but not yet seen have landed."""
-    pending = memory.pending_deposits()
-    if not pending or state.book is None:
+    book = state.book
+    if book is None:
         return None
-    account = state.book.account
-    book = MarginBook.build(replace(account, wallet_balance=account.wallet_balance + pending))
-    after = replace(state, book=book)
+    collateral = book.account.collateral
+    if collateral is None:
+        pending = memory.pending_deposits(book.asset)
+        if not pending:
+            return None
+        account = replace(book.account, wallet_balance=book.account.wallet_balance + pending)
+    else:
+        landing = {a: memory.pending_deposits(a) for a in collateral.rates}
+        if not any(landing.values()):
+            return None
+        wallets = dict(collateral.wallets)
+        for asset, amount in landing.items():
+            if amount:
+                wallets[asset] = wallets.get(asset, Decimal(0)) + amount
+        account = replace(book.account, collateral=replace(collateral, wallets=wallets))
+    after = replace(state, book=MarginBook.build(account))
     health = measure(after, horizon)
     return (after, health) if health is not None else None
 
@@ -189,8 +203,10 @@ def restored(memory: Memory, event: CapsRestored) -> Memory:
         memory,
         deposit_day=event.day,
         deposit_total=event.moved_today,
+        asset_totals=dict(event.moved_by_asset),
         pending=frozenset(event.in_flight),
         booked=dict(event.in_flight),
+        booked_assets={d: a for d, a in event.in_flight_assets.items() if d in event.in_flight},
     )
 
 
@@ -201,7 +217,11 @@ def _settle(memory: Memory, event: Event | None) -> Memory:
         return memory
     booked = dict(memory.booked)
     amount = booked.pop(event.decision_id, None)
-    memory = replace(memory, pending=memory.pending - {event.decision_id}, booked=booked)
+    assets = dict(memory.booked_assets)
+    asset = assets.pop(event.decision_id, "USDT")
+    memory = replace(
+        memory, pending=memory.pending - {event.decision_id}, booked=booked, booked_assets=assets
+    )
     if amount is None or event.outcome == Outcome.UNKNOWN:  # it may have moved; keep it
         return memory
     moved = Decimal(0)
@@ -209,8 +229,12 @@ def _settle(memory: Memory, event: Event | None) -> Memory:
         moved = event.amount if event.amount is not None else amount
     day = decided_day(event.decision_id)
     if memory.deposit_day == (event.at // DAY_MS if day is None else day):
-        total = max(Decimal(0), memory.deposit_total - (amount - moved))
-        memory = replace(memory, deposit_total=total)
+        if asset == "USDT":
+            total = max(Decimal(0), memory.deposit_total - (amount - moved))
+            memory = replace(memory, deposit_total=total)
+        else:
+            left = max(Decimal(0), memory.asset_totals.get(asset, Decimal(0)) - (amount - moved))
+            memory = replace(memory, asset_totals={**memory.asset_totals, asset: left})
     return memory
 
 
@@ -258,9 +282,8 @@ def _isolated_and_stale(
     state: MirrorState, memory: Memory, now: int, rules: Rules, actions: list[Action]
 ) -> Memory:
     a = rules.alerts
-    book = state.book
-    assert book is not None
-    for pos in book.isolated:
+    isolated = [(pool, p) for pool in state.pools.values() for p in pool.isolated]
+    for book, pos in isolated:
         mark = book.account.marks[pos.symbol]
         mm = book.account.brackets[pos.symbol].maintenance_margin(abs(pos.amount) * mark)
         ratio = margin_ratio(mm, pos.isolated_balance(mark))
