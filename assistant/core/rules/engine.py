@@ -39,6 +39,16 @@ class Health:
     distance: Decimal | None  # nearest liquidation as a fraction of price; None: none possible
     margin_balance: Decimal
     maintenance_margin: Decimal
+    pool: str = "USDT"  # the pool these figures are of: the one closest to liquidation
+
+
+def pool_words(state: MirrorState, pool: str) -> str:
+    """ " in the USDC pool" where more than one pool or not USDT's; "" for a USDT-only account."""
+    if pool == "USDT" and len(state.pools) <= 1:
+        return ""
+    if state.multi_assets:
+        return f" (Multi-Assets, in {pool})"
+    return f" in the {pool} pool"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +71,7 @@ def measure(state: MirrorState, horizon: Decimal) -> Health | None:
         nearest = bound  # far enough: every rule sees it as "beyond", which it is
     else:
         nearest = nearest_distance(book)
-    return Health(book.margin_ratio, nearest, book.margin_balance, book.mm)
+    return Health(book.margin_ratio, nearest, book.margin_balance, book.mm, book.asset)
 
 
 def evaluate(
@@ -99,7 +109,7 @@ def evaluate(
         True,
         now,
         a.cooldown_ms,
-        lambda: f"at {alerts.pct(health.margin_ratio)}",
+        lambda: f"at {alerts.pct(health.margin_ratio)}{pool_words(state, health.pool)}",
         metric="margin_ratio",
     )
     actions += found
@@ -113,12 +123,14 @@ def evaluate(
         False,
         now,
         a.cooldown_ms,
-        lambda: f"at {alerts.pct(health.distance)} of price",
+        lambda: f"at {alerts.pct(health.distance)} of price{pool_words(state, health.pool)}",
         metric="distance",
     )
     actions += found
     memory = _isolated_and_stale(state, memory, now, rules, actions)
     book = state.book
+    if book is not None:
+        memory = _unfunded(book, memory, now, rules, health, actions)
     # Paused, the money rules still decide (with their cooldowns): the executor announces
     # "paused: would ..." and nothing moves, so a paused guardian still says what it would do.
     if (
@@ -146,6 +158,38 @@ def evaluate(
         )
         actions += orders
     return Decision(tuple(actions), memory, health)
+
+
+def _unfunded(
+    book: MarginBook, memory: Memory, now: int, rules: Rules, health: Health, actions: list[Action]
+) -> Memory:
+    """A pool the deposit rule would top up but may not (no caps for its asset): said once per
+    crossing, critical, so the owner knows nothing will come."""
+    d = rules.deposit
+    if not d.enabled or money.funding(book, d) is not None:
+        return memory
+    wants = money.triggered(
+        health.margin_ratio, health.distance, d.trigger_ratio, d.trigger_distance
+    )
+    memory, found = alerts.tiered(
+        memory,
+        f"unfunded:{book.asset}",
+        f"the {book.asset} pool",
+        Decimal(1) if wants else Decimal(0),
+        (Decimal(1),),
+        Decimal(0),
+        True,
+        now,
+        rules.alerts.cooldown_ms,
+        f"needs margin, but no [deposit.assets.{book.asset}] caps are configured:"
+        f" nothing is transferred; add {book.asset} yourself or configure its caps"
+        if wants
+        else "no longer needs margin",
+        metric="deposit",
+        tag="unfunded",
+    )
+    actions += found
+    return memory
 
 
 def _money_may_act(health: Health, rules: Rules, state: MirrorState) -> bool:
