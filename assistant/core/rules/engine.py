@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from assistant.core.actions import STALE, Action, SendAlert
 from assistant.core.events import (
+    AccountModeChanged,
     ActionSettled,
     CapsRestored,
     DriftDetected,
@@ -283,6 +284,18 @@ def _settle(memory: Memory, event: Event | None) -> Memory:
 
 
 def _event_alerts(event: Event | None, rules: Rules, now: int) -> list[SendAlert]:
+    if isinstance(event, AccountModeChanged):
+        text = (
+            "the account switched to Multi-Assets mode: its figures are now one pool in USD over"
+            " every collateral asset, at Binance's asset index rates"
+            if event.multi_assets
+            else "the account switched to single-asset mode: one pool per margin asset again"
+        )
+        return [SendAlert("account_mode", Severity.CRITICAL, text, now, metric="account_mode")]
+    if isinstance(event, DriftDetected) and event.what == "account mode":
+        text = f"the account's mode changed from {event.ours} to {event.theirs} (found by a"
+        text += " reconcile); its health is computed in the new mode from now on"
+        return [SendAlert("account_mode", Severity.CRITICAL, text, now, metric="account_mode")]
     if isinstance(event, DriftDetected) and rules.alerts.drift:
         return [
             SendAlert(
