@@ -32,7 +32,7 @@ def test_crash_path_matches_the_spec() -> None:
     }  # -14%, -18%
     halfway = crash.marks_at(55)
     assert halfway["BTCUSDT"] == Decimal("55800") and halfway["ETHUSDT"] == Decimal("2730")
-    assert crash.futures == Decimal("3000") and crash.spot == {"USDT": Decimal("5000")}
+    assert crash.futures == {"USDT": Decimal("3000")} and crash.spot == {"USDT": Decimal("5000")}
 
 
 @pytest.mark.scenario(FIFTY)
