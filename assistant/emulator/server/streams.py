@@ -202,11 +202,12 @@ async def publish_asset_index(emu: Emulator, now: int) -> int:
             continue
         for name in sock.streams:
             symbol, _, channel = name.partition("@")
-            if not channel.startswith("assetindex"):
+            every = name.startswith("!assetindex@arr")
+            if not every and not channel.startswith("assetindex"):
                 continue
             if events is None:
                 events = index_events(emu.engine, now)
-            if symbol == "!assetindex":
+            if every:
                 sent += await sock.send(list(events.values()), name)
             elif symbol.upper() in events:
                 sent += await sock.send(events[symbol.upper()], name)
