@@ -43,6 +43,8 @@ def transfer(engine: Engine, kind: str, params: dict[str, str], now: int) -> dic
     asset = params.get("asset", "").upper()
     if not asset.isalnum():
         raise Rejected(-5013, "Asset transfer failed: insufficient balance")
+    if asset not in {spec.asset for spec in engine.account.asset_index}:
+        raise Rejected(-5013, f"Asset transfer failed: {asset} is not a margin asset")
     if engine.credits and asset in CREDITS_LOCKED:
         raise Rejected(-5013, f"Asset transfer failed: {asset} cannot be moved in credits mode")
     amount = _amount(params)

@@ -184,7 +184,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("GET", "/fapi/v1/accountConfig"): Route(lambda e, p, n: accounts.account_config(e.engine), 5),
     ("GET", "/fapi/v1/assetIndex"): Route(_asset_index, 1, NONE),
-    ("POST", "/fapi/v1/algoOrder"): Route(lambda e, p, n: algo.place(e.engine, p, n), 0),
+    ("POST", "/fapi/v1/algoOrder"): Route(
+        lambda e, p, n: algo.place(e.engine, p, n), 0, is_order=True
+    ),
     ("GET", "/fapi/v1/algoOrder"): Route(
         lambda e, p, n: algo.view(e.engine, algo.find(e.engine, p)), 1
     ),
