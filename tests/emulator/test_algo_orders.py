@@ -101,3 +101,11 @@ async def test_algo_order_rules(client: Any, emulator: Emulator) -> None:
     with pytest.raises(ccxt.BaseError) as gone:
         await client.fapiPrivateDeleteAlgoOrder({"algoId": updates[0]["aid"]})
     assert code_of(gone.value) == -2011
+
+
+async def test_a_scenario_with_a_refused_algo_order_is_refused_whole(emulator: Emulator) -> None:
+    bad = {**STOPS, "algo_orders": [{**STOPS["algo_orders"][0], "triggerPrice": "59000.05"}]}
+    body = await control(emulator, "reset", {"scenario": bad})
+    assert body == {"error": "scenario algo_orders[0]: Price not increased by tick size. (-4014)"}
+    assert emulator.engine.algo_orders == []  # the running scenario is untouched
+    assert emulator.engine.positions[("BTCUSDT", "BOTH")].amount == Decimal("0.5")
