@@ -150,7 +150,7 @@ def _index(asset: str, entry: dict[str, Any], symbols: set[str]) -> AssetIndex:
             follows = f"{asset}USDT"
         else:
             raise InputError(
-                f"scenario futures.{asset}: no index for it: list {asset}USDT in symbols"
+                f"scenario asset {asset}: no index for it: list {asset}USDT in symbols"
                 f" or give {where}.index"
             )
     elif index <= 0:
