@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from assistant.commands.calc import fixed, render
+from assistant.commands.calc import fixed, render, render_assets, render_pool
 from assistant.core.margin.health import book_health
 from assistant.core.margin.liquidation import uniform_distance
 from assistant.core.mirror import MirrorState
@@ -60,6 +60,16 @@ def status(settings: Settings, now_ms: int | None = None) -> dict[str, Any]:
         )
     down, up = uniform_distance(book)
     body = render(book_health(book), down, up)
+    body["account_mode"] = state.account_mode.value
+    body["pool"] = book.asset
+    body["pools"] = [render_pool(pool) for pool in state.pools.values()]
+    for pool in state.pools.values():  # every position, whichever pool holds it
+        if pool is not book:
+            body["positions"] += render(book_health(pool), None, None)["positions"]
+    if book.valued is not None:
+        body["assets"] = render_assets(book)
+    # Figures that rest on an assumption rather than on Binance's data, said out loud.
+    body["assumptions"] = list(state.assumptions)
     held = [state.mark_at.get(symbol, 0) for symbol in state.held_symbols]
     oldest = min(held) if held else state.updated_at  # the stalest held symbol decides
     body["wallet_balance"] = fixed(state.wallet_balance)
@@ -69,11 +79,17 @@ def status(settings: Settings, now_ms: int | None = None) -> dict[str, Any]:
     body.update(in_force(settings, memory))
     # Held symbols Binance sent no brackets for, computed at an assumed maintenance rate.
     body["assumed_brackets"] = {s: str(rate) for s, rate in sorted(state.assumed.items())}
-    for row, pos in zip(body["positions"], book.account.positions, strict=True):
+    legs = [
+        pos
+        for pool in [book, *(p for p in state.pools.values() if p is not book)]
+        for pos in pool.account.positions
+    ]
+    marks = {s: m for pool in state.pools.values() for s, m in pool.account.marks.items()}
+    for row, pos in zip(body["positions"], legs, strict=True):
         row.update(
             positionAmt=str(pos.amount),
             entryPrice=str(pos.entry_price),
-            markPrice=fixed(book.account.marks[pos.symbol]),
+            markPrice=fixed(marks[pos.symbol]),
             leverage=pos.leverage,
             marginType=pos.margin_type.value,
             isolatedWallet=fixed(pos.isolated_wallet),
@@ -122,6 +138,17 @@ def text(body: dict[str, Any]) -> str:
             f" @ {p['entryPrice']:<12} mark {p['markPrice']:<16}"
             f" liq {p['liquidation_price'] or '-'}"
         )
+    pools = body.get("pools", [])
+    if len(pools) > 1 or body.get("account_mode", "single-asset") != "single-asset":
+        lines.append(f"account {body['account_mode']}; figures above: the {body['pool']} pool")
+        for pool in pools:
+            lines.append(
+                f"  pool {pool['asset']:<6} ratio {pool['margin_ratio'] or 'n/a'}"
+                f"   margin balance {pool['margin_balance']}"
+                f"   maintenance margin {pool['maintenance_margin']}"
+            )
+    for said in body.get("assumptions", []):
+        lines.append(f"  ASSUMED: {said}")
     for symbol, rate in body.get("assumed_brackets", {}).items():
         lines.append(f"  ASSUMED maintenance rate {rate} for {symbol}: no brackets from Binance")
     return "\n".join(lines)

@@ -93,10 +93,10 @@ def check_scenario(raw: Any, settings_type: type) -> None:
     if mode not in ("oneway", "hedge"):
         raise _bad("position_mode", f"oneway or hedge, got {_what(mode)}")
     for asset, amount in _object(top.get("spot", {}), "spot", "an object: asset -> amount").items():
-        number(amount, f"spot.{asset}", low=Decimal(0))
+        number(amount, f"spot.{asset}")
     futures = _object(top.get("futures", {}), "futures", 'an object like {"USDT": "1000"}')
-    if "USDT" in futures:
-        number(futures["USDT"], "futures.USDT", low=Decimal(0))
+    for asset, amount in futures.items():  # which may be negative: the account's mode says
+        number(amount, f"futures.{asset}")
     for i, pos in enumerate(_list(top.get("positions", []), "positions", "a list of positions")):
         _position(i, pos, names)
     for i, point in enumerate(_list(top.get("path", []), "path", "a list of points")):
