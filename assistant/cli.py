@@ -204,6 +204,7 @@ def _replay(args: argparse.Namespace, settings: Any) -> int:
 def _with_settings(args: argparse.Namespace) -> int:
     from assistant.service.settings import (
         credentials,
+        deposit_summary,
         find_config,
         load_settings,
         telegram_token,
@@ -218,6 +219,7 @@ def _with_settings(args: argparse.Namespace) -> int:
                 telegram_token(settings)
             except InputError as exc:
                 raise InputError(f"{path}: {exc}") from None
+            print(deposit_summary(settings))
             return EXIT_OK
         if args.command == "replay":
             return _replay(args, settings)

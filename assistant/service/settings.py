@@ -25,10 +25,12 @@ from pydantic import (
     model_validator,
 )
 
-from assistant.core.rules.config import AlertRules, DepositRule, ReduceRule, Rules
+from assistant.core.rules.config import AlertRules, AssetCaps, DepositRule, ReduceRule, Rules
 from assistant.core.values import Mode, Policy
 from assistant.errors import InputError
 from assistant.service.units import (
+    Asset,
+    Cap,
     Duration,
     Fraction,
     Positive,
@@ -159,25 +161,33 @@ class AlertsSection(_Section):
         return value
 
 
+class DepositAssetCaps(_Section):
+    """`[deposit.assets.ASSET]`: the caps of deposits in one asset other than USDT."""
+
+    max_per_action: Cap
+    max_per_day: Cap
+
+
 class DepositSection(_Section):
     enabled: bool = True
     trigger_ratio: Fraction | None = Decimal("0.70")
     trigger_distance: Fraction | None = Decimal("0.06")
     target_ratio: Positive = Decimal("0.50")
     target_distance: Fraction = Decimal("0.10")
-    max_per_action: Positive = Decimal("1000")
-    max_per_day: Positive = Decimal("3000")
+    max_per_action: Cap = Decimal("1000")
+    max_per_day: Cap = Decimal("3000")
     min_amount: Positive = Decimal("5")
     cooldown: Duration = 30.0
+    # What a Multi-Assets or credits account is topped up with, under the caps above (in
+    # single-asset mode they are USDT's pool's; another pool only with caps of its own).
+    asset: Asset = "USDT"
+    assets: dict[Asset, DepositAssetCaps] = Field(default_factory=dict)
 
-    @field_validator("max_per_action", "max_per_day")
-    @classmethod
-    def _a_cent_at_least(cls, value: Decimal) -> Decimal:
-        # Transfers are in whole cents and a cap is never rounded up: below one cent it would
-        # allow no deposit at all.
-        if value < Decimal("0.01"):
-            raise ValueError("at least 0.01: deposits are made in whole cents, never over a cap")
-        return value
+    @model_validator(mode="after")
+    def _caps(self) -> DepositSection:
+        if "USDT" in self.assets:
+            raise ValueError("assets.USDT: USDT's caps are max_per_action and max_per_day")
+        return self
 
 
 class ReduceSection(_Section):
@@ -350,6 +360,8 @@ def rules_from(settings: Settings) -> Rules:
             d.max_per_day,
             d.min_amount,
             int(d.cooldown * 1000),
+            d.asset,
+            {a: AssetCaps(c.max_per_action, c.max_per_day) for a, c in d.assets.items()},
         ),
         reduce=ReduceRule(
             r.enabled,
@@ -366,4 +378,20 @@ def rules_from(settings: Settings) -> Rules:
         mode=Mode(settings.actions.mode),
         paused=settings.actions.paused,
         version=settings.version,
+    )
+
+
+def deposit_summary(settings: Settings) -> str:
+    """check-config's line on deposits: which pools may be topped up, within which caps, and
+    which are alerted only."""
+    d = settings.deposit
+    if not d.enabled:
+        return "Deposits: off; every pool is alerted only."
+    caps = {"USDT": (d.max_per_action, d.max_per_day)}
+    caps |= {a: (c.max_per_action, c.max_per_day) for a, c in sorted(d.assets.items())}
+    funded = ", ".join(f"{a} (at most {n} a deposit, {day} a day)" for a, (n, day) in caps.items())
+    return (
+        f"Deposits: single-asset pools topped up from spot: {funded}; any other margin asset's"
+        f" pool is alerted only. Multi-Assets and credits accounts are topped up with {d.asset}"
+        f" (at most {d.max_per_action} a deposit, {d.max_per_day} a day)."
     )
