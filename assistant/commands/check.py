@@ -35,7 +35,7 @@ def check(settings: Settings, credentials_dir: Path | None) -> Report:
             'no alert reaches a person: Telegram is off ([telegram] token = ""), so alerts'
             " go to the log only; nobody is told when the account is in danger"
         )
-    report.summary = summary(settings)
+    report.summary = summary(settings) + " " + deposit_summary(settings)
     return report
 
 
@@ -137,3 +137,19 @@ def summary(settings: Settings) -> str:
         + f". Alerts go to {people}. Rules: {'; '.join(acting)}. Store: {store}."
     )
     return textwrap.fill(text, width=100, break_on_hyphens=False, break_long_words=False)
+
+
+def deposit_summary(settings: Settings) -> str:
+    """check-config's line on deposits: which pools may be topped up, within which caps, and
+    which are alerted only."""
+    d = settings.deposit
+    if not d.enabled:
+        return "Deposits: off; every pool is alerted only."
+    caps = {"USDT": (d.max_per_action, d.max_per_day)}
+    caps |= {a: (c.max_per_action, c.max_per_day) for a, c in sorted(d.assets.items())}
+    funded = ", ".join(f"{a} (at most {n} a deposit, {day} a day)" for a, (n, day) in caps.items())
+    return (
+        f"Deposits: single-asset pools topped up from spot: {funded}; any other margin asset's"
+        f" pool is alerted only. Multi-Assets and credits accounts are topped up with {d.asset}"
+        f" (at most {d.max_per_action} a deposit, {d.max_per_day} a day)."
+    )

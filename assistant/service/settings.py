@@ -25,10 +25,12 @@ from pydantic import (
     model_validator,
 )
 
-from assistant.core.rules.config import AlertRules, DepositRule, ReduceRule, Rules
+from assistant.core.rules.config import AlertRules, AssetCaps, DepositRule, ReduceRule, Rules
 from assistant.core.values import Mode, Policy
 from assistant.errors import InputError
 from assistant.service.units import (
+    Asset,
+    Cap,
     Duration,
     Fraction,
     Positive,
@@ -161,25 +163,33 @@ class AlertsSection(_Section):
         return value
 
 
+class DepositAssetCaps(_Section):
+    """`[deposit.assets.ASSET]`: the caps of deposits in one asset other than USDT."""
+
+    max_per_action: Cap
+    max_per_day: Cap
+
+
 class DepositSection(_Section):
     enabled: bool = True
     trigger_ratio: Fraction | None = Decimal("0.70")
     trigger_distance: Fraction | None = Decimal("0.06")
     target_ratio: Positive = Decimal("0.50")
     target_distance: Fraction = Decimal("0.10")
-    max_per_action: Positive = Decimal("1000")
-    max_per_day: Positive = Decimal("3000")
+    max_per_action: Cap = Decimal("1000")
+    max_per_day: Cap = Decimal("3000")
     min_amount: Positive = Decimal("5")
     cooldown: Duration = 30.0
+    # What a Multi-Assets or credits account is topped up with, under the caps above (in
+    # single-asset mode they are USDT's pool's; another pool only with caps of its own).
+    asset: Asset = "USDT"
+    assets: dict[Asset, DepositAssetCaps] = Field(default_factory=dict)
 
-    @field_validator("max_per_action", "max_per_day")
-    @classmethod
-    def _a_cent_at_least(cls, value: Decimal) -> Decimal:
-        # Transfers are in whole cents and a cap is never rounded up: below one cent it would
-        # allow no deposit at all.
-        if value < Decimal("0.01"):
-            raise ValueError("at least 0.01: deposits are made in whole cents, never over a cap")
-        return value
+    @model_validator(mode="after")
+    def _caps(self) -> DepositSection:
+        if "USDT" in self.assets:
+            raise ValueError("assets.USDT: USDT's caps are max_per_action and max_per_day")
+        return self
 
     @model_validator(mode="after")
     def _targets(self) -> DepositSection:
@@ -369,6 +379,8 @@ def rules_from(settings: Settings) -> Rules:
             d.max_per_day,
             d.min_amount,
             int(d.cooldown * 1000),
+            d.asset,
+            {a: AssetCaps(c.max_per_action, c.max_per_day) for a, c in d.assets.items()},
         ),
         reduce=ReduceRule(
             r.enabled,

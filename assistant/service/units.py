@@ -12,7 +12,7 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
@@ -170,3 +170,25 @@ def problems(error: ValidationError, model: Any) -> list[str]:
         if line not in lines:
             lines.append(line)
     return lines
+
+
+def _a_cent_at_least(value: Decimal) -> Decimal:
+    # Transfers are in whole cents and a cap is never rounded up: below one cent it would
+    # allow no deposit at all.
+    if value < Decimal("0.01"):
+        raise ValueError("at least 0.01: deposits are made in whole cents, never over a cap")
+    return value
+
+
+Cap = Annotated[Positive, AfterValidator(_a_cent_at_least)]  # a deposit cap
+
+
+def parse_asset(value: Any) -> str:
+    """An asset's name (USDT, USDC, BTC...), in capitals."""
+    name = str(value).upper()
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Z0-9]{2,12}", name):
+        raise ValueError(f"expected an asset name such as USDT or USDC, got {str(value)[:20]!r}")
+    return name
+
+
+Asset = Annotated[str, BeforeValidator(parse_asset)]
