@@ -271,6 +271,7 @@ async def test_a_credits_account(tmp_path: Path) -> None:
         async with Running(emulator, tmp_path / "a.db") as service:
             state = await service.wait_for(usd_agrees(emulator), WAIT)
             assert state.account_mode is AccountMode.CREDITS
+            assert state.book is not None and state.book.asset == "BNFCR"  # named so, even at 0
             assert state.margin_asset("BTCUSDT") == "BNFCR"
             await reconciled(service)
             assert service.drift == []
