@@ -167,7 +167,7 @@ def _run_demo(scenario_name: str, config: str | None, seconds: float) -> int:
 
     from assistant.commands.demo import run
     from assistant.emulator.exchange.scenario import load_scenario
-    from assistant.service.settings import load_settings
+    from assistant.service.settings import dashboard_token, load_settings, telegram_token
 
     try:
         if seconds <= 1:
@@ -175,6 +175,8 @@ def _run_demo(scenario_name: str, config: str | None, seconds: float) -> int:
         scenario = load_scenario(scenario_name)
         example = Path(__file__).resolve().parent.parent / "config" / "assistant.example.toml"
         settings = load_settings(Path(config) if config else example)
+        telegram_token(settings)  # a secret that cannot be resolved: one line, before anything
+        dashboard_token(settings)
     except InputError as exc:
         print(f"assistant demo: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -204,6 +206,7 @@ def _replay(args: argparse.Namespace, settings: Any) -> int:
 def _with_settings(args: argparse.Namespace) -> int:
     from assistant.service.settings import (
         credentials,
+        dashboard_token,
         find_config,
         load_settings,
         telegram_token,
@@ -216,6 +219,7 @@ def _with_settings(args: argparse.Namespace) -> int:
             try:
                 credentials(settings)
                 telegram_token(settings)
+                dashboard_token(settings)
             except InputError as exc:
                 raise InputError(f"{path}: {exc}") from None
             return EXIT_OK

@@ -1,14 +1,17 @@
 """`assistant status`: the mirrored account's health, read from the store (the service need
-not be running; old data is flagged as stale)."""
+not be running; old data is flagged as stale). The dashboard's `GET /api/status` and its
+health events are `report` of the running service's own state: the same JSON."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from assistant.commands.calc import fixed, render, render_assets, render_pool
 from assistant.core.margin.health import book_health
 from assistant.core.margin.liquidation import uniform_distance
 from assistant.core.mirror import MirrorState
+from assistant.core.rules.memory import Memory
 from assistant.errors import InputError
 from assistant.service.clock import SystemClock
 from assistant.service.settings import Settings
@@ -30,7 +33,16 @@ def load_mirror(settings: Settings) -> MirrorState:
 
 
 def status(settings: Settings, now_ms: int | None = None) -> dict[str, Any]:
-    state = load_mirror(settings)
+    return report(load_mirror(settings), settings, now_ms)
+
+
+def reporter(settings: Settings) -> Callable[[MirrorState, Memory, int], dict[str, Any]]:
+    """`report` for the running service's dashboard: its live state and memory, its clock."""
+    return lambda state, memory, now_ms: report(state, settings, now_ms)
+
+
+def report(state: MirrorState, settings: Settings, now_ms: int | None = None) -> dict[str, Any]:
+    """The status of a mirrored state (InputError while it is incomplete)."""
     now_ms = SystemClock().now_ms() if now_ms is None else now_ms
     book = state.book
     if book is None:

@@ -27,6 +27,7 @@ from pydantic import (
 
 from assistant.core.rules.config import AlertRules, DepositRule, ReduceRule, Rules
 from assistant.core.values import Mode, Policy
+from assistant.dashboard.config import DashboardSection
 from assistant.errors import InputError
 from assistant.service.units import (
     Duration,
@@ -220,6 +221,7 @@ class Settings(_Section):
     deposit: DepositSection = Field(default_factory=DepositSection)
     reduce: ReduceSection = Field(default_factory=ReduceSection)
     metrics: MetricsSection = Field(default_factory=MetricsSection)
+    dashboard: DashboardSection = Field(default_factory=DashboardSection)
     source: Path | None = Field(default=None, exclude=True)
     version: str = Field(default="", exclude=True)  # the config file's hash: decisions record it
 
@@ -312,6 +314,12 @@ def telegram_token(settings: Settings) -> str:
     """The bot token, resolved ("" when Telegram is off)."""
     token = settings.telegram.token
     return resolve_secret(token, "telegram.token", literal_ok=False) if token else ""
+
+
+def dashboard_token(settings: Settings) -> str:
+    """The dashboard's token, resolved ("" when none is set)."""
+    token = settings.dashboard.token
+    return resolve_secret(token, "dashboard.token", literal_ok=False) if token else ""
 
 
 def credentials(settings: Settings) -> tuple[str, str]:
