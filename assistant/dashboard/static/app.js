@@ -192,17 +192,16 @@
     }
   }
 
-  function rung(symbol, positions, theirs) {
+  function rung(symbol, positions, W) {
     const box = el("div", { class: "rung" });
     const mark = Number(positions[0].markPrice);
     const liqs = positions.filter((p) => p.liquidation_price).map((p) => Number(p.liquidation_price));
-    const values = [mark, ...liqs, ...theirs.map(Number)];
+    const values = [mark, ...liqs];
     let lo = Math.min(...values);
     let hi = Math.max(...values);
     const pad = Math.max((hi - lo) * 0.15, mark * 0.02);
     lo -= pad;
     hi += pad;
-    const W = 1000;
     const x = (v) => 20 + ((v - lo) / (hi - lo)) * (W - 40);
     const height = 70 + 14 * Math.max(1, liqs.length);
     const svg = el("svg:svg", { viewBox: `0 0 ${W} ${height}` });
@@ -216,10 +215,6 @@
       const short = Number(p.positionAmt) < 0;
       const [a, b] = short ? [x(liq), W - 20] : [20, x(liq)];
       svg.append(el("svg:rect", { class: "danger", x: a, y: 22, width: Math.max(0, b - a), height: 36 }));
-    }
-    for (const t of theirs) {
-      const tx = x(Number(t));
-      svg.append(el("svg:line", { class: "theirs-line", x1: tx, y1: 24, x2: tx, y2: 56 }));
     }
     positions.forEach((p, i) => {
       if (!p.liquidation_price) return;
@@ -254,14 +249,10 @@
       if (!bySymbol.has(p.symbol)) bySymbol.set(p.symbol, []);
       bySymbol.get(p.symbol).push(p);
     }
-    const exchange = (s.exchange && s.exchange.positions) || [];
-    for (const [symbol, positions] of bySymbol) {
-      const theirs = exchange.filter((e) => e.symbol === symbol && e.liquidationPrice && Number(e.liquidationPrice) > 0)
-        .map((e) => e.liquidationPrice);
-      holder.append(rung(symbol, positions, theirs));
-    }
+    const width = Math.max(360, Math.round(holder.clientWidth - 30)); // 1 unit ≈ 1 pixel
+    for (const [symbol, positions] of bySymbol) holder.append(rung(symbol, positions, width));
     holder.append(el("p", { class: "dim" },
-      "blue: mark · red: our liquidation price and the prices beyond it · dashed grey: Binance's own liquidation price at the last snapshot"));
+      "blue: the mark · red: the liquidation price (computed by the guardian), and the prices beyond it"));
   }
 
   // ---- the charts (uPlot) ----------------------------------------------------------------
@@ -290,14 +281,21 @@
     };
   }
 
+  // Times on the axis in 24-hour local time; seconds only when the span is short.
+  function timeLabels(u, splits) {
+    const span = splits.length > 1 ? splits[splits.length - 1] - splits[0] : 0;
+    const places = span > 600 ? 5 : 8;
+    return splits.map((t) => new Date(t * 1000).toLocaleTimeString("en-GB", { hour12: false }).slice(0, places));
+  }
+
   function chart(id, label, key, colour, range) {
     const holder = $(id);
     const options = {
       width: Math.max(300, holder.clientWidth - 2),
-      height: 220,
+      height: 200,
       scales: { x: { time: true }, y: { range } },
       axes: [
-        { stroke: "#8b95a1", grid: { stroke: "#242b33" }, ticks: { stroke: "#2a313a" } },
+        { stroke: "#8b95a1", grid: { stroke: "#242b33" }, ticks: { stroke: "#2a313a" }, values: timeLabels },
         { stroke: "#8b95a1", grid: { stroke: "#242b33" }, ticks: { stroke: "#2a313a" }, values: (u, v) => v.map((n) => n + "%") },
       ],
       series: [{}, { label, stroke: colour, width: 2, value: (u, v) => (v === null ? "—" : v.toFixed(2) + "%") }],
@@ -317,7 +315,7 @@
       });
     addEventListener("resize", () => {
       for (const [key, u] of Object.entries(page.charts)) {
-        u.setSize({ width: Math.max(300, $(`chart-${key}`).clientWidth - 2), height: 220 });
+        u.setSize({ width: Math.max(300, $(`chart-${key}`).clientWidth - 2), height: 200 });
       }
     });
   }
