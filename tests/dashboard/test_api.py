@@ -67,8 +67,8 @@ async def wait_for_status(session: aiohttp.ClientSession, base: str) -> dict[str
     for _ in range(int(WAIT * 10)):  # bounded: until the service listens and is mirrored
         with contextlib.suppress(aiohttp.ClientConnectionError):
             async with session.get(f"{base}/api/status", headers=BEARER) as response:
-                if response.status == 200:
-                    body: dict[str, Any] = await response.json()
+                body: dict[str, Any] = await response.json() if response.status == 200 else {}
+                if body.get("positions"):  # not before the first snapshot
                     return body
         assert time.monotonic() < deadline, "the dashboard never answered with a status"
         await asyncio.sleep(0.1)
