@@ -31,6 +31,7 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
+    "Server": "assistant",  # not the server software and its version
 }
 
 

@@ -101,6 +101,7 @@ class Dashboard:
         self.files = _files()
         self.url = ""  # once it listens: http://HOST:PORT/
         self.listening = asyncio.Event()
+        self._failing = False  # the report raised last time (logged once)
 
     # ---- what the page reads -----------------------------------------------------------------
 
@@ -125,13 +126,17 @@ class Dashboard:
         now = self.clock.now_ms()
         body: dict[str, Any] | None = None
         problem = ""
+        failing = False
         try:
             body = self.options.report(self.watched.state, self.watched.memory, now)
         except InputError as exc:
             problem = str(exc)
         except Exception:
-            log.exception("the dashboard could not compute the status")
+            failing = True
+            if not self._failing:  # once, not every second
+                log.exception("the dashboard could not compute the status")
             problem = "the status could not be computed (see the service's log)"
+        self._failing = failing
         return {"at": now, "status": body, "problem": problem, "guardian": self.guardian()}
 
     def history(self, hours: float) -> dict[str, Any]:

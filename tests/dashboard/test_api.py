@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -143,6 +144,7 @@ async def test_the_dashboard_api_of_the_running_service(tmp_path: Path) -> None:
                 async with session.get(base + path, headers=headers) as response:
                     assert response.status == 401, path
                     assert await response.read() == b"", path
+                    assert "aiohttp" not in str(response.headers), path
 
             # The page, opened with ?token=: a cookie (not the token) lets its files load.
             jar = aiohttp.CookieJar(unsafe=True)
@@ -206,6 +208,13 @@ async def test_the_dashboard_api_of_the_running_service(tmp_path: Path) -> None:
                     break
             assert comparable(api[0]) == comparable(cli), (api, cli)
             bodies.append(json.dumps(api))
+
+            # A page still open when the service stops does not hold it up: its stream ends.
+            async with session.get(f"{base}/api/events", headers=BEARER) as response:
+                held = Events(response)
+                await held.first("health")
+                service.send_signal(signal.SIGTERM)
+                await asyncio.wait_for(held.task, 10)
         for body in bodies:  # no secret in any answer
             assert TOKEN not in body and "emulator-secret" not in body
     finally:

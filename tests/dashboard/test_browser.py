@@ -129,6 +129,12 @@ async def test_the_page_shows_the_status_and_shouts_when_blind(tmp_path: Path) -
                 if line.startswith(("error", "exception")) or "Content Security" in line
             ]
             assert problems == []
+
+            # The service goes away: the page says it has lost contact, at once.
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            assert await page.wait_for(BANNER, 10) == "NO CONTACT WITH THE GUARDIAN"
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -57,7 +57,6 @@
   }
 
   function seconds(s) {
-    if (!isFinite(s)) return "ever";
     return s < 90 ? `${Math.round(s)} s` : `${Math.round(s / 60)} min`;
   }
 
@@ -389,7 +388,9 @@
     let text = "";
     if (!page.connected || silent > SILENCE) {
       title = "NO CONTACT WITH THE GUARDIAN";
-      text = `nothing heard for ${seconds(silent)}: the figures below are old, and the service may be down`;
+      text = isFinite(silent)
+        ? `nothing heard for ${seconds(silent)}: the figures below are old, and the service may be down`
+        : "nothing heard from the service yet";
     } else if (!s) {
       title = "NO HEALTH";
       text = page.problem || "the guardian cannot compute the account's health";
