@@ -52,6 +52,11 @@
     return n.toLocaleString("en-US", { minimumFractionDigits: places, maximumFractionDigits: places });
   }
 
+  function side(p) {
+    if (p.positionSide !== "BOTH") return p.positionSide;
+    return Number(p.positionAmt) < 0 ? "SHORT" : "LONG";
+  }
+
   function clock(ms) {
     return new Date(ms).toLocaleTimeString("en-GB", { hour12: false });
   }
@@ -88,7 +93,7 @@
     return `M ${x1.toFixed(2)} ${y1.toFixed(2)} A ${radius} ${radius} 0 0 1 ${x2.toFixed(2)} ${y2.toFixed(2)}`;
   }
 
-  function gauge(ratioText, tiersText) {
+  function gauge(ratioText, tiersText, balanceText) {
     const svg = el("svg:svg", { viewBox: "0 0 200 125", role: "img" });
     const tiers = tiersText.map(Number);
     svg.append(el("svg:path", { class: "track", d: arc(0, 1) }));
@@ -96,7 +101,9 @@
     for (let i = 0; i + 1 < edges.length; i++) {
       svg.append(el("svg:path", { class: `zone z${Math.min(3, i)}`, d: arc(edges[i], edges[i + 1], 94) }));
     }
-    const ratio = ratioText === null || ratioText === undefined ? null : Number(ratioText);
+    // No ratio with a balance at or below zero: past liquidation, not "unknown".
+    const broke = (ratioText === null || ratioText === undefined) && balanceText != null && Number(balanceText) <= 0;
+    const ratio = broke ? Infinity : ratioText === null || ratioText === undefined ? null : Number(ratioText);
     if (ratio !== null && ratio > 0) {
       svg.append(el("svg:path", { class: `value-arc ${zone(ratio, tiers)}`, d: arc(0, Math.min(ratio, 1)) }));
     }
@@ -107,7 +114,7 @@
       svg.append(el("svg:line", { class: "tick", x1: cx, y1: cy, x2: ox, y2: oy }));
     }
     svg.append(el("svg:text", { class: "gauge-value", x: 100, y: 94, "data-ratio": ratioText ?? "" },
-      ratio === null ? "n/a" : pct(ratioText)));
+      broke ? "≥ 100%" : ratio === null ? "n/a" : pct(ratioText)));
     const caption = tiers.length ? `margin ratio · alerts at ${tiers.map((t) => pct(String(t), 0)).join(" / ")}` : "margin ratio";
     svg.append(el("svg:text", { class: "gauge-caption", x: 100, y: 118 }, caption));
     return svg;
@@ -145,12 +152,22 @@
     return svg;
   }
 
-  function card(id, title, ratio, tiers, distance, lines) {
+  function card(id, title, ratio, tiers, distance, lines, balance = null) {
     const box = el("div", { class: "pool", id });
-    box.append(el("h3", {}, title), gauge(ratio, tiers));
+    box.append(el("h3", {}, title), gauge(ratio, tiers, balance));
     if (distance) box.append(distanceBar(distance.value, distance.tiers));
     for (const line of lines) box.append(el("p", {}, line));
     return box;
+  }
+
+  // Figures resting on an assumption rather than on Binance's data, said out loud.
+  function renderAssumed() {
+    const s = page.status;
+    const said = s ? [...(s.assumptions || [])] : [];
+    for (const [symbol, rate] of Object.entries((s && s.assumed_brackets) || {})) {
+      said.push(`${symbol} is computed at an assumed maintenance rate of ${pct(rate)}: Binance sent no leverage brackets for it`);
+    }
+    $("assumed").replaceChildren(...said.map((text) => el("li", {}, "ASSUMED: " + text)));
   }
 
   function renderPools() {
@@ -170,7 +187,9 @@
       maintenance_margin: s.maintenance_margin, wallet_balance: s.wallet_balance,
     }];
     // The top-level figures (distance included) describe the pool closest to liquidation.
-    const closest = pools.reduce((a, b) => (Number(b.margin_ratio ?? 0) > Number(a.margin_ratio ?? 0) ? b : a));
+    const closest = pools.find((p) => p.asset === s.pool)
+      || pools.reduce((a, b) => (Number(b.margin_ratio ?? 0) > Number(a.margin_ratio ?? 0) ? b : a));
+    const mode = s.account_mode && s.account_mode !== "single-asset" ? ` (${s.account_mode})` : "";
     for (const pool of pools) {
       const lines = [];
       let distance = null;
@@ -180,12 +199,12 @@
       }
       lines.push(`margin balance ${money(pool.margin_balance)} · maintenance ${money(pool.maintenance_margin)}`);
       lines.push(`wallet ${money(pool.wallet_balance)}`);
-      holder.append(card(`pool-${pool.asset}`, `${pool.asset} cross`, pool.margin_ratio, tiers.margin_ratio, distance, lines));
+      holder.append(card(`pool-${pool.asset}`, `${pool.asset} pool${mode}`, pool.margin_ratio, tiers.margin_ratio, distance, lines, pool.margin_balance));
     }
     for (const p of s.positions || []) {
       if (p.marginType !== "isolated") continue;
       const gap = p.liquidation_price ? Math.abs(Number(p.markPrice) - Number(p.liquidation_price)) / Number(p.markPrice) : null;
-      holder.append(card(`isolated-${p.symbol}-${p.positionSide}`, `${p.symbol} ${p.positionSide} isolated`,
+      holder.append(card(`isolated-${p.symbol}-${p.positionSide}`, `${p.symbol} ${side(p)} isolated`,
         p.margin_ratio, tiers.isolated_ratio, { value: gap === null ? null : String(gap), tiers: tiers.distance },
         [`isolated wallet ${money(p.isolatedWallet)}`]));
     }
@@ -204,7 +223,7 @@
     const x = (v) => 20 + ((v - lo) / (hi - lo)) * (W - 40);
     const height = 70 + 14 * Math.max(1, liqs.length);
     const svg = el("svg:svg", { viewBox: `0 0 ${W} ${height}` });
-    const title = positions.map((p) => `${p.positionSide === "BOTH" ? (Number(p.positionAmt) < 0 ? "SHORT" : "LONG") : p.positionSide} ${p.positionAmt.replace("-", "")}`).join(", ");
+    const title = positions.map((p) => `${side(p)} ${p.positionAmt.replace("-", "")}`).join(", ");
     box.append(el("h3", {}, `${symbol}  `), svg);
     box.firstChild.append(el("span", { class: "dim" }, title));
     svg.append(el("svg:line", { class: "axis", x1: 20, y1: 40, x2: W - 20, y2: 40 }));
@@ -220,10 +239,11 @@
       const liq = Number(p.liquidation_price);
       const lx = x(liq);
       const gap = Math.abs(mark - liq) / mark;
+      const past = Number(p.positionAmt) < 0 ? mark >= liq : mark <= liq;
       svg.append(el("svg:line", { class: "liq-line", x1: lx, y1: 20, x2: lx, y2: 60 }));
       const anchor = lx > W * 0.8 ? "end" : lx < W * 0.2 ? "start" : "middle";
       svg.append(el("svg:text", { class: "liq-label", x: lx, y: 78 + 14 * i, "text-anchor": anchor },
-        `liq ${price(liq)} (${pct(String(gap))} away)`));
+        past ? `liq ${price(liq)}: PAST IT by ${pct(String(gap))}` : `liq ${price(liq)} (${pct(String(gap))} away)`));
       const mx = x(mark);
       svg.append(el("svg:line", { class: "gap-line", x1: Math.min(lx, mx), y1: 40, x2: Math.max(lx, mx), y2: 40 }));
     });
@@ -428,6 +448,7 @@
 
   function render() {
     renderFacts();
+    renderAssumed();
     renderPools();
     renderLadder();
     drawCharts();
