@@ -86,7 +86,7 @@ def test_the_exchange_engine_does_not_know_its_server() -> None:
 
 # Who may import whom, above the core and the adapters (README, "Layout").
 SHELL_MAY_IMPORT = {
-    "service": {"core", "errors", "binance", "store", "service"},
+    "service": {"core", "errors", "secrets", "binance", "store", "service"},
     # The chat's replies are Telegram HTML by the chat port's contract; `telegram.render` is
     # the pure text module that writes it (and turns it into plain text for the console).
     "chat": {"core", "errors", "service", "chat"},
