@@ -4,7 +4,10 @@
   alive well inside its 60 minutes, recreate on -1125 or `listenKeyExpired`, rotate the
   connection before Binance's 24-hour cut.
 - Mark prices on `/market/ws` for every held symbol, subscribed and unsubscribed with
-  SUBSCRIBE frames as positions open and close.
+  SUBSCRIBE frames as positions open and close; on the same socket, while the account is in
+  Multi-Assets mode, the asset index (`!assetIndex@arr`, every second). Of its rows only
+  those of the assets the account holds or margins with, and only when they changed, go on
+  (one row a second per moving asset, not forty: each is journaled).
 - With `shadow` (something reads the shadow mark): the same symbols' `aggTrade` on
   `/market/ws` and `bookTicker` on `/public/ws` (Binance serves the book only there),
   subscribed and unsubscribed the same way, conflated into `QuoteUpdated` events
@@ -30,21 +33,24 @@ from dataclasses import dataclass, field
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
-from assistant.binance.parse import Skipped, parse_market_frame, parse_user_frame
+from assistant.binance.parse import Skipped, parse_market_event, parse_user_frame
 from assistant.binance.rest import BinanceRest
-from assistant.binance.ticks import Conflater, parse_ticks
+from assistant.binance.ticks import Conflater, follow_book, tick
 from assistant.core.events import (
+    AssetIndexUpdated,
     DataWentStale,
     Event,
     ListenKeyExpired,
     StreamConnected,
     StreamDisconnected,
 )
+from assistant.core.model import AssetRate
 from assistant.core.ports import Clock
 from assistant.errors import ExchangeError, Rejected
 
 log = logging.getLogger(__name__)
 Sink = Callable[[Event, str | None, int], Awaitable[None]]
+ASSET_INDEX_STREAM = "!assetIndex@arr"  # served on /market, as mark prices are
 
 
 @dataclass
@@ -94,12 +100,16 @@ class BinanceStreams:
         self.future_tolerance_ms = future_tolerance_ms
         self.settings = settings or StreamSettings()
         self._held: frozenset[str] = frozenset()  # the symbols whose mark prices we follow
+        self._index = False  # the asset index is followed (Multi-Assets mode)
+        self._assets: frozenset[str] = frozenset()  # whose rates go on to the sink
+        self._rates: dict[str, AssetRate] = {}  # the last rates that went on, by asset
         self.counters = Counters()
         self._ids = 0
+        self._symbols_changed = asyncio.Event()
         self.shadow = shadow  # follow the book and trades too (for the shadow mark)
         self.quotes = Conflater()
         self.followed: frozenset[str] = frozenset()  # the held symbols, as Binance spells them
-        self._changed = {"market": asyncio.Event(), "public": asyncio.Event()}
+        self.book_changed = asyncio.Event()  # the /public socket's (un)subscriptions are due
 
     async def run(self) -> None:
         """Every stream until cancelled."""
@@ -107,7 +117,7 @@ class BinanceStreams:
             group.create_task(self.run_user())
             group.create_task(self.run_market())
             if self.shadow:
-                group.create_task(self.run_public())
+                group.create_task(follow_book(self))
 
     # ---- shared -----------------------------------------------------------------------------
 
@@ -236,22 +246,38 @@ class BinanceStreams:
             attempt = await self._disconnected("market", reason, attempt)
 
     def follow(self, symbols: frozenset[str]) -> None:
-        """The held symbols changed: the market (and public) streams (un)subscribe at once."""
+        """The held symbols changed: the market (and book) streams (un)subscribe at once."""
         self._held = symbols
         self.followed = frozenset(s.upper() for s in symbols)
         self.quotes.keep(self.followed)
-        for changed in self._changed.values():
-            changed.set()
+        self._symbols_changed.set()
+        self.book_changed.set()
 
-    def _channels(self, route: str) -> tuple[str, ...]:
-        if route == "public":
-            return ("bookTicker",)
-        return ("markPrice@1s", "aggTrade") if self.shadow else ("markPrice@1s",)
+    def follow_asset_index(self, on: bool, assets: frozenset[str] = frozenset()) -> None:
+        """Multi-Assets mode on or off, and the assets whose rates matter (wallets that are
+        not zero, the margin assets of held positions): subscribed or unsubscribed at once."""
+        self._assets = assets if on else frozenset()
+        # An asset that stops mattering is forgotten: when it matters again, its rates go on.
+        self._rates = {a: r for a, r in self._rates.items() if a in self._assets}
+        if on != self._index:
+            self._index = on
+            self._rates = {}
+            self._symbols_changed.set()
+
+    def _index_rows(self, update: AssetIndexUpdated) -> AssetIndexUpdated | None:
+        """The rows of assets that matter whose rates changed since they last went on."""
+        fresh = tuple(
+            r for r in update.rates if r.asset in self._assets and self._rates.get(r.asset) != r
+        )
+        if not fresh or not self._index:
+            return None
+        self._rates.update((r.asset, r) for r in fresh)
+        return AssetIndexUpdated(fresh, update.event_at)
 
     async def _serve_market(self, ws: ClientConnection) -> str:
         subscribed: set[str] = set()
         last_seen: dict[str, float] = {}
-        subscriber = asyncio.create_task(self._keep_subscribed(ws, subscribed, last_seen, "market"))
+        subscriber = asyncio.create_task(self._keep_subscribed(ws, subscribed, last_seen))
         try:
             while True:
                 stale = [
@@ -272,11 +298,16 @@ class BinanceStreams:
                     continue
                 received = self.clock.now_ms()
                 if self.shadow and '"aggTrade"' in text:
-                    await self._tick(text, "market", received)
+                    await tick(self, text, "market", received)
                     continue
-                updates = parse_market_frame(text)
+                updates = parse_market_event(text)
                 if isinstance(updates, Skipped):
                     self._skip(updates, "market")
+                    continue
+                if isinstance(updates, AssetIndexUpdated):
+                    rows = self._index_rows(updates)
+                    if rows is not None and not self._from_the_future(rows, "market", received):
+                        await self.sink(rows, None, received)  # the event holds all it used
                     continue
                 for update in updates:
                     if self._from_the_future(update, "market", received):
@@ -284,71 +315,35 @@ class BinanceStreams:
                     last_seen[update.symbol] = time.monotonic()
                     await self.sink(update, text, received)
                 if self.shadow and updates:
-                    await self._tick(text, "market", received)  # the index the marks carry
+                    await tick(self, text, "market", received)  # the index the marks carry
         finally:
             await _stopped(subscriber)
-
-    # ---- the book (for the shadow mark) ---------------------------------------------------
-
-    async def run_public(self) -> None:
-        """`bookTicker` of the held symbols on `/public`; a socket that fails is reopened
-        with the same backoff (no snapshot needed: nothing of the account rides on it)."""
-        attempt = 0
-        while True:
-            try:
-                async with await self._connect(f"{self.ws_url}/public/ws") as ws:
-                    attempt = 0
-                    reason = await self._serve_public(ws)
-            except asyncio.CancelledError:
-                raise
-            except (OSError, WebSocketException, TimeoutError) as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-            self.counters.reconnects["public"] += 1
-            log.warning("public stream (the book) closed: %s; reopening", reason[:200])
-            await asyncio.sleep(self._backoff(attempt))
-            attempt += 1
-
-    async def _serve_public(self, ws: ClientConnection) -> str:
-        subscribed: set[str] = set()
-        subscriber = asyncio.create_task(self._keep_subscribed(ws, subscribed, {}, "public"))
-        try:
-            while True:
-                if subscriber.done():
-                    return f"subscribing failed: {subscriber.exception()}"
-                text = await self._next_text(ws, 0.5)
-                if text is not None:
-                    await self._tick(text, "public", self.clock.now_ms())
-        finally:
-            await _stopped(subscriber)
-
-    async def _tick(self, text: str, stream: str, received: int) -> None:
-        """A book, trade or mark frame into the conflater; a quote it lets through, on."""
-        ticks = parse_ticks(text)
-        if isinstance(ticks, Skipped):
-            self._skip(ticks, stream)
-            return
-        for tick in ticks:
-            if tick.symbol not in self.followed:
-                continue  # a frame for a symbol just unsubscribed
-            quote = self.quotes.add(tick)
-            if quote is not None and not self._from_the_future(quote, stream, received):
-                await self.sink(quote, None, received)
 
     async def _keep_subscribed(
-        self,
-        ws: ClientConnection,
-        subscribed: set[str],
-        last_seen: dict[str, float],
-        route: str,
+        self, ws: ClientConnection, subscribed: set[str], last_seen: dict[str, float]
     ) -> None:
-        changed = self._changed[route]
+        index = False  # this socket's asset index subscription
+        self._rates = {}  # a new socket: every row that matters goes on once more
         while True:
-            changed.clear()
+            self._symbols_changed.clear()
             wanted = {s.upper() for s in self._held}
-            await self._resubscribe(ws, subscribed, wanted, last_seen, self._channels(route))
-            await changed.wait()
+            await self.resubscribe(ws, subscribed, wanted, last_seen, self.channels("market"))
+            if self._index != index:
+                index = self._index
+                await self._send(ws, "SUBSCRIBE" if index else "UNSUBSCRIBE", [ASSET_INDEX_STREAM])
+            await self._symbols_changed.wait()
 
-    async def _resubscribe(
+    async def _send(self, ws: ClientConnection, method: str, params: list[str]) -> None:
+        self._ids += 1
+        await ws.send(json.dumps({"method": method, "params": params, "id": self._ids}))
+
+    def channels(self, route: str) -> tuple[str, ...]:
+        """What each held symbol is subscribed to on a route (`public`: the book)."""
+        if route == "public":
+            return ("bookTicker",)
+        return ("markPrice@1s", "aggTrade") if self.shadow else ("markPrice@1s",)
+
+    async def resubscribe(
         self,
         ws: ClientConnection,
         subscribed: set[str],
@@ -359,9 +354,8 @@ class BinanceStreams:
         added, removed = wanted - subscribed, subscribed - wanted
         for method, symbols in (("SUBSCRIBE", added), ("UNSUBSCRIBE", removed)):
             if symbols:
-                self._ids += 1
                 params = [f"{s.lower()}@{c}" for s in sorted(symbols) for c in channels]
-                await ws.send(json.dumps({"method": method, "params": params, "id": self._ids}))
+                await self._send(ws, method, params)
         for symbol in added:
             last_seen[symbol] = time.monotonic()  # the clock for staleness starts now
         subscribed |= added

@@ -10,16 +10,27 @@ second to two events, and the journal to two rows.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from websockets.exceptions import WebSocketException
 
 from assistant.binance.parse import MALFORMED, SYMBOL, Skipped
 from assistant.binance.wire import parse_decimal, parse_int
 from assistant.core.events import QuoteUpdated
 from assistant.core.shadow import CONFLATE_MS
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
+
+    from assistant.binance.streams import BinanceStreams
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,3 +158,61 @@ class Conflater:
         for table in tables:
             for symbol in [s for s in table if s not in symbols]:
                 del table[symbol]
+
+
+async def tick(streams: BinanceStreams, text: str, stream: str, received: int) -> None:
+    """A book, trade or mark frame into the conflater; a quote it lets through, on to the
+    sink (its raw frame is not kept: a quote is journaled in its compact form)."""
+    ticks = parse_ticks(text)
+    if isinstance(ticks, Skipped):
+        streams._skip(ticks, stream)
+        return
+    for one in ticks:
+        if one.symbol not in streams.followed:
+            continue  # a frame for a symbol just unsubscribed
+        quote = streams.quotes.add(one)
+        if quote is not None and not streams._from_the_future(quote, stream, received):
+            await streams.sink(quote, None, received)
+
+
+async def follow_book(streams: BinanceStreams) -> None:
+    """`bookTicker` of the held symbols on `/public`, until cancelled. A socket that fails is
+    reopened with the streams' backoff; no snapshot is needed (nothing of the account rides
+    on it), and while it is down the book goes stale and gives no estimate."""
+    attempt = 0
+    while True:
+        try:
+            async with await streams._connect(f"{streams.ws_url}/public/ws") as ws:
+                attempt = 0
+                reason = await _serve_book(streams, ws)
+        except asyncio.CancelledError:
+            raise
+        except (OSError, WebSocketException, TimeoutError) as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+        streams.counters.reconnects["public"] += 1
+        log.warning("public stream (the book) closed: %s; reopening", reason[:200])
+        await asyncio.sleep(streams._backoff(attempt))
+        attempt += 1
+
+
+async def _serve_book(streams: BinanceStreams, ws: ClientConnection) -> str:
+    subscriber = asyncio.create_task(_keep_subscribed(streams, ws))
+    try:
+        while True:
+            if subscriber.done():
+                return f"subscribing failed: {subscriber.exception()}"
+            text = await streams._next_text(ws, 0.5)
+            if text is not None:
+                await tick(streams, text, "public", streams.clock.now_ms())
+    finally:
+        subscriber.cancel()
+        await asyncio.wait([subscriber])
+
+
+async def _keep_subscribed(streams: BinanceStreams, ws: ClientConnection) -> None:
+    subscribed: set[str] = set()
+    while True:
+        streams.book_changed.clear()
+        wanted = set(streams.followed)
+        await streams.resubscribe(ws, subscribed, wanted, {}, streams.channels("public"))
+        await streams.book_changed.wait()

@@ -14,10 +14,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
+from assistant import version as installed_version
 from assistant.chat import chart
 from assistant.chat.actions import ChatActions
 from assistant.chat.parse import BadInput, clock, duration, number
 from assistant.chat.view import Records, View
+from assistant.core.events import AlgoOrder
 from assistant.core.margin.book import MarginBook
 from assistant.core.margin.health import book_health
 from assistant.core.margin.liquidation import uniform_distance
@@ -73,6 +75,7 @@ class ChatCommands:
                 "reduce-only order (asks to confirm)",
                 actions.reduce,
             ),
+            ("version", "/version", "which version of the assistant this is", self.version),
         ]:
             self.table[name] = (Command(name, usage, help_text), handler)
         self.table["start"] = (Command("", "/start", "same as /help"), self.help)
@@ -145,6 +148,9 @@ class ChatCommands:
         lines.append("Money moves only after you press Confirm; buttons expire.")
         return [Reply("\n".join(lines))]
 
+    async def version(self, args: list[str], who: Who) -> list[Reply]:
+        return [Reply(esc(f"assistant {installed_version()}"))]
+
     async def status(self, args: list[str], who: Who) -> list[Reply]:
         book = self._book()
         state, rules = self.view.state, self.view.effective_rules()
@@ -153,7 +159,7 @@ class ChatCommands:
         lines = [
             f"<b>Margin ratio</b> {pct(book.margin_ratio)}"
             + (f" (first alert at {pct(tiers[0], 0)})" if tiers else ""),
-            f"<b>Margin balance</b> {money(book.margin_balance)} USDT"
+            f"<b>Margin balance</b> {money(book.margin_balance)} {esc(book.asset)}"
             f" (maintenance {money(book.mm)})",
             f"<b>Liquidation</b> if every mark falls {pct(down)} / rises {pct(up)}".replace(
                 "n/a", "never"
@@ -199,12 +205,20 @@ class ChatCommands:
         return text
 
     async def positions(self, args: list[str], who: Who) -> list[Reply]:
-        book = self._book()
-        rows = book_health(book).positions
-        if not rows:
-            return [Reply("No open positions.")]
-        lines = ["<b>Positions</b>"]
-        for p in rows:
+        """Every pool's positions (the pool named when there are several: single-asset mode's
+        USDT, USDC...), each with the user's conditional orders on it."""
+        self._book()
+        pools = sorted(self.view.state.pools.items())
+        rows = []
+        for asset, pool in pools:
+            rows += [(asset, p) for p in book_health(pool).positions]
+        algos = sorted(self.view.state.algo_orders.values(), key=lambda o: o.algo_id)
+        lines = ["<b>Positions</b>"] if rows else ["No open positions."]
+        named = ""
+        for asset, p in rows:
+            if len(pools) > 1 and asset != named:
+                named = asset
+                lines.append(f"<i>{esc(asset)} pool</i>")
             pos = p.position
             lp = p.liquidation_price
             away = "never" if lp is None else pct(abs(p.mark - lp) / p.mark)
@@ -214,28 +228,46 @@ class ChatCommands:
                 f"\n  mark {esc(p.mark)}, uPnL {money(p.unrealized_pnl)}, {margin}"
                 f"\n  liquidation {esc('none' if lp is None else f'{lp:.4f}')} ({away} away)"
             )
+            lines += [algo_line(o) for o in algos if (o.symbol, o.position_side) == pos.key]
+        held = {p.position.key for _, p in rows}
+        other = [o for o in algos if (o.symbol, o.position_side) not in held]
+        if other:
+            lines.append("<b>Conditional orders without a position</b>")
+            lines += [f"{algo_line(o)} ({esc(o.symbol)} {esc(o.position_side)})" for o in other]
         return [Reply("\n".join(lines))]
 
     async def health(self, args: list[str], who: Who) -> list[Reply]:
-        book = self._book()
-        ex = self.view.state.exchange
-        lines = ["<b>Ours</b> beside <b>the exchange's</b> (its last snapshot)"]
+        """Ours beside Binance's, pool by pool: in single-asset mode each asset's own row of
+        the account (Binance's totals are USDT's alone), in Multi-Assets mode its USD totals."""
+        self._book()
+        state = self.view.state
+        ex = state.exchange
         if ex is None:
             return [Reply("The exchange's figures are not in yet.")]
-        lines.append(f"maintenance margin {money(book.mm)} | {money(ex.total_maint_margin)}")
-        lines.append(
-            f"margin balance {money(book.margin_balance)} | {money(ex.total_margin_balance)}"
-        )
-        for p in book_health(book).positions:
-            key = p.position.key
-            theirs = ex.liquidation_prices.get(key)
-            ours = p.liquidation_price
-            lines.append(
-                f"{esc(key[0])} {esc(key[1].value)} liquidation"
-                f" {esc('none' if ours is None else f'{ours:.2f}')}"
-                f" | {esc('none' if not theirs else f'{theirs:.2f}')}"
-            )
-        age = (self.clock.now_ms() - self.view.state.snapshot_at) // 1000
+        lines = [
+            "<b>Ours</b> beside <b>the exchange's</b> (its last snapshot);"
+            f" account mode {esc(state.account_mode)}"
+        ]
+        for asset, pool in sorted(state.pools.items()):
+            if ex.totals_in_usd:
+                mm, balance = ex.total_maint_margin, ex.total_margin_balance
+            else:
+                mm = ex.asset_maint_margins.get(asset, ex.total_maint_margin)
+                balance = ex.asset_margin_balances.get(asset, ex.total_margin_balance)
+            unit = f" {esc(asset)}" if len(state.pools) > 1 or asset != "USDT" else ""
+            lines.append(f"maintenance margin{unit} {money(pool.mm)} | {money(mm)}")
+            lines.append(f"margin balance{unit} {money(pool.margin_balance)} | {money(balance)}")
+            for p in book_health(pool).positions:
+                key = p.position.key
+                theirs = ex.liquidation_prices.get(key)
+                ours = p.liquidation_price
+                lines.append(
+                    f"{esc(key[0])} {esc(key[1].value)} liquidation"
+                    f" {esc('none' if ours is None else f'{ours:.2f}')}"
+                    f" | {esc('none' if not theirs else f'{theirs:.2f}')}"
+                )
+        lines += [f"<b>ASSUMED</b> {esc(said)}" for said in state.assumptions]
+        age = (self.clock.now_ms() - state.snapshot_at) // 1000
         lines.append(f"<i>exchange snapshot {age}s old; drifts found: {len(self.view.drift)}</i>")
         return [Reply("\n".join(lines))]
 
@@ -255,7 +287,8 @@ class ChatCommands:
         lines = [
             f"<b>If {where} {esc(f'{move * 100:+.2f}')}%</b>",
             f"margin ratio {pct(book.margin_ratio)} → {pct(after.margin_ratio)}",
-            f"margin balance {money(book.margin_balance)} → {money(after.margin_balance)} USDT",
+            f"margin balance {money(book.margin_balance)} → {money(after.margin_balance)}"
+            f" {esc(book.asset)}",
             "<b>LIQUIDATED</b>" if liquidated else "not liquidated",
         ]
         for p in after.positions:
@@ -304,3 +337,13 @@ class ChatCommands:
         tiers = self.view.effective_rules().alerts.ratio_tiers
         png = await asyncio.to_thread(chart.render, rows, tiers, f"last {period}")
         return [Reply(f"Margin ratio and margin balance, last {esc(period)}", photo=png)]
+
+
+def algo_line(order: AlgoOrder) -> str:
+    """A conditional order (Binance's algo service: stop, take-profit, trailing stop), in
+    one line under the position it would close."""
+    size = "closes the position" if order.close_position else f"{order.quantity}"
+    when = f"at {order.trigger_price}" if order.trigger_price else "once activated"
+    only = ", reduce-only" if order.reduce_only and not order.close_position else ""
+    kind = order.kind.replace("_", " ").lower()
+    return f"  ↳ {esc(kind)} {esc(order.side)} {esc(size)} {esc(when)}{only}"

@@ -13,16 +13,19 @@ import sys
 from collections.abc import Sequence
 
 from assistant.binance.rest import BinanceRest
-from assistant.errors import InputError
+from assistant.commands.status import reporter
+from assistant.dashboard.server import DashboardOptions
+from assistant.errors import InputError, UnsupportedAccount
 from assistant.service import redact, systemd
 from assistant.service.bootstrap import ChatOptions, Runtime, build
 from assistant.service.metrics import Metrics
 from assistant.service.money.exchange import on_request_sent
-from assistant.service.settings import Settings, credentials, telegram_token
+from assistant.service.settings import Settings, credentials, dashboard_token, telegram_token
 from assistant.store.lock import StoreLock
 from assistant.store.sqlite import SqliteStore
 
 log = logging.getLogger("assistant")
+EXIT_REFUSED = 3  # an account of a kind the service refuses (Portfolio Margin)
 WS_BASES = {"live": "wss://fstream.binance.com", "demo": "wss://fstream.binancefuture.com"}
 
 
@@ -69,6 +72,7 @@ async def serve(settings: Settings, *, console: bool = False) -> int:
             token=token, console=sys.stdout if console else None, console_alerts=False
         ),
         metrics=metrics,
+        dashboard=dashboard_options(settings),
     )
     task = asyncio.create_task(runtime.run())
     loop = asyncio.get_running_loop()
@@ -84,9 +88,12 @@ async def serve(settings: Settings, *, console: bool = False) -> int:
         asyncio.create_task(_ready(runtime)),
         asyncio.create_task(systemd.watchdog(lambda: runtime.alive)),
     ]
+    code = 0
     try:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    except UnsupportedAccount:  # said by its alert (log, Telegram) already
+        code = EXIT_REFUSED  # systemd's units do not restart it (RestartPreventExitStatus=3)
     finally:
         systemd.notify("STOPPING=1")
         for helper in helpers:
@@ -97,7 +104,16 @@ async def serve(settings: Settings, *, console: bool = False) -> int:
         if metrics is not None:
             await metrics.stop()
     log.info("stopped after %d events; the journal is flushed", runtime.loop.applied)
-    return 0
+    return code
+
+
+def dashboard_options(settings: Settings) -> DashboardOptions | None:
+    board = settings.dashboard
+    if not board.port:
+        return None
+    return DashboardOptions(
+        reporter(settings), host=board.host, port=board.port, token=dashboard_token(settings)
+    )
 
 
 async def _ready(runtime: Runtime) -> None:
@@ -122,5 +138,7 @@ def run(settings: Settings, *, console: bool = False) -> int:
         secrets = [settings.telegram.token, exchange.api_key, exchange.api_secret]
         with contextlib.suppress(InputError):  # if not, serve() says so in one line
             secrets += [telegram_token(settings), *credentials(settings)]  # the resolved values
+        with contextlib.suppress(InputError):
+            secrets.append(dashboard_token(settings))
         setup_logging(secrets)
         return asyncio.run(serve(settings, console=console))

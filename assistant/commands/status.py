@@ -1,36 +1,70 @@
 """`assistant status`: the mirrored account's health, read from the store (the service need
-not be running; old data is flagged as stale)."""
+not be running; old data is flagged as stale). The dashboard's `GET /api/status` and its
+health events are `report` of the running service's own state: the same JSON."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from assistant.commands.calc import fixed, render
+from assistant.commands.calc import fixed, render, render_assets, render_pool
 from assistant.core.margin.health import book_health
 from assistant.core.margin.liquidation import uniform_distance
 from assistant.core.mirror import MirrorState
+from assistant.core.rules.control import effective
+from assistant.core.rules.memory import Memory
 from assistant.errors import InputError
 from assistant.service.clock import SystemClock
-from assistant.service.settings import Settings
+from assistant.service.settings import Settings, rules_from
 from assistant.store.sqlite import SqliteStore
 
 
-def load_mirror(settings: Settings) -> MirrorState:
+def load_mirror(settings: Settings) -> tuple[MirrorState, Memory | None]:
+    """The mirrored account and the rules' memory (the chat's overrides), as last saved."""
     path = settings.store_path
     if not path.exists():
         raise InputError(f"{path}: no store yet; start the service with `assistant run` first")
     store = SqliteStore(path)
     try:
         loaded = store.load_state()
+        memory = store.load_memory(Memory)
     finally:
         store.db.close()
     if loaded is None:
         raise InputError(f"{path}: the store holds no account yet")
-    return loaded[0]
+    return loaded[0], memory
+
+
+def in_force(settings: Settings, memory: Memory | None) -> dict[str, Any]:
+    """The mode and the kill switch as the service applies them: the chat's `/mode` and
+    `/pause` (kept in the store) over the config's, while the config file is the one they
+    were set under; a pause from chat holds whatever the file says."""
+    rules = rules_from(settings)
+    if memory is None:
+        return {"mode": rules.mode.value, "mode_source": "config", "paused": rules.paused}
+    applied = effective(rules, memory)
+    chat = memory.overrides_version == rules.version and bool(memory.mode)
+    return {
+        "mode": applied.mode.value,
+        "mode_source": "chat" if chat else "config",
+        "paused": applied.paused,
+    }
 
 
 def status(settings: Settings, now_ms: int | None = None) -> dict[str, Any]:
-    state = load_mirror(settings)
+    state, memory = load_mirror(settings)
+    return report(state, memory, settings, now_ms)
+
+
+def reporter(settings: Settings) -> Callable[[MirrorState, Memory, int], dict[str, Any]]:
+    """`report` for the running service's dashboard: its live state and memory, its clock."""
+    return lambda state, memory, now_ms: report(state, memory, settings, now_ms)
+
+
+def report(
+    state: MirrorState, memory: Memory | None, settings: Settings, now_ms: int | None = None
+) -> dict[str, Any]:
+    """The status of a mirrored state (InputError while it is incomplete)."""
     now_ms = SystemClock().now_ms() if now_ms is None else now_ms
     book = state.book
     if book is None:
@@ -40,20 +74,36 @@ def status(settings: Settings, now_ms: int | None = None) -> dict[str, Any]:
         )
     down, up = uniform_distance(book)
     body = render(book_health(book), down, up)
+    body["account_mode"] = state.account_mode.value
+    body["pool"] = book.asset
+    body["pools"] = [render_pool(pool) for pool in state.pools.values()]
+    for pool in state.pools.values():  # every position, whichever pool holds it
+        if pool is not book:
+            body["positions"] += render(book_health(pool), None, None)["positions"]
+    if book.valued is not None:
+        body["assets"] = render_assets(book)
+    # Figures that rest on an assumption rather than on Binance's data, said out loud.
+    body["assumptions"] = list(state.assumptions)
     held = [state.mark_at.get(symbol, 0) for symbol in state.held_symbols]
     oldest = min(held) if held else state.updated_at  # the stalest held symbol decides
     body["wallet_balance"] = fixed(state.wallet_balance)
     body["updated_at"] = state.updated_at
     body["stale"] = now_ms - oldest > settings.mirror.staleness_limit * 1000
-    body["mode"] = settings.actions.mode
+    body["age_seconds"] = round(max(0, now_ms - state.updated_at) / 1000, 1)
+    body.update(in_force(settings, memory))
     # Held symbols Binance sent no brackets for, computed at an assumed maintenance rate.
     body["assumed_brackets"] = {s: str(rate) for s, rate in sorted(state.assumed.items())}
-    body["mode_source"] = "config"
-    for row, pos in zip(body["positions"], book.account.positions, strict=True):
+    legs = [
+        pos
+        for pool in [book, *(p for p in state.pools.values() if p is not book)]
+        for pos in pool.account.positions
+    ]
+    marks = {s: m for pool in state.pools.values() for s, m in pool.account.marks.items()}
+    for row, pos in zip(body["positions"], legs, strict=True):
         row.update(
             positionAmt=str(pos.amount),
             entryPrice=str(pos.entry_price),
-            markPrice=fixed(book.account.marks[pos.symbol]),
+            markPrice=fixed(marks[pos.symbol]),
             leverage=pos.leverage,
             marginType=pos.margin_type.value,
             isolatedWallet=fixed(pos.isolated_wallet),
@@ -83,8 +133,11 @@ def status(settings: Settings, now_ms: int | None = None) -> dict[str, Any]:
 def text(body: dict[str, Any]) -> str:
     """A short human summary of `status`."""
     ratio = body["margin_ratio"]
+    source = "set from chat" if body["mode_source"] == "chat" else "from the config"
     lines = [
-        f"mode {body['mode']} ({body['mode_source']})"
+        f"mode {body['mode']} ({source})"
+        + ("   PAUSED: no money moves" if body["paused"] else "")
+        + f"   data {body['age_seconds']:g}s old"
         + ("   DATA IS STALE" if body["stale"] else ""),
         f"margin ratio {ratio if ratio is not None else 'n/a'}"
         f"   margin balance {body['margin_balance']}"
@@ -99,6 +152,17 @@ def text(body: dict[str, Any]) -> str:
             f" @ {p['entryPrice']:<12} mark {p['markPrice']:<16}"
             f" liq {p['liquidation_price'] or '-'}"
         )
+    pools = body.get("pools", [])
+    if len(pools) > 1 or body.get("account_mode", "single-asset") != "single-asset":
+        lines.append(f"account {body['account_mode']}; figures above: the {body['pool']} pool")
+        for pool in pools:
+            lines.append(
+                f"  pool {pool['asset']:<6} ratio {pool['margin_ratio'] or 'n/a'}"
+                f"   margin balance {pool['margin_balance']}"
+                f"   maintenance margin {pool['maintenance_margin']}"
+            )
+    for said in body.get("assumptions", []):
+        lines.append(f"  ASSUMED: {said}")
     for symbol, rate in body.get("assumed_brackets", {}).items():
         lines.append(f"  ASSUMED maintenance rate {rate} for {symbol}: no brackets from Binance")
     return "\n".join(lines)

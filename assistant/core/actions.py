@@ -44,6 +44,7 @@ class TransferToFutures:
     reason: str
     at: int
     by: str = ""  # who ordered it from chat ("" = the rules)
+    asset: str = "USDT"  # what moves from spot (universal transfer MAIN_UMFUTURE takes any)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +83,7 @@ Action = SendAlert | MoneyAction
 
 def describe(action: MoneyAction) -> str:
     if isinstance(action, TransferToFutures):
-        return f"transfer {action.amount} USDT from spot to futures"
+        return f"transfer {action.amount} {action.asset} from spot to futures"
     if isinstance(action, AddIsolatedMargin):
         return f"add {action.amount} USDT to isolated {action.symbol} {action.position_side.value}"
     what = (

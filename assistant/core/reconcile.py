@@ -6,14 +6,19 @@ from __future__ import annotations
 from decimal import Decimal
 
 from assistant.core.events import AccountSnapshotted, DriftDetected
+from assistant.core.margin.book import MarginBook
 from assistant.core.mirror import MirrorState
+from assistant.core.model import Position
 
 MONEY_TOLERANCE = Decimal("0.01")  # USDT; Binance truncates to 8 decimals, marks move between reads
 RELATIVE_TOLERANCE = Decimal("0.001")  # 0.1% of the exchange's own figure
+# Multi-Assets totals are in USD at rates read apart from the marks: compared to 1e-4.
+USD_TOLERANCE = Decimal("0.0001")
+ACCOUNT_MODE = "account mode"
 
 
-def _differs(ours: Decimal, theirs: Decimal) -> bool:
-    return abs(ours - theirs) > max(MONEY_TOLERANCE, abs(theirs) * RELATIVE_TOLERANCE)
+def _differs(ours: Decimal, theirs: Decimal, relative: Decimal = RELATIVE_TOLERANCE) -> bool:
+    return abs(ours - theirs) > max(MONEY_TOLERANCE, abs(theirs) * relative)
 
 
 def mirror_drift(state: MirrorState, snapshot: AccountSnapshotted) -> list[DriftDetected]:
@@ -40,6 +45,11 @@ def mirror_drift(state: MirrorState, snapshot: AccountSnapshotted) -> list[Drift
                 "wallet balance", str(state.wallet_balance), str(snapshot.wallet_balance), at
             )
         )
+    if state.multi_assets != snapshot.multi_assets:  # switched with no ACCOUNT_CONFIG_UPDATE seen
+        modes = ("single-asset", "multi-assets")
+        drift.append(
+            DriftDetected(ACCOUNT_MODE, modes[state.multi_assets], modes[snapshot.multi_assets], at)
+        )
     mine_orders = {o.order_id for o in state.open_orders.values()}
     their_orders = {o.order_id for o in snapshot.open_orders}
     if mine_orders != their_orders:
@@ -59,27 +69,51 @@ def figure_drift(state: MirrorState) -> list[DriftDetected]:
         return []
     at = state.snapshot_at
     drift = []
-    account = book.account
     total = Decimal(0)
     theirs_total: Decimal | None = exchange.total_maint_margin
-    for pos in account.positions:
-        if pos.symbol in state.assumed:
-            known = exchange.maint_margins.get(pos.key)
-            theirs_total = None if known is None or theirs_total is None else theirs_total - known
-            continue
-        size = abs(pos.amount) * account.marks[pos.symbol]
-        mm = account.brackets[pos.symbol].maintenance_margin(size)
-        total += mm
-        theirs = exchange.maint_margins.get(pos.key)
-        if theirs is not None and _differs(mm, theirs):
-            drift.append(
-                DriftDetected(
-                    f"maintenance margin {pos.symbol} {pos.side.value}", str(mm), str(theirs), at
-                )
-            )
-    if theirs_total is not None and _differs(total, theirs_total):
+    # Binance's totals are USDT's pool in single-asset mode ("only for USDT asset") and every
+    # position in USD (MM × the askRate of its margin asset) in Multi-Assets mode.
+    multi = book.valued is not None
+    for pool in state.pools.values():
+        account = pool.account
+        for pos in account.positions:
+            counted = multi or pos.margin_asset == "USDT"
+            if pos.symbol in state.assumed:
+                known = exchange.maint_margins.get(pos.key)
+                if counted and (known is None or theirs_total is None):
+                    theirs_total = None
+                elif counted and known is not None and theirs_total is not None:
+                    theirs_total -= known * _ask(pool, pos)
+                continue
+            size = abs(pos.amount) * account.marks[pos.symbol]
+            mm = account.brackets[pos.symbol].maintenance_margin(size)
+            if counted:
+                total += mm * _ask(pool, pos)
+            drift += _position_drift(pos, mm, exchange.maint_margins.get(pos.key), at)
+    if theirs_total is not None and _differs(
+        total, theirs_total, USD_TOLERANCE if multi else RELATIVE_TOLERANCE
+    ):
         what = "total maintenance margin"
+        if multi:
+            what += " (USD, every position at its asset's askRate)"
+        elif len(state.pools) > 1:
+            what += " (USDT pool)"
         if state.assumed:
             what += f" without {', '.join(sorted(state.assumed))}"
         drift.append(DriftDetected(what, str(total), str(theirs_total), at))
     return drift
+
+
+def _ask(pool: MarginBook, pos: Position) -> Decimal:
+    """The rate an asset-unit figure counts at in the pool's unit (1 outside Multi-Assets)."""
+    valued = pool.valued
+    return Decimal(1) if valued is None else valued.weights[pos.symbol][1]
+
+
+def _position_drift(
+    pos: Position, mm: Decimal, theirs: Decimal | None, at: int
+) -> list[DriftDetected]:
+    if theirs is None or not _differs(mm, theirs):
+        return []
+    what = f"maintenance margin {pos.symbol} {pos.side.value}"
+    return [DriftDetected(what, str(mm), str(theirs), at)]

@@ -5,11 +5,12 @@ collaborator is a constructor argument; nothing is wired by setting attributes a
 Construction follows the direction of the data:
 
     chat ports ─► confirmations ─► proposals ─┐
-    store ─► notifier ────────────────────────┼─► executor ─┐
-    inbox ─► streams, scheduler ──────────────┴─────────────┴─► loop ─► chat commands
+    store, dashboard hub ─► notifier ─────────┼─► executor ─┐
+    inbox ─► streams, scheduler ──────────────┴─────────────┴─► loop ─► chat commands, dashboard
 
 so no collaborator needs one built after it: the executor reaches the people through the
-proposals, and their answers come back through the inbox.
+proposals, and their answers come back through the inbox; alerts reach the dashboard's pages
+through its hub (a listener of the notifier), and the dashboard reads the loop.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import typing
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -34,6 +36,9 @@ from assistant.core.ports import ChatPort, Clock
 from assistant.core.rules import early
 from assistant.core.rules.config import Rules
 from assistant.core.rules.memory import Memory
+from assistant.dashboard.hub import Hub
+from assistant.dashboard.server import Dashboard, DashboardOptions
+from assistant.errors import UnsupportedAccount
 from assistant.service.clock import ExchangeClock
 from assistant.service.loop import Loop
 from assistant.service.metrics import Metrics
@@ -51,7 +56,9 @@ from assistant.telegram.render import alert_html
 log = logging.getLogger(__name__)
 
 
-OPTIONAL = frozenset({"telegram", "outbox", "console"})  # channels, not the protection path
+# Channels, not the protection path.
+OPTIONAL = frozenset({"telegram", "outbox", "console", "dashboard"})
+DELIVERY_WAIT = 10.0  # seconds a refused account's alert may take to reach Telegram
 
 
 class From(enum.Enum):
@@ -91,6 +98,7 @@ class Runtime:
     loop: Loop
     chats: Chats | None = None
     metrics: Metrics | None = None
+    dashboard: Dashboard | None = None
     jobs: list[tuple[str, Job]] = field(default_factory=list)
 
     # ---- what a test, the status line or the demo may read ---------------------------------
@@ -142,26 +150,45 @@ class Runtime:
         return "" if self.state.ready else self.supervisor.blocked
 
     async def run(self) -> None:
-        """Until cancelled; on the way out the journal is flushed and the state saved."""
+        """Until cancelled; on the way out the journal is flushed and the state saved. An
+        account of a kind the service refuses (Portfolio Margin) raises UnsupportedAccount,
+        once its alert has gone out (or `DELIVERY_WAIT` has passed)."""
         self.loop.load()
+        refused: UnsupportedAccount | None = None
         try:
             async with asyncio.TaskGroup() as group:
                 # The channels first: whatever goes wrong from here on, someone is told.
                 for name, job in self.jobs:
                     if name in OPTIONAL:
                         group.create_task(self.supervisor.keep(name, job))
-                await self.supervisor.until_ok("filters", self.scheduler.load_filters)
-                await self.supervisor.until_ok("brackets", self.scheduler.load_brackets)
+                try:
+                    await self.supervisor.until_ok("filters", self.scheduler.load_filters)
+                    await self.supervisor.until_ok("brackets", self.scheduler.load_brackets)
+                except UnsupportedAccount:
+                    await self._delivered()
+                    raise
                 self.scheduler.start()
                 for name, job in self.jobs:
                     if name not in OPTIONAL:
                         group.create_task(self.supervisor.keep(name, job))
+        except* UnsupportedAccount as stopped:
+            refused = typing.cast(UnsupportedAccount, stopped.exceptions[0])
         finally:
             self.scheduler.stop()
             try:
                 self.loop.save()
             except Exception:
                 log.exception("could not save the state on the way out")
+        if refused is not None:
+            raise refused
+
+    async def _delivered(self) -> None:
+        """Until the outbox is empty (Telegram took every message), at most DELIVERY_WAIT."""
+        for _ in range(int(DELIVERY_WAIT / 0.1)):
+            if not self.store.outbox.count_pending():
+                return
+            await self.clock.sleep(0.1)
+        log.warning("stopping with messages still in the outbox; they go out on the next start")
 
 
 def timings_from(settings: Settings) -> Timings:
@@ -193,6 +220,7 @@ def build(
     dedup_ms: int = 600_000,
     metrics: Metrics | None = None,
     inbox: Inbox | None = None,
+    dashboard: DashboardOptions | None = None,
 ) -> Runtime:
     """One runtime. `rules=None` mirrors only (no alerts, no actions). The adapters (the
     exchange client, the store, a metrics endpoint) are the caller's to open and close."""
@@ -221,6 +249,9 @@ def build(
         heard.append(console.alert)
     if metrics is not None:
         heard.append(metrics.alert)
+    hub = Hub() if dashboard is not None else None
+    if hub is not None:
+        heard.append(hub.alert)
     notifier = Notifier(
         store,
         chats=telegram.allowed_chat_ids if bot is not None else (),
@@ -290,6 +321,10 @@ def build(
     ]
     if rules is not None:
         jobs.append(("executor", executor.run))
+    board = None
+    if dashboard is not None and hub is not None:
+        board = Dashboard(dashboard, hub=hub, watched=loop, records=store, clock=clock)
+        jobs.append(("dashboard", board.serve))
     chat = None
     if ports:
         actions = ChatActions(loop, inbox, confirmations, clock)
@@ -310,10 +345,13 @@ def build(
         executor=executor,
         streams=streams,
         scheduler=scheduler,
-        supervisor=Supervisor(clock, optional=OPTIONAL, alert=notifier),
+        supervisor=Supervisor(
+            clock, optional=OPTIONAL, alert=notifier, portfolio_margin=rest.portfolio_margin
+        ),
         loop=loop,
         chats=chat,
         metrics=metrics,
+        dashboard=board,
         jobs=jobs,
     )
 

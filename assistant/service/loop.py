@@ -21,6 +21,7 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
+from decimal import Decimal
 
 from assistant.binance.streams import BinanceStreams
 from assistant.core.actions import SendAlert
@@ -31,6 +32,7 @@ from assistant.core.events import (
     Event,
     ManualDeposit,
     ManualReduce,
+    MarkPriceUpdated,
     ModeSet,
     MuteSet,
     PauseSet,
@@ -98,7 +100,7 @@ class Loop:
     # ---- the one consumer -------------------------------------------------------------------
 
     def handle(self, event: Event, raw: str | None, received_at: int) -> None:
-        held = self.state.held_symbols
+        held, multi_assets = self.state.held_symbols, self.state.multi_assets
         done = step(self.state, self.memory, self.rules, event, received_at)
         self.state, self.memory = done.state, done.memory
         if self.state.held_symbols != held:
@@ -123,6 +125,22 @@ class Loop:
         if isinstance(event, StreamConnected) and event.stream == "user":
             self.scheduler.reconcile_now()
         self._ask_for_missing_brackets(received_at)
+        if not isinstance(event, MarkPriceUpdated):  # a mark changes no wallet, mode or pool
+            self._follow_asset_index(switched=multi_assets != self.state.multi_assets)
+
+    def _follow_asset_index(self, *, switched: bool) -> None:
+        """Multi-Assets mode needs the asset index: the stream follows it (the rates of the
+        assets that matter), the scheduler refreshes it, and a switch reads it at once, or
+        health stays blind (and says so) until the next refresh."""
+        state = self.state
+        assets = frozenset(
+            {a for a, amount in state.wallets.items() if amount}
+            | {state.margin_asset(s) for s in state.held_symbols}
+        )
+        self.streams.follow_asset_index(state.multi_assets, assets)
+        self.scheduler.follow_asset_index(state.multi_assets, assets)
+        if switched and state.multi_assets:
+            self.scheduler.asset_index_now()
 
     def _ask_for_missing_brackets(self, at: int) -> None:
         """A held symbol without brackets (newly listed, or left out of the last answer) is
@@ -257,7 +275,8 @@ class Loop:
         deposited = self.memory.deposited_today(at)
         text = (
             f"daily summary: margin ratio {'n/a' if ratio is None else f'{ratio * 100:.2f}%'},"
-            f" margin balance {book.margin_balance:.2f} USDT, liquidation at a {nearest} move,"
+            f" margin balance {book.margin_balance:.2f} {book.asset}, liquidation at a {nearest}"
+            " move,"
             f" {len(self.state.positions)} position(s), deposited today {deposited:.2f} USDT,"
             f" mode {self.effective_rules().mode if self.rules else 'mirror only'}"
         )
@@ -285,6 +304,7 @@ class Loop:
             # Not ready, not connected: nothing may act on this until a fresh snapshot lands.
             self.state = replace(state, snapshot_at=0, connected={})
             self.streams.follow(self.state.held_symbols)
+            self._follow_asset_index(switched=False)  # the first snapshot reads the index
             log.info("resumed from the store (saved at %s); reconciling before acting", saved_at)
         memory = self.store.load_memory(Memory)
         if memory is not None:
@@ -292,8 +312,12 @@ class Loop:
         # The caps are never taken from that snapshot (a kill can land between a transfer and
         # the next save): they are rebuilt from the intents, as an event, so replay agrees.
         now = self.clock.now_ms()
-        moved, in_flight = self.store.money_facts(now // DAY_MS)
-        self.handle(CapsRestored(now // DAY_MS, moved, in_flight, now), None, now)
+        facts = self.store.asset_facts(now // DAY_MS)
+        moved, in_flight = facts.moved.pop("USDT", Decimal(0)), facts.in_flight
+        restored = CapsRestored(
+            now // DAY_MS, moved, in_flight, now, dict(facts.moved), dict(facts.assets)
+        )
+        self.handle(restored, None, now)
         log.info(
             "caps restored from the store: %s moved today, %d decision(s) in flight",
             moved,

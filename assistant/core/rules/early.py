@@ -28,12 +28,20 @@ from assistant.core.actions import (
     SendAlert,
 )
 from assistant.core.margin.book import MarginBook
+from assistant.core.margin.pools import worst
 from assistant.core.mirror import MirrorState
 from assistant.core.model import ZERO
 from assistant.core.rules import alerts, money
 from assistant.core.rules.config import AlertRules, Rules
 from assistant.core.rules.control import effective
-from assistant.core.rules.engine import Decision, Health, fresh, measure_book, money_may_act
+from assistant.core.rules.engine import (
+    Decision,
+    Health,
+    fresh,
+    measure_book,
+    money_may_act,
+    with_pending_deposits,
+)
 from assistant.core.rules.memory import Memory
 from assistant.core.shadow import ONE, usable
 from assistant.core.values import Severity
@@ -50,43 +58,56 @@ def wanted(rules: Rules) -> bool:
     return rules.alerts.early or (d.enabled and d.early) or (r.enabled and r.early)
 
 
+def _net(book: MarginBook, symbol: str) -> Decimal:
+    """How the pool gains as `symbol`'s mark rises: its net position there (and, in
+    Multi-Assets mode, collateral that moves with that mark)."""
+    totals = book.per_symbol.get(symbol)
+    if totals is not None:
+        return totals.net
+    return ZERO if book.valued is None else book.valued.linked.get(symbol, ZERO)
+
+
 def shadow_books(
     state: MirrorState, at: int, rules: AlertRules
 ) -> tuple[MarginBook, MarginBook] | None:
-    """(center, edge): the real margin book with every usable estimate's symbol at its shadow
-    mark, and at the edge of its band better for the account (the symbol's net position
-    long: above; short: below). None while no held symbol has a usable estimate, or while no
-    edge is worse for the account than its real mark (then nothing can pass a tier early that
-    the real marks have not: the common case, and the cheap one)."""
-    book = state.book
-    if book is None or not state.ready:
+    """(center, edge): the real margin book (the pool closest to liquidation, as the mirror
+    picks it) with every usable estimate's symbol at its shadow mark, and at the edge of its
+    band better for the account (the pool long that symbol: above; short: below). None while
+    no held symbol has a usable estimate, or while no edge is worse for the account than its
+    real mark (then nothing can pass a tier early that the real marks have not: the common
+    case, and the cheap one)."""
+    if state.book is None or not state.ready:
         return None
-    found: list[tuple[str, Decimal, Decimal]] = []
+    estimates: dict[str, tuple[Decimal, Decimal]] = {}
     worse = False
-    for symbol, totals in book.per_symbol.items():
-        estimate = usable(
-            state.quotes.get(symbol), at, rules.early_stale_after_ms, rules.early_max_spread
-        )
-        if estimate is None:
-            continue
-        price, band = estimate
-        real = book.account.marks[symbol]
-        if totals.net > ZERO:
-            better = price * (ONE + band)
-            worse = worse or better < real
-        elif totals.net < ZERO:
-            better = price * (ONE - band)
-            worse = worse or better > real
-        else:
-            better = price
-        found.append((symbol, price, better))
+    for pool in state.pools.values():
+        for symbol, real in pool.account.marks.items():
+            found = estimates.get(symbol) or usable(
+                state.quotes.get(symbol), at, rules.early_stale_after_ms, rules.early_max_spread
+            )
+            if found is None:
+                continue
+            estimates[symbol] = found
+            net = _net(pool, symbol)
+            price, band = found
+            better = price * (ONE + band) if net > ZERO else price * (ONE - band)
+            worse = worse or (net > ZERO and better < real) or (net < ZERO and better > real)
     if not worse:
         return None
-    center = edge = book
-    for symbol, price, better in found:
-        center = center.with_mark(symbol, price)
-        edge = edge.with_mark(symbol, better)
-    return center, edge
+    centers, edges = dict(state.pools), dict(state.pools)
+    for asset, pool in state.pools.items():
+        center = edge = pool
+        for symbol in pool.account.marks:
+            if symbol in estimates:
+                price, band = estimates[symbol]
+                net = _net(pool, symbol)
+                better = price if not net else price * (ONE + band if net > ZERO else ONE - band)
+                center = center.with_mark(symbol, price)
+                edge = edge.with_mark(symbol, better)
+        centers[asset], edges[asset] = center, edge
+    if len(state.pools) == 1:
+        return next(iter(centers.values())), next(iter(edges.values()))
+    return worst(centers), worst(edges)
 
 
 def decide(state: MirrorState, memory: Memory, at: int, rules: Rules) -> Decision:
@@ -221,11 +242,6 @@ def _passes(value: Decimal | None, tier: Decimal, worse_up: bool) -> bool:
     return value is not None and value <= tier
 
 
-def _plus(book: MarginBook, amount: Decimal) -> MarginBook:
-    account = book.account
-    return MarginBook.build(replace(account, wallet_balance=account.wallet_balance + amount))
-
-
 def _money(
     state: MirrorState,
     memory: Memory,
@@ -243,7 +259,7 @@ def _money(
     if not (deposit_rule.enabled or reduce_rule.enabled):
         return memory, []
     early_rules = replace(rules, deposit=deposit_rule, reduce=reduce_rule)
-    if not money_may_act(at_edge, early_rules, edge):
+    if not money_may_act(at_edge, early_rules, state):
         return memory, []
     if not fresh(state, at, rules.alerts.stale_after_ms):
         return memory, []
@@ -252,13 +268,16 @@ def _money(
         center, memory, at, deposit_rule, at_edge.margin_ratio, at_edge.distance
     )
     actions += [replace(t, reason=EARLY + t.reason) for t in transfers]
-    sized, trigger = center, at_edge
-    pending = memory.pending_deposits()
-    if pending:
-        sized = _plus(center, pending)
-        trigger = measure_book(_plus(edge, pending), rules.distance_horizon, early=True)
+    horizon = rules.distance_horizon
+    sized = replace(state, book=center)
+    trigger = at_edge
+    landed = with_pending_deposits(sized, memory, horizon)
+    if landed is not None:  # the deposits decided and not yet seen, as if they had landed
+        sized = landed[0]
+        after_edge = with_pending_deposits(replace(state, book=edge), memory, horizon)
+        trigger = at_edge if after_edge is None else replace(after_edge[1], early=True)
     memory, orders = money.reduce(
-        replace(state, book=sized),
+        sized,
         memory,
         at,
         reduce_rule,

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from assistant.core.actions import STALE, Action, SendAlert
 from assistant.core.events import (
+    AccountModeChanged,
     ActionSettled,
     CapsRestored,
     DriftDetected,
@@ -39,7 +40,17 @@ class Health:
     distance: Decimal | None  # nearest liquidation as a fraction of price; None: none possible
     margin_balance: Decimal
     maintenance_margin: Decimal
+    pool: str = "USDT"  # the pool these figures are of: the one closest to liquidation
     early: bool = False  # at the shadow mark (`rules.early`), not at the real marks
+
+
+def pool_words(state: MirrorState, pool: str) -> str:
+    """ " in the USDC pool" where more than one pool or not USDT's; "" for a USDT-only account."""
+    if pool == "USDT" and len(state.pools) <= 1:
+        return ""
+    if state.multi_assets:
+        return f" (Multi-Assets, in {pool})"
+    return f" in the {pool} pool"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +75,7 @@ def measure_book(book: MarginBook, horizon: Decimal, early: bool = False) -> Hea
         nearest = bound  # far enough: every rule sees it as "beyond", which it is
     else:
         nearest = nearest_distance(book)
-    return Health(book.margin_ratio, nearest, book.margin_balance, book.mm, early)
+    return Health(book.margin_ratio, nearest, book.margin_balance, book.mm, book.asset, early)
 
 
 def evaluate(
@@ -102,7 +113,7 @@ def evaluate(
         True,
         now,
         a.cooldown_ms,
-        lambda: f"at {alerts.pct(health.margin_ratio)}",
+        lambda: f"at {alerts.pct(health.margin_ratio)}{pool_words(state, health.pool)}",
         metric="margin_ratio",
     )
     actions += found
@@ -116,17 +127,19 @@ def evaluate(
         False,
         now,
         a.cooldown_ms,
-        lambda: f"at {alerts.pct(health.distance)} of price",
+        lambda: f"at {alerts.pct(health.distance)} of price{pool_words(state, health.pool)}",
         metric="distance",
     )
     actions += found
     memory = _isolated_and_stale(state, memory, now, rules, actions)
     book = state.book
+    if book is not None:
+        memory = _unfunded(book, memory, now, rules, health, actions)
     # Paused, the money rules still decide (with their cooldowns): the executor announces
     # "paused: would ..." and nothing moves, so a paused guardian still says what it would do.
     if (
         book is not None
-        and money_may_act(health, rules, book)
+        and money_may_act(health, rules, state)
         and fresh(state, now, a.stale_after_ms)
     ):
         memory, transfers = money.deposit(
@@ -136,7 +149,7 @@ def evaluate(
         top_trigger = a.isolated_ratio_tiers[0] if a.isolated_ratio_tiers else Decimal("0.9")
         memory, top_ups = money.isolated_top_ups(state, memory, now, rules.deposit, top_trigger)
         actions += top_ups
-        after = _with_pending_deposits(state, memory, horizon)
+        after = with_pending_deposits(state, memory, horizon)
         reduce_state, reduce_health = after if after is not None else (state, health)
         memory, orders = money.reduce(
             reduce_state,
@@ -151,13 +164,46 @@ def evaluate(
     return Decision(tuple(actions), memory, health)
 
 
-def money_may_act(health: Health, rules: Rules, book: MarginBook) -> bool:
+def _unfunded(
+    book: MarginBook, memory: Memory, now: int, rules: Rules, health: Health, actions: list[Action]
+) -> Memory:
+    """A pool the deposit rule would top up but may not (no caps for its asset): said once per
+    crossing, critical, so the owner knows nothing will come."""
+    d = rules.deposit
+    if not d.enabled or money.funding(book, d) is not None:
+        return memory
+    wants = money.triggered(
+        health.margin_ratio, health.distance, d.trigger_ratio, d.trigger_distance
+    )
+    memory, found = alerts.tiered(
+        memory,
+        f"unfunded:{book.asset}",
+        f"the {book.asset} pool",
+        Decimal(1) if wants else Decimal(0),
+        (Decimal(1),),
+        Decimal(0),
+        True,
+        now,
+        rules.alerts.cooldown_ms,
+        f"needs margin, but no [deposit.assets.{book.asset}] caps are configured:"
+        f" nothing is transferred; add {book.asset} yourself or configure its caps"
+        if wants
+        else "no longer needs margin",
+        metric="deposit",
+        tag="unfunded",
+    )
+    actions += found
+    return memory
+
+
+def money_may_act(health: Health, rules: Rules, state: MirrorState) -> bool:
     """False when no money rule can act on this health (their own checks would say no):
     the freshness check and the rules are then skipped, which is most of the time."""
     d, r = rules.deposit, rules.reduce
     ratio, near = health.margin_ratio, health.distance
     if d.enabled and (
-        book.isolated or money.triggered(ratio, near, d.trigger_ratio, d.trigger_distance)
+        any(pool.isolated for pool in state.pools.values())
+        or money.triggered(ratio, near, d.trigger_ratio, d.trigger_distance)
     ):
         return True
     return r.enabled and money.triggered(ratio, near, r.trigger_ratio, r.trigger_distance)
@@ -170,16 +216,29 @@ def fresh(state: MirrorState, now: int, stale_after_ms: int) -> bool:
     return all(now - state.mark_at.get(s, 0) <= stale_after_ms for s in state.held_symbols)
 
 
-def _with_pending_deposits(
+def with_pending_deposits(
     state: MirrorState, memory: Memory, horizon: Decimal
 ) -> tuple[MirrorState, Health] | None:
     """The state as it will be once the deposits decided but not yet seen have landed."""
-    pending = memory.pending_deposits()
-    if not pending or state.book is None:
+    book = state.book
+    if book is None:
         return None
-    account = state.book.account
-    book = MarginBook.build(replace(account, wallet_balance=account.wallet_balance + pending))
-    after = replace(state, book=book)
+    collateral = book.account.collateral
+    if collateral is None:
+        pending = memory.pending_deposits(book.asset)
+        if not pending:
+            return None
+        account = replace(book.account, wallet_balance=book.account.wallet_balance + pending)
+    else:
+        landing = {a: memory.pending_deposits(a) for a in collateral.rates}
+        if not any(landing.values()):
+            return None
+        wallets = dict(collateral.wallets)
+        for asset, amount in landing.items():
+            if amount:
+                wallets[asset] = wallets.get(asset, Decimal(0)) + amount
+        account = replace(book.account, collateral=replace(collateral, wallets=wallets))
+    after = replace(state, book=MarginBook.build(account))
     health = measure(after, horizon)
     return (after, health) if health is not None else None
 
@@ -192,8 +251,10 @@ def restored(memory: Memory, event: CapsRestored) -> Memory:
         memory,
         deposit_day=event.day,
         deposit_total=event.moved_today,
+        asset_totals=dict(event.moved_by_asset),
         pending=frozenset(event.in_flight),
         booked=dict(event.in_flight),
+        booked_assets={d: a for d, a in event.in_flight_assets.items() if d in event.in_flight},
     )
 
 
@@ -204,7 +265,11 @@ def _settle(memory: Memory, event: Event | None) -> Memory:
         return memory
     booked = dict(memory.booked)
     amount = booked.pop(event.decision_id, None)
-    memory = replace(memory, pending=memory.pending - {event.decision_id}, booked=booked)
+    assets = dict(memory.booked_assets)
+    asset = assets.pop(event.decision_id, "USDT")
+    memory = replace(
+        memory, pending=memory.pending - {event.decision_id}, booked=booked, booked_assets=assets
+    )
     if amount is None or event.outcome == Outcome.UNKNOWN:  # it may have moved; keep it
         return memory
     moved = Decimal(0)
@@ -212,12 +277,28 @@ def _settle(memory: Memory, event: Event | None) -> Memory:
         moved = event.amount if event.amount is not None else amount
     day = decided_day(event.decision_id)
     if memory.deposit_day == (event.at // DAY_MS if day is None else day):
-        total = max(Decimal(0), memory.deposit_total - (amount - moved))
-        memory = replace(memory, deposit_total=total)
+        if asset == "USDT":
+            total = max(Decimal(0), memory.deposit_total - (amount - moved))
+            memory = replace(memory, deposit_total=total)
+        else:
+            left = max(Decimal(0), memory.asset_totals.get(asset, Decimal(0)) - (amount - moved))
+            memory = replace(memory, asset_totals={**memory.asset_totals, asset: left})
     return memory
 
 
 def _event_alerts(event: Event | None, rules: Rules, now: int) -> list[SendAlert]:
+    if isinstance(event, AccountModeChanged):
+        text = (
+            "the account switched to Multi-Assets mode: its figures are now one pool in USD over"
+            " every collateral asset, at Binance's asset index rates"
+            if event.multi_assets
+            else "the account switched to single-asset mode: one pool per margin asset again"
+        )
+        return [SendAlert("account_mode", Severity.CRITICAL, text, now, metric="account_mode")]
+    if isinstance(event, DriftDetected) and event.what == "account mode":
+        text = f"the account's mode changed from {event.ours} to {event.theirs} (found by a"
+        text += " reconcile); its health is computed in the new mode from now on"
+        return [SendAlert("account_mode", Severity.CRITICAL, text, now, metric="account_mode")]
     if isinstance(event, DriftDetected) and rules.alerts.drift:
         return [
             SendAlert(
@@ -261,9 +342,8 @@ def _isolated_and_stale(
     state: MirrorState, memory: Memory, now: int, rules: Rules, actions: list[Action]
 ) -> Memory:
     a = rules.alerts
-    book = state.book
-    assert book is not None
-    for pos in book.isolated:
+    isolated = [(pool, p) for pool in state.pools.values() for p in pool.isolated]
+    for book, pos in isolated:
         mark = book.account.marks[pos.symbol]
         mm = book.account.brackets[pos.symbol].maintenance_margin(abs(pos.amount) * mark)
         ratio = margin_ratio(mm, pos.isolated_balance(mark))

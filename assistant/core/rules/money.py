@@ -19,6 +19,7 @@ from assistant.core.actions import (
 )
 from assistant.core.events import OpenOrder
 from assistant.core.margin.book import MarginBook
+from assistant.core.margin.pools import STABLE
 from assistant.core.margin.sizing import (
     Room,
     cross_deposit,
@@ -29,21 +30,22 @@ from assistant.core.margin.sizing import (
     reduce_to_ratio,
 )
 from assistant.core.mirror import MirrorState
-from assistant.core.model import ZERO, Position
-from assistant.core.rules.config import DepositRule, ReduceRule
+from assistant.core.model import ZERO, Position, PositionSide
+from assistant.core.rules.config import AssetCaps, DepositRule, ReduceRule
 from assistant.core.rules.memory import DAY_MS, Memory
 from assistant.core.values import Policy, Severity
 
 CENT = Decimal("0.01")
+SATOSHI = Decimal("0.00000001")
 BLOCKED = "reduce_blocked"  # the alert that says which of the user's orders block a reduction
 
 
-def in_cents(wanted: Decimal, *caps: Decimal) -> Decimal:
-    """The USDT to move, in whole cents: what is wanted, rounded up to the cent, but never more
-    than any cap, each rounded down to the cent. A cap below one cent allows nothing."""
-    amount = wanted.quantize(CENT, rounding=ROUND_CEILING)
+def in_cents(wanted: Decimal, *caps: Decimal, unit: Decimal = CENT) -> Decimal:
+    """The amount to move, in whole cents (or `unit`s): what is wanted, rounded up, but never
+    more than any cap, each rounded down. A cap below one unit allows nothing."""
+    amount = wanted.quantize(unit, rounding=ROUND_CEILING)
     for cap in caps:
-        amount = min(amount, cap.quantize(CENT, rounding=ROUND_FLOOR))
+        amount = min(amount, cap.quantize(unit, rounding=ROUND_FLOOR))
     return amount
 
 
@@ -68,6 +70,52 @@ def _decided(memory: Memory, decision_id: str) -> Memory:
     return replace(memory, pending=memory.pending | {decision_id}, decisions=memory.decisions + 1)
 
 
+def funding(book: MarginBook, rule: DepositRule) -> tuple[str, AssetCaps] | None:
+    """What tops up this pool, under which caps: Multi-Assets the configured asset under
+    `[deposit]`'s caps; single-asset USDT under `[deposit]`'s, another asset under its own
+    `[deposit.assets.ASSET]` caps, or nothing (that pool is alerted, never funded)."""
+    own = AssetCaps(rule.max_per_action, rule.max_per_day)
+    if book.valued is not None:
+        return rule.asset, own
+    if book.asset == "USDT":
+        return "USDT", own
+    caps = rule.assets.get(book.asset)
+    return None if caps is None else (book.asset, caps)
+
+
+def in_asset(book: MarginBook, amount: Decimal, asset: str) -> Decimal | None:
+    """A pool-unit amount in units of `asset` (Multi-Assets: what adds that much equity,
+    at the rate its equity is valued at; None if the asset has no rate)."""
+    collateral = book.account.collateral
+    if collateral is None or book.valued is None:
+        return amount
+    if asset not in collateral.rates:
+        return None
+    rate = collateral.rate(asset, book.account.marks)
+    equity = collateral.wallets.get(asset, ZERO)
+    return amount / (rate.bid if equity >= ZERO else rate.ask)
+
+
+def book_deposit(memory: Memory, now: int, decision: str, asset: str, amount: Decimal) -> Memory:
+    """A deposit decided: booked against its asset's daily cap until it settles."""
+    day = now // DAY_MS
+    fresh = memory.deposit_day != day
+    memory = replace(
+        _decided(memory, decision),
+        deposit_at=now,
+        deposit_day=day,
+        deposit_total=ZERO if fresh else memory.deposit_total,
+        asset_totals={} if fresh else memory.asset_totals,
+        booked={**memory.booked, decision: amount},
+    )
+    if asset == "USDT":
+        return replace(memory, deposit_total=memory.deposit_total + amount)
+    totals = {**memory.asset_totals, asset: memory.asset_totals.get(asset, ZERO) + amount}
+    return replace(
+        memory, asset_totals=totals, booked_assets={**memory.booked_assets, decision: asset}
+    )
+
+
 def deposit(
     book: MarginBook,
     memory: Memory,
@@ -84,42 +132,45 @@ def deposit(
         return memory, []
     if not triggered(ratio, distance, rule.trigger_ratio, rule.trigger_distance):
         return memory, []
-    wanted = max(
+    source = funding(book, rule)
+    if source is None:
+        return memory, []  # the pool's alerts say it; check-config said it is not funded
+    asset, caps = source
+    need = max(
         cross_deposit(book, rule.target_ratio), deposit_for_distance(book, rule.target_distance)
     )
-    left_today = rule.max_per_day - memory.deposited_today(now)
-    amount = in_cents(wanted, rule.max_per_action, left_today)
-    if amount <= ZERO or amount < rule.min_amount:
+    wanted = in_asset(book, need, asset)
+    if wanted is None:
+        return memory, []
+    left_today = caps.max_per_day - memory.deposited_today(now, asset)
+    unit = CENT if asset in STABLE else SATOSHI  # BTC, ETH, BNB collateral: 8 decimals
+    amount = in_cents(wanted, caps.max_per_action, left_today, unit=unit)
+    if amount <= ZERO or (asset in STABLE and amount < rule.min_amount):
         return memory, []
     decision = f"deposit-{now}-{memory.decisions}"
+    pool = "" if book.asset == "USDT" else f"{book.asset} pool "
     why = (
-        f"margin ratio {_fmt(ratio)}, distance {_fmt(distance)}: to ratio {rule.target_ratio}"
-        f" and distance {rule.target_distance}"
+        f"{pool}margin ratio {_fmt(ratio)}, distance {_fmt(distance)}: to ratio"
+        f" {rule.target_ratio} and distance {rule.target_distance}"
     )
-    day = now // DAY_MS
-    total = memory.deposited_today(now) + amount
-    memory = replace(
-        _decided(memory, decision),
-        deposit_at=now,
-        deposit_day=day,
-        deposit_total=total,
-        booked={**memory.booked, decision: amount},
-    )
-    return memory, [TransferToFutures(decision, amount, why, now)]
+    memory = book_deposit(memory, now, decision, asset, amount)
+    return memory, [TransferToFutures(decision, amount, why, now, asset=asset)]
 
 
 def isolated_top_ups(
     state: MirrorState, memory: Memory, now: int, rule: DepositRule, trigger: Decimal
 ) -> tuple[Memory, list[AddIsolatedMargin]]:
-    """Isolated positions whose own ratio passed `trigger`: margin added to them directly."""
-    book = state.book
-    if book is None or not rule.enabled or _pending(memory, "isolated-"):
+    """Isolated positions whose own ratio passed `trigger`: margin added to them directly
+    (USDT-margined ones: the isolated transfer moves the position's own margin asset, and
+    only USDT's caps are the `[deposit]` ones)."""
+    if state.book is None or not rule.enabled or _pending(memory, "isolated-"):
         return memory, []
     if now - memory.deposit_at < rule.cooldown_ms:
         return memory, []
     actions = []
-    for pos in book.account.positions:
-        if pos.is_cross or not pos.amount:
+    isolated = [(pool, p) for pool in state.pools.values() for p in pool.isolated]
+    for book, pos in isolated:
+        if pos.margin_asset != "USDT" or book.valued is not None:
             continue
         mark = book.account.marks[pos.symbol]
         mm = book.account.brackets[pos.symbol].maintenance_margin(abs(pos.amount) * mark)
@@ -224,6 +275,7 @@ def reduce(
     decision = f"reduce-{now}-{memory.decisions}"
     side = "SELL" if position.amount > 0 else "BUY"
     why = f"margin ratio {_fmt(ratio)}, distance {_fmt(distance)}: toward ratio {rule.target_ratio}"
+    why += conditional_note(state, position)
     cancel = tuple(o.client_id for o in room.ours) if in_the_way else ()
     memory = replace(_decided(memory, decision), reduce_at=now)
     order = PlaceReduceOnly(
@@ -233,6 +285,32 @@ def reduce(
         return memory, [order]
     memory, told = _told(memory, now, position, room, wanted, quantity, alert_cooldown_ms)
     return memory, [order, *told]
+
+
+def conditional_note(state: MirrorState, position: Position) -> str:
+    """The user's own stop or take-profit orders that would close this position once triggered.
+
+    They are told, not counted against the reduction: Binance does not hold an untriggered
+    conditional order against a reduce-only order's room (-2022 counts open orders only), and a
+    close-position stop-loss on every position must not keep the guardian from protecting it.
+    Once triggered, such an order is an open order and is counted like any other."""
+    closing = "SELL" if position.amount > ZERO else "BUY"
+    mine = [
+        o
+        for o in state.algo_orders.values()
+        if o.symbol == position.symbol
+        and o.position_side == position.side
+        and o.side == closing
+        and (o.reduce_only or o.close_position or position.side != PositionSide.BOTH)
+    ]
+    if not mine:
+        return ""
+    said = ", ".join(
+        f"{o.kind} at {o.trigger_price}"
+        + (" (closes it all)" if o.close_position else f" ({o.quantity})")
+        for o in sorted(mine, key=lambda o: o.algo_id)
+    )
+    return f"; your own conditional order(s) on it, untouched: {said}"
 
 
 def describe_orders(orders: tuple[OpenOrder, ...]) -> str:

@@ -1,6 +1,6 @@
 """Scenarios: the starting account, its symbols, a price path and the emulator's settings.
 
-A scenario is a JSON object (see spec/interfaces.md) or the name of a built-in one. Every key
+A scenario is a JSON object (docs/emulator.md, "Scenarios") or the name of a built-in one. Every key
 but `symbols` is optional. Symbols with a real bracket table and real filters use them; others
 get a generic table and filters derived from their price, so a scenario can list fifty.
 """
@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from assistant.emulator.exchange.builtins import BUILTINS
+from assistant.emulator.exchange.checks import check_scenario
+from assistant.emulator.exchange.modes.spec import AccountSpec, margin_asset_of, parse_account
 from assistant.errors import InputError
 
 D = Decimal
@@ -139,6 +141,7 @@ class SymbolSpec:
     min_qty: Decimal
     min_notional: Decimal
     hide_brackets: bool = False  # left out of GET /fapi/v1/leverageBracket until unhidden
+    margin_asset: str = "USDT"  # the pool it is margined in: its quote asset (BTCUSDC: USDC)
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,7 @@ class Scenario:
     api_secret: str = "emulator-secret"
     position_mode: str = "oneway"
     spot: dict[str, Decimal] = field(default_factory=lambda: {"USDT": D("5000")})
-    futures: Decimal = D("1000")
+    account: AccountSpec = field(default_factory=lambda: AccountSpec({"USDT": D("1000")}))
     positions: tuple[dict[str, Any], ...] = ()
     path: tuple[tuple[float, dict[str, Decimal]], ...] = ()
     settings: Settings = field(default_factory=Settings)
@@ -172,6 +175,11 @@ class Scenario:
                     cached.setdefault(symbol, []).append((t, price))
             object.__setattr__(self, "_tracks", cached)
         return cached
+
+    @property
+    def futures(self) -> dict[str, Decimal]:
+        """The futures wallet per asset (cross; isolated margin sits in its positions)."""
+        return self.account.futures
 
     @property
     def duration(self) -> float:
@@ -230,12 +238,12 @@ def _symbol(name: str, raw: Any) -> SymbolSpec:
         min_qty=_num(filters["minQty"], f"symbols.{name}.filters.minQty"),
         min_notional=_num(filters["minNotional"], f"symbols.{name}.filters.minNotional"),
         hide_brackets=raw.get("hide_brackets", False) is True,
+        margin_asset=margin_asset_of(name, raw),
     )
 
 
 def parse_scenario(raw: Any) -> Scenario:
-    if not isinstance(raw, dict) or not isinstance(raw.get("symbols"), dict):
-        raise InputError("scenario: expected an object with a symbols object")
+    check_scenario(raw, Settings)
     symbols = {name.upper(): _symbol(name.upper(), spec) for name, spec in raw["symbols"].items()}
     path = []
     for i, point in enumerate(raw.get("path", [])):
@@ -277,7 +285,7 @@ def parse_scenario(raw: Any) -> Scenario:
         spot={
             k.upper(): _num(v, f"spot.{k}") for k, v in raw.get("spot", {"USDT": "5000"}).items()
         },
-        futures=_num(raw.get("futures", {}).get("USDT", "1000"), "futures.USDT"),
+        account=parse_account(raw, {name: spec.margin_asset for name, spec in symbols.items()}),
         positions=tuple(raw.get("positions", [])),
         path=tuple(path),
         settings=settings,
@@ -305,4 +313,7 @@ def load_scenario(source: str | dict[str, Any] | None) -> Scenario:
         raise InputError(
             f"scenario {source}: not valid JSON: {exc.msg} at line {exc.lineno}"
         ) from None
-    return parse_scenario(raw)
+    try:
+        return parse_scenario(raw)
+    except InputError as exc:  # which file, then what in it
+        raise InputError(f"{source}: {exc}") from None
