@@ -61,13 +61,12 @@ class Decision:
 
 
 def measure(state: MirrorState, horizon: Decimal) -> Health | None:
-    """Health, solving the distance exactly only when the cheap bound cannot rule out
-    that it lies within `horizon`."""
     return None if state.book is None else measure_book(state.book, horizon)
 
 
 def measure_book(book: MarginBook, horizon: Decimal, early: bool = False) -> Health:
-    """`measure` of one margin book (the real one, or one at the shadow marks)."""
+    """Health of a margin book (the real one, or one at the shadow marks), solving the
+    distance exactly only when the cheap bound cannot rule out that it lies within `horizon`."""
     bound = distance_lower_bound(book)
     if bound is None:
         nearest = None

@@ -15,6 +15,7 @@ from assistant.core.rules.config import AlertRules, DepositRule, ReduceRule, Rul
 from assistant.core.rules.early import CONFIRM_MS
 from assistant.core.rules.memory import Memory
 from assistant.core.step import step
+from tests.core import test_mirror_modes as modes
 from tests.core.test_mirror import ready
 
 D = Decimal
@@ -52,6 +53,7 @@ class Market:
     memory: Memory = field(default_factory=Memory)
     done: list[tuple[int, Action]] = field(default_factory=list)
     index: tuple[Decimal, int] | None = None
+    symbol: str = "BTCUSDT"
 
     def feed(self, event: Event, at: int) -> None:
         result = step(self.state, self.memory, self.rules, event, at)
@@ -62,13 +64,13 @@ class Market:
         """`late`: each quote arrives this many ms after the book's own time."""
         for t in range(start, end, 250):
             if t % 1_000 == 0:
-                self.feed(MarkPriceUpdated("BTCUSDT", mark(t), t), t)
+                self.feed(MarkPriceUpdated(self.symbol, mark(t), t), t)
                 self.index = (book(t), t)
             index, index_at = self.index or (None, 0)
             mid = book(t)
             anchor = None if index is None else book(index_at)
             quote = QuoteUpdated(
-                "BTCUSDT",
+                self.symbol,
                 mid - D("0.05"),
                 mid + D("0.05"),
                 mid,
@@ -182,3 +184,37 @@ def test_reduce_early_acts_before_the_mark_within_its_caps() -> None:
     late.play(FALL, LEADING, 2_000, 24_000)
     [(late_at, _)] = [(t, a) for t, a in late.done if isinstance(a, PlaceReduceOnly)]
     assert late_at >= real_at
+
+
+def test_in_an_account_of_several_pools_the_pool_the_book_endangers_warns() -> None:
+    """BTCUSDC's book leads its marks down: its USDC pool (500 USDC behind 0.1 BTC) passes 15%
+    on the book first; the USDT pool, and every pool's real figures, stay as the marks say."""
+    state = replace(modes.ready(), connected={"user": True, "market": True})
+    tier = D("0.15")  # the USDC pool passes it near 56507
+    rules = replace(RULES, alerts=replace(RULES.alerts, ratio_tiers=(tier,)))
+    market = Market(rules, state=state, symbol="BTCUSDC")
+    fall = linear(8_000, "58000", 18_000, "56000")
+    market.play(fall, linear(7_000, "58000", 17_000, "56000"), 2_000, 24_000)
+    [(early_at, early), *_] = market.alerts("early:margin_ratio")
+    [(real_at, _)] = market.alerts("margin_ratio")
+    assert early_at < real_at and early.tier == tier
+    pools = market.state.pools
+    assert pools["USDC"].account.marks["BTCUSDC"] == fall(23_000)
+    assert pools["USDT"] is state.pools["USDT"]  # nothing of the USDT pool moved
+
+
+def test_in_multi_assets_mode_the_one_pool_warns_early() -> None:
+    state = replace(modes.ready(multi=True), connected={"user": True, "market": True})
+    assert set(state.pools) == {"USD"}
+    tier = D("0.0145")  # 0.2 BTC on about 3500 USD: the ratio reaches 1.5% at 56000
+    rules = replace(RULES, alerts=replace(RULES.alerts, ratio_tiers=(tier,)))
+    market = Market(rules, state=state, symbol="BTCUSDC")
+    market.play(
+        linear(8_000, "58000", 18_000, "56000"),
+        linear(7_000, "58000", 17_000, "56000"),
+        2_000,
+        24_000,
+    )
+    [(early_at, _), *_] = market.alerts("early:margin_ratio")
+    [(real_at, _)] = market.alerts("margin_ratio")
+    assert early_at < real_at
