@@ -65,7 +65,7 @@ def ratio_at(share: Decimal) -> Decimal:
     brackets = parse_leverage_brackets(
         {s: list(spec.brackets) for s, spec in scenario.symbols.items()}
     )
-    book = MarginBook.build(Account(scenario.futures, positions, marks, brackets))
+    book = MarginBook.build(Account(scenario.futures["USDT"], positions, marks, brackets))
     ratio = book.margin_ratio
     assert ratio is not None
     return ratio
@@ -264,12 +264,18 @@ async def measure(folder: Path) -> dict[str, Any]:
     early = [
         float(at) for at, what, tier in rows if what.startswith("alert:early") and tier == str(TIER)
     ]
+    # Each early alert counts in the cycle it came in, its withdrawal with it (3 s later, the
+    # next cycle may have begun).
     settled: dict[str, dict[str, int]] = {k: {} for k in ("fall", "near", "wick")}
-    for at, what, tier in rows:
-        if what.startswith("alert:early") and tier != "confirmed":
-            kind = kind_at(float(at), base, spans)
-            word = "withdrawn" if tier == "withdrawn" else "early"
-            settled[kind][word] = settled[kind].get(word, 0) + 1
+    last = "fall"
+    for at, what, tier in sorted(rows):
+        if not what.startswith("alert:early") or tier == "confirmed":
+            continue
+        if tier == "withdrawn":
+            settled[last]["withdrawn"] = settled[last].get("withdrawn", 0) + 1
+        else:
+            last = kind_at(float(at), base, spans)
+            settled[last]["early"] = settled[last].get("early", 0) + 1
     confirmed = sum(
         1 for _, what, tier in rows if what.startswith("alert:early") and tier == "confirmed"
     )
