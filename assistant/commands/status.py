@@ -3,9 +3,11 @@ not be running; old data is flagged as stale)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from assistant.commands.calc import fixed, render
+from assistant.core import format as fmt
 from assistant.core.margin.health import book_health
 from assistant.core.margin.liquidation import uniform_distance
 from assistant.core.mirror import MirrorState
@@ -81,24 +83,34 @@ def status(settings: Settings, now_ms: int | None = None) -> dict[str, Any]:
 
 
 def text(body: dict[str, Any]) -> str:
-    """A short human summary of `status`."""
-    ratio = body["margin_ratio"]
+    """A short human summary of `status`: percent, USDT and prices as in every other channel
+    (`--json` keeps the exact strings)."""
+
+    def num(value: Any) -> Decimal | None:
+        return None if value is None else Decimal(str(value))
+
+    ratio = num(body["margin_ratio"])
     lines = [
         f"mode {body['mode']} ({body['mode_source']})"
         + ("   DATA IS STALE" if body["stale"] else ""),
-        f"margin ratio {ratio if ratio is not None else 'n/a'}"
-        f"   margin balance {body['margin_balance']}"
-        f"   maintenance margin {body['maintenance_margin']}",
+        f"margin ratio {fmt.ratio(ratio)}"
+        f"   margin balance {fmt.usdt(num(body['margin_balance']))}"
+        f"   maintenance margin {fmt.usdt(num(body['maintenance_margin']))}",
     ]
     distance = body["distance_to_liquidation"]
-    down, up = distance["down"] or "never", distance["up"] or "never"
-    lines.append(f"liquidation if every mark moves: down {down}, up {up}")
+    down = fmt.distance(num(distance["down"]), "never")
+    up = fmt.distance(num(distance["up"]), "never")
+    lines.append(f"distance to liquidation, every mark moving together: down {down}, up {up}")
     for p in body["positions"]:
+        liquidation = num(p["liquidation_price"])
         lines.append(
             f"  {p['symbol']:<14} {p['positionSide']:<5} {p['positionAmt']:>14}"
-            f" @ {p['entryPrice']:<12} mark {p['markPrice']:<16}"
-            f" liq {p['liquidation_price'] or '-'}"
+            f" @ {fmt.price(num(p['entryPrice'])):<12} mark {fmt.price(num(p['markPrice'])):<14}"
+            f" liquidation {'none' if liquidation is None else fmt.price(liquidation)}"
         )
     for symbol, rate in body.get("assumed_brackets", {}).items():
-        lines.append(f"  ASSUMED maintenance rate {rate} for {symbol}: no brackets from Binance")
+        lines.append(
+            f"  ASSUMED maintenance rate {fmt.percent(Decimal(rate))} for {symbol}:"
+            " no brackets from Binance"
+        )
     return "\n".join(lines)

@@ -74,6 +74,8 @@ class MirrorState:
     # and the held symbols computed with it now, each at the rate it was first assumed at.
     fallback_mmr: Decimal | None = None
     assumed: Mapping[str, Decimal] = field(default_factory=dict)
+    # The marks of the latest REST snapshot: the moment the exchange's figures are of.
+    snapshot_marks: Mapping[str, Decimal] = field(default_factory=dict)
 
     @property
     def ready(self) -> bool:
@@ -192,6 +194,7 @@ def _snapshot(state: MirrorState, event: AccountSnapshotted) -> MirrorState:
         open_orders={o.order_id: o for o in event.open_orders},
         exchange=event.exchange,
         snapshot_at=event.taken_at,
+        snapshot_marks=dict(event.marks),
         updated_at=max(state.updated_at, event.taken_at),
         recent=(),
     )

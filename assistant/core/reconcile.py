@@ -3,10 +3,14 @@ figures and the exchange's. Like with like: Binance's totals include isolated po
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
+from assistant.core import format as fmt
 from assistant.core.events import AccountSnapshotted, DriftDetected
-from assistant.core.mirror import MirrorState
+from assistant.core.margin.book import MarginBook
+from assistant.core.margin.liquidation import liquidation_prices
+from assistant.core.mirror import Key, MirrorState
 
 MONEY_TOLERANCE = Decimal("0.01")  # USDT; Binance truncates to 8 decimals, marks move between reads
 RELATIVE_TOLERANCE = Decimal("0.001")  # 0.1% of the exchange's own figure
@@ -16,6 +20,10 @@ def _differs(ours: Decimal, theirs: Decimal) -> bool:
     return abs(ours - theirs) > max(MONEY_TOLERANCE, abs(theirs) * RELATIVE_TOLERANCE)
 
 
+def _position(amount: Decimal, entry: Decimal) -> str:
+    return f"{fmt.exact(amount)} @ {fmt.exact(entry)}"
+
+
 def mirror_drift(state: MirrorState, snapshot: AccountSnapshotted) -> list[DriftDetected]:
     """The mirror against a snapshot: positions, wallet and open orders must match exactly."""
     at = snapshot.taken_at
@@ -23,8 +31,8 @@ def mirror_drift(state: MirrorState, snapshot: AccountSnapshotted) -> list[Drift
     theirs = {(p.symbol, p.side): p for p in snapshot.positions if p.amount}
     for key in sorted(set(theirs) | set(state.positions)):
         mine, real = state.positions.get(key), theirs.get(key)
-        ours_text = "none" if mine is None else f"{mine.amount} @ {mine.entry_price}"
-        their_text = "none" if real is None else f"{real.amount} @ {real.entry_price}"
+        ours_text = "none" if mine is None else _position(mine.amount, mine.entry_price)
+        their_text = "none" if real is None else _position(real.amount, real.entry_price)
         same = (mine is None and real is None) or (
             mine is not None
             and real is not None
@@ -37,7 +45,10 @@ def mirror_drift(state: MirrorState, snapshot: AccountSnapshotted) -> list[Drift
     if state.wallet_balance != snapshot.wallet_balance:
         drift.append(
             DriftDetected(
-                "wallet balance", str(state.wallet_balance), str(snapshot.wallet_balance), at
+                "wallet balance",
+                f"{fmt.exact(state.wallet_balance)} USDT",
+                f"{fmt.exact(snapshot.wallet_balance)} USDT",
+                at,
             )
         )
     mine_orders = {o.order_id for o in state.open_orders.values()}
@@ -74,12 +85,56 @@ def figure_drift(state: MirrorState) -> list[DriftDetected]:
         if theirs is not None and _differs(mm, theirs):
             drift.append(
                 DriftDetected(
-                    f"maintenance margin {pos.symbol} {pos.side.value}", str(mm), str(theirs), at
+                    f"maintenance margin {pos.symbol} {pos.side.value}",
+                    fmt.usdt(mm),
+                    fmt.usdt(theirs),
+                    at,
                 )
             )
     if theirs_total is not None and _differs(total, theirs_total):
         what = "total maintenance margin"
         if state.assumed:
             what += f" without {', '.join(sorted(state.assumed))}"
-        drift.append(DriftDetected(what, str(total), str(theirs_total), at))
+        drift.append(DriftDetected(what, fmt.usdt(total), fmt.usdt(theirs_total), at))
     return drift
+
+
+@dataclass(frozen=True, slots=True)
+class Compared:
+    """Our figures beside the exchange's, both at the moment of its latest snapshot: ours
+    recomputed at the snapshot's marks, totals counted as Binance counts them (cross and
+    isolated together). `same_account`: no account or order event arrived since the
+    snapshot, so its positions and wallet are the ones ours are computed from."""
+
+    at: int
+    same_account: bool
+    maintenance: tuple[Decimal, Decimal]  # (ours, the exchange's)
+    balance: tuple[Decimal, Decimal]
+    liquidation: tuple[tuple[Key, Decimal | None, Decimal | None], ...]
+
+
+def at_snapshot(state: MirrorState) -> Compared | None:
+    """None until there is a book and a snapshot to compare it with."""
+    book, exchange = state.book, state.exchange
+    if book is None or exchange is None:
+        return None
+    marks = {s: state.snapshot_marks.get(s, price) for s, price in book.account.marks.items()}
+    then = MarginBook.build(book.account.with_marks(marks))
+    account = then.account
+    mm, balance = then.mm, then.margin_balance
+    for pos in then.isolated:
+        mark = account.marks[pos.symbol]
+        mm += account.brackets[pos.symbol].maintenance_margin(abs(pos.amount) * mark)
+        balance += pos.isolated_balance(mark)
+    ours = liquidation_prices(then)
+    rows = tuple(
+        (key, price, exchange.liquidation_prices.get(key) or None)
+        for key, price in sorted(ours.items())
+    )
+    return Compared(
+        state.snapshot_at,
+        not state.recent,
+        (mm, exchange.total_maint_margin),
+        (balance, exchange.total_margin_balance),
+        rows,
+    )

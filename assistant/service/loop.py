@@ -21,8 +21,10 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
+from decimal import Decimal
 
 from assistant.binance.streams import BinanceStreams
+from assistant.core import format as fmt
 from assistant.core.actions import SendAlert
 from assistant.core.events import (
     CapsRestored,
@@ -54,6 +56,7 @@ from assistant.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 CHAT_EVENTS = (ModeSet, PauseSet, MuteSet, ManualDeposit, ManualReduce)
+HEALTH_STEP = Decimal("0.01")  # a margin ratio move that earns a health row before its time
 
 
 class Loop:
@@ -91,6 +94,7 @@ class Loop:
         self.decisions: list[Decision] = []
         self.applied = 0
         self._last_health = 0
+        self._last_ratio: Decimal | None = None  # the margin ratio of the last health row
         self._last_prune = 0
         self._brackets_asked = -(2**62)  # when brackets were last asked for out of turn
         self._brackets_missing: frozenset[str] = frozenset()  # the symbols last said missing
@@ -105,16 +109,18 @@ class Loop:
             self.streams.follow(self.state.held_symbols)
         self.store.append(event, received_at, raw)
         self.applied += 1
+        alerted = self.rules is not None and self.rules.alerts.drift  # the alert logs it
         for item in done.drift:  # journaled after their snapshot: replay's order
-            log.warning(
-                "drift: %s: ours %s, exchange %s (the exchange's state is taken)",
+            log.log(
+                logging.INFO if alerted else logging.WARNING,
+                "drift: %s differs: ours %s, Binance's %s (Binance's state is taken)",
                 item.what,
                 item.ours,
                 item.theirs,
             )
             self.store.append(item, received_at)
             self.drift.append(item)
-        if received_at - self._last_health >= self.timings.health_every * 1000:
+        if self._health_due(done.decision, received_at):
             self._optional(self._record_health, received_at)
         self._route(event, done.decision, received_at)
         if isinstance(event, DataWentStale):
@@ -145,12 +151,16 @@ class Loop:
         rules = effective(self.rules, self.memory)
         money = isinstance(event, CHAT_EVENTS)
         if isinstance(event, (ModeSet, PauseSet)):
+            if isinstance(event, ModeSet):
+                asked = f"mode {event.mode or 'as the config says'} asked"
+            else:
+                asked = "money actions " + ("paused" if event.paused else "resumed")
             log.warning(
-                "%s from chat (%s): mode %s%s",
-                type(event).__name__,
+                "chat: %s by %s; in force now: mode %s%s",
+                asked,
                 event.by,
                 rules.mode,
-                ", paused" if rules.paused else "",
+                ", paused (no money moves)" if rules.paused else "",
             )
             self.executor.follow(rules)
         for action in decision.actions:
@@ -171,7 +181,7 @@ class Loop:
             if self.metrics is not None:
                 self.metrics.observe(self.state, event)
         except Exception:
-            log.exception("could not handle %s; skipped", type(event).__name__)
+            log.exception("could not handle an event (%s); skipped", type(event).__name__)
 
     def _tick(self, tick: Tick, at: int) -> None:
         try:
@@ -251,19 +261,35 @@ class Loop:
             )
         down, up = uniform_distance(book)
         moves = [m for m in (down, up) if m is not None]
-        nearest = f"{min(moves) * 100:.2f}%" if moves else "none"
-        ratio = book.margin_ratio
         deposited = self.memory.deposited_today(at)
         text = (
-            f"daily summary: margin ratio {'n/a' if ratio is None else f'{ratio * 100:.2f}%'},"
-            f" margin balance {book.margin_balance:.2f} USDT, liquidation at a {nearest} move,"
-            f" {len(self.state.positions)} position(s), deposited today {deposited:.2f} USDT,"
+            f"daily summary: margin ratio {fmt.ratio(book.margin_ratio)},"
+            f" margin balance {fmt.usdt(book.margin_balance)}, distance to liquidation"
+            f" {fmt.distance(min(moves) if moves else None)} (every mark together),"
+            f" {len(self.state.positions)} position(s), deposited today {fmt.usdt(deposited)},"
             f" mode {self.effective_rules().mode if self.rules else 'mirror only'}"
         )
         return SendAlert("summary", Severity.INFO, text, at)
 
+    def _health_due(self, decision: Decision, at: int) -> bool:
+        """A row of the health series every `health_every`, and sooner (at most one a second)
+        while health moves fast or the rules act: the last moments before a liquidation are
+        the ones a chart must show."""
+        since = at - self._last_health
+        if since >= self.timings.health_every * 1000:
+            return True
+        health = decision.health
+        if since < 1000 or health is None:
+            return False
+        if decision.actions:
+            return True
+        ratio, last = health.margin_ratio, self._last_ratio
+        if ratio is None or last is None:
+            return ratio is not last
+        return abs(ratio - last) >= HEALTH_STEP
+
     def _record_health(self, at: int) -> None:
-        """One row of the health series (downsampled to `health_every`)."""
+        """One row of the health series."""
         book = self.state.book
         if book is None or not self.state.ready:
             return
@@ -273,6 +299,7 @@ class Loop:
             at, book.margin_ratio, book.margin_balance, book.mm, min(moves) if moves else None
         )
         self._last_health = at
+        self._last_ratio = book.margin_ratio
 
     # ---- lifecycle --------------------------------------------------------------------------
 

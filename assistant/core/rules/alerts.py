@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
+from assistant.core import format as fmt
 from assistant.core.actions import CLEAR, SendAlert
 from assistant.core.rules.memory import Memory
 from assistant.core.values import Severity
@@ -74,7 +75,7 @@ def tiered(
         describe = describe()
     if new > old:
         severity = Severity.CRITICAL if new == len(tiers) - 1 else Severity.WARNING
-        text = f"{label} {describe}: past {_pct(tiers[new])}"
+        text = f"{label} {describe}: past {fmt.threshold(tiers[new])}"
         memory = replace(memory, sent_at={**memory.sent_at, sent: now})
         crossed = tiers[new] if tag is None else tag
         return memory, [SendAlert(key, severity, text, now, metric, crossed)]
@@ -84,11 +85,3 @@ def tiered(
         text = f"all clear: {label} {describe}"
         return memory, [SendAlert(key, Severity.INFO, text, now, metric, CLEAR)]
     return memory, []
-
-
-def _pct(value: Decimal) -> str:
-    return f"{value * 100:.4g}%"
-
-
-def pct(value: Decimal | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.2f}%"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from assistant.core import format as fmt
 from assistant.core.actions import STALE, Action, SendAlert
 from assistant.core.events import (
     ActionSettled,
@@ -99,7 +100,7 @@ def evaluate(
         True,
         now,
         a.cooldown_ms,
-        lambda: f"at {alerts.pct(health.margin_ratio)}",
+        lambda: _ratio_now(health),
         metric="margin_ratio",
     )
     actions += found
@@ -113,7 +114,7 @@ def evaluate(
         False,
         now,
         a.cooldown_ms,
-        lambda: f"at {alerts.pct(health.distance)} of price",
+        lambda: f"at {fmt.percent(health.distance)} of price",
         metric="distance",
     )
     actions += found
@@ -146,6 +147,14 @@ def evaluate(
         )
         actions += orders
     return Decision(tuple(actions), memory, health)
+
+
+def _ratio_now(health: Health) -> str:
+    """The margin ratio as an alert says it; undefined once the balance is ≤ 0 (liquidation
+    is then certain), with the balance."""
+    if health.margin_ratio is not None:
+        return f"at {fmt.percent(health.margin_ratio)}"
+    return f"{fmt.RATIO_UNDEFINED}: margin balance {fmt.usdt(health.margin_balance)}"
 
 
 def _money_may_act(health: Health, rules: Rules, book: MarginBook) -> bool:
@@ -205,7 +214,7 @@ def _settle(memory: Memory, event: Event | None) -> Memory:
     if amount is None or event.outcome == Outcome.UNKNOWN:  # it may have moved; keep it
         return memory
     moved = Decimal(0)
-    if event.outcome == Outcome.DONE:
+    if event.outcome in (Outcome.DONE, Outcome.REPLAYED):  # a replay's: as if it had moved
         moved = event.amount if event.amount is not None else amount
     day = decided_day(event.decision_id)
     if memory.deposit_day == (event.at // DAY_MS if day is None else day):
@@ -220,7 +229,8 @@ def _event_alerts(event: Event | None, rules: Rules, now: int) -> list[SendAlert
             SendAlert(
                 "drift",
                 Severity.WARNING,
-                f"drift: {event.what}: ours {event.ours}, exchange {event.theirs}",
+                f"{event.what} differs: ours {event.ours}, Binance's {event.theirs}"
+                " (Binance's state is taken)",
                 now,
             )
         ]
@@ -234,7 +244,7 @@ def _event_alerts(event: Event | None, rules: Rules, now: int) -> list[SendAlert
                 "liquidation",
                 Severity.CRITICAL,
                 f"Binance liquidated {event.order.symbol} {event.order.position_side.value}:"
-                f" {event.order.filled} at the liquidation engine's price",
+                f" {fmt.quantity(event.order.filled)} at the liquidation engine's price",
                 now,
             )
         ]
@@ -249,7 +259,7 @@ def _event_alerts(event: Event | None, rules: Rules, now: int) -> list[SendAlert
         ]
     if isinstance(event, ActionSettled) and event.outcome in (Outcome.FAILED, Outcome.UNKNOWN):
         word = "failed" if event.outcome == Outcome.FAILED else "has an UNKNOWN outcome"
-        text = f"{event.kind} {event.decision_id} {word}: {event.detail}"
+        text = f"{fmt.kind(event.kind)} {event.decision_id} {word}: {event.detail}"
         return [SendAlert("action", Severity.CRITICAL, text, now)]
     return []
 
@@ -267,14 +277,14 @@ def _isolated_and_stale(
         memory, found = alerts.tiered(
             memory,
             f"isolated:{pos.symbol}:{pos.side.value}",
-            f"{pos.symbol} {pos.side.value} isolated ratio",
+            f"{pos.symbol} {pos.side.value} isolated margin ratio",
             ratio,
             a.isolated_ratio_tiers,
             a.ratio_band,
             True,
             now,
             a.cooldown_ms,
-            f"at {alerts.pct(ratio)}",
+            f"at {fmt.percent(ratio)}" if ratio is not None else fmt.RATIO_UNDEFINED,
             metric="isolated_ratio",
         )
         actions += found

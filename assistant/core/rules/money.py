@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+from assistant.core import format as fmt
 from assistant.core.actions import (
     CLIENT_PREFIX,
     AddIsolatedMargin,
@@ -93,8 +94,9 @@ def deposit(
         return memory, []
     decision = f"deposit-{now}-{memory.decisions}"
     why = (
-        f"margin ratio {_fmt(ratio)}, distance {_fmt(distance)}: to ratio {rule.target_ratio}"
-        f" and distance {rule.target_distance}"
+        f"{fmt.trigger(ratio, distance, rule.trigger_ratio, rule.trigger_distance)};"
+        f" to reach {fmt.targets(rule.target_ratio, rule.target_distance)}"
+        f"{capped(wanted, amount, rule.max_per_action, left_today, rule.max_per_day)}"
     )
     day = now // DAY_MS
     total = memory.deposited_today(now) + amount
@@ -139,11 +141,13 @@ def isolated_top_ups(
             deposit_total=memory.deposited_today(now) + amount,
             booked={**memory.booked, decision: amount},
         )
-        actions.append(
-            AddIsolatedMargin(
-                decision, pos.symbol, pos.side, amount, f"isolated ratio past {trigger}", now
-            )
+        ratio = None if margin <= ZERO else mm / margin
+        why = (
+            f"isolated margin ratio {fmt.ratio(ratio)} ≥ {fmt.threshold(trigger)};"
+            f" to reach {fmt.targets(rule.target_ratio, None)}"
+            f"{capped(wanted, amount, rule.max_per_action, left_today, rule.max_per_day)}"
         )
+        actions.append(AddIsolatedMargin(decision, pos.symbol, pos.side, amount, why, now))
         break  # one at a time
     return memory, actions
 
@@ -223,7 +227,12 @@ def reduce(
         return _told(memory, now, position, room, wanted, ZERO, alert_cooldown_ms)
     decision = f"reduce-{now}-{memory.decisions}"
     side = "SELL" if position.amount > 0 else "BUY"
-    why = f"margin ratio {_fmt(ratio)}, distance {_fmt(distance)}: toward ratio {rule.target_ratio}"
+    why = (
+        f"{fmt.trigger(ratio, distance, rule.trigger_ratio, rule.trigger_distance)};"
+        f" toward {fmt.targets(rule.target_ratio, rule.target_distance)}"
+    )
+    if wanted < plan.quantity:
+        why += f" (capped at {fmt.threshold(rule.max_fraction)} of the position per step)"
     cancel = tuple(o.client_id for o in room.ours) if in_the_way else ()
     memory = replace(_decided(memory, decision), reduce_at=now)
     order = PlaceReduceOnly(
@@ -272,5 +281,15 @@ def _told(
     return memory, [SendAlert(BLOCKED, severity, text, now)]
 
 
-def _fmt(value: Decimal | None) -> str:
-    return "n/a" if value is None else f"{value:.4f}"
+def capped(
+    wanted: Decimal, amount: Decimal, per_action: Decimal, left_today: Decimal, per_day: Decimal
+) -> str:
+    """What a deposit says when a cap made it smaller than the targets need ("" if not)."""
+    needed = wanted.quantize(CENT, rounding=ROUND_CEILING)
+    if amount >= needed:
+        return ""
+    if amount == per_action.quantize(CENT, rounding=ROUND_FLOOR):
+        cap = f"max_per_action {fmt.limit(per_action)}"
+    else:
+        cap = f"today's cap: {fmt.limit(left_today)} left of max_per_day {fmt.limit(per_day)}"
+    return f"; CAPPED at {fmt.usdt(amount)} by {cap} (the targets need {fmt.usdt(needed)})"
