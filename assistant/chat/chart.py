@@ -156,11 +156,12 @@ def history(
             ha="left",
             va="bottom",
         )
+    top.legend(loc="upper left", fontsize=7)  # again: with the alerts and liquidation
     strip.set_yticks(range(len(rows)), list(rows), fontsize=8)
     strip.set_ylim(-0.6, len(rows) - 0.1)
     strip.set_ylabel("actions", fontsize=8)
     if seen:
-        strip.legend(loc="upper left", fontsize=7, ncols=4, bbox_to_anchor=(0, -0.55))
+        strip.legend(loc="upper right", fontsize=7, ncols=5)
     _time_axis(strip, clock)
     return _png(figure, axes)
 
@@ -193,45 +194,64 @@ def _ratio(axis: Any, times: list[Any], points: Sequence[Point], lines: Lines) -
     if past:
         xs, ys = zip(*past, strict=True)
         axis.plot(xs, ys, "x", color="black", label="margin balance ≤ 0")
-    _threshold(axis, 100.0, "liquidation 100%", "black", "-")
-    for value, label in lines.ratio:
-        _threshold(axis, float(value) * 100, label, _colour(label), "--")
     axis.set_ylabel("margin ratio %", fontsize=8)
     high = max([*values, *(float(v) * 100 for v, _ in lines.ratio), 100.0])
     axis.set_ylim(0, min(TOP, high * 1.08) + 2)
+    _thresholds(axis, [(100.0, "liquidation 100%"), *_percent(lines.ratio)])
     axis.legend(loc="upper left", fontsize=7)
 
 
 def _distance(axis: Any, times: list[Any], points: Sequence[Point], lines: Lines) -> None:
     values = [float("nan") if p.distance is None else float(p.distance) * 100 for p in points]
     axis.plot(times, values, color="tab:blue", linewidth=1.4, label="distance to liquidation")
-    _threshold(axis, 0.0, "liquidation 0%", "black", "-")
-    for value, label in lines.distance:
-        _threshold(axis, float(value) * 100, label, _colour(label), "--")
     axis.set_ylabel("distance to\nliquidation %", fontsize=8)
+    axis.set_ylim(bottom=-0.5)
+    _thresholds(axis, [(0.0, "liquidation 0%"), *_percent(lines.distance)])
     axis.legend(loc="upper left", fontsize=7)
 
 
+def _percent(lines: Sequence[tuple[Decimal, str]]) -> list[tuple[float, str]]:
+    return [(float(value) * 100, label) for value, label in lines]
+
+
 def _colour(label: str) -> str:
-    for word, colour in (("critical", "tab:red"), ("deposit", "tab:green")):
+    for word, colour in (
+        ("liquidation", "black"),
+        ("critical", "tab:red"),
+        ("deposit", "tab:green"),
+        ("reduce", "tab:purple"),
+    ):
         if label.startswith(word):
             return colour
-    return "tab:purple" if label.startswith("reduce") else "tab:orange"
+    return "tab:orange"
 
 
-def _threshold(axis: Any, y: float, label: str, colour: str, style: str) -> None:
-    """A horizontal line with its label at the right edge, outside the plot."""
-    axis.axhline(y, color=colour, linestyle=style, linewidth=0.8)
-    axis.text(
-        1.005,
-        y,
-        label,
-        transform=axis.get_yaxis_transform(),
-        fontsize=7,
-        color=colour,
-        va="center",
-        ha="left",
-    )
+def _thresholds(axis: Any, lines: Sequence[tuple[float, str]]) -> None:
+    """Each threshold a horizontal line, its label at the right edge outside the plot; lines
+    at the same value share one label, and labels are spread so none covers another."""
+    merged: dict[float, list[str]] = {}
+    for y, label in lines:
+        merged.setdefault(y, []).append(label)
+    low, high = axis.get_ylim()
+    gap = (high - low) * 0.05
+    placed = -float("inf")
+    for y in sorted(merged):
+        labels = merged[y]
+        colour = _colour(labels[0])
+        solid = labels[0].startswith("liquidation")
+        axis.axhline(y, color=colour, linestyle="-" if solid else "--", linewidth=0.8)
+        at = max(y, placed + gap)
+        placed = at
+        axis.text(
+            1.005,
+            at,
+            ", ".join(labels),
+            transform=axis.get_yaxis_transform(),
+            fontsize=7,
+            color=colour,
+            va="center",
+            ha="left",
+        )
 
 
 def _time_axis(axis: Any, clock: bool) -> None:

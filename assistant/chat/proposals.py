@@ -29,10 +29,10 @@ Ask = Callable[[ReplyFor, int, int], Awaitable[bool]]
 
 def by(who: Who) -> str:
     """Who did something from chat, as every message names them: `the console`,
-    `alice (chat 4242)`, `chat 4242`."""
+    `alice in chat 4242`, `chat 4242`."""
     if who.chat_id == CONSOLE_CHAT:
         return fmt.CONSOLE
-    return f"{who.name[:32]} (chat {who.chat_id})" if who.name else f"chat {who.chat_id}"
+    return f"{who.name[:32]} in chat {who.chat_id}" if who.name else f"chat {who.chat_id}"
 
 
 class Proposals:

@@ -155,8 +155,8 @@ def outcome(name: str) -> str:
 
 
 def asked(by: str) -> str:
-    """Who asked for a chat action, as a clause: `asked in the console`, `asked by alice
-    (chat 4242)`."""
+    """Who asked for a chat action, as a clause: `asked in the console`, `asked by alice in
+    chat 4242`."""
     return "asked in the console" if by == CONSOLE else f"asked by {by}"
 
 

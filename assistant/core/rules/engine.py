@@ -154,7 +154,7 @@ def _ratio_now(health: Health) -> str:
     is then certain), with the balance."""
     if health.margin_ratio is not None:
         return f"at {fmt.percent(health.margin_ratio)}"
-    return f"{fmt.RATIO_UNDEFINED}: margin balance {fmt.usdt(health.margin_balance)}"
+    return f"past 100% (margin balance {fmt.usdt(health.margin_balance)}, ≤ 0)"
 
 
 def _money_may_act(health: Health, rules: Rules, book: MarginBook) -> bool:
