@@ -230,10 +230,15 @@ def plot(report: Report, settings: Settings) -> bytes:
         for g in report.recorded
         if g.kind == "action"
     ]
-    config = settings.source.name if settings.source else "the config"
-    title = (
-        f"{report.store.name}: the recorded account's margin health; actions recorded vs"
-        f" replayed with {config} (alerts: the replayed ones)"
-    )
     rows = ("replayed", "recorded")
-    return history(points, marks, Lines.of(r.rules), title, rows=rows)
+    return history(points, marks, Lines.of(r.rules), plot_title(report, settings), rows=rows)
+
+
+def plot_title(report: Report, settings: Settings) -> str:
+    """What the plot shows: the account as recorded (a replay moves nothing), and the
+    actions recorded beside those these rules would have taken."""
+    config = settings.source.name if settings.source else "the config"
+    return (
+        f"{report.store.name}: the recorded account's margin health; actions recorded vs"
+        f" replayed with {config} (alerts and lines: {config}'s)"
+    )

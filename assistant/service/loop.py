@@ -57,6 +57,7 @@ from assistant.store.sqlite import SqliteStore
 log = logging.getLogger(__name__)
 CHAT_EVENTS = (ModeSet, PauseSet, MuteSet, ManualDeposit, ManualReduce)
 HEALTH_STEP = Decimal("0.01")  # a margin ratio move that earns a health row before its time
+HEALTH_JUMP = Decimal("0.05")  # ... and one that earns it at once
 
 
 class Loop:
@@ -272,21 +273,24 @@ class Loop:
         return SendAlert("summary", Severity.INFO, text, at)
 
     def _health_due(self, decision: Decision, at: int) -> bool:
-        """A row of the health series every `health_every`, and sooner (at most one a second)
-        while health moves fast or the rules act: the last moments before a liquidation are
-        the ones a chart must show."""
+        """A row of the health series every `health_every`, and sooner while health moves
+        fast or the rules act: at most one a second for a move of a percentage point, one
+        every 0.1 s for an alert, an action or a jump of five: the last moments before a
+        liquidation are the ones a chart must show."""
         since = at - self._last_health
         if since >= self.timings.health_every * 1000:
             return True
         health = decision.health
-        if since < 1000 or health is None:
+        if since < 100 or health is None:
             return False
-        if decision.actions:
-            return True
         ratio, last = health.margin_ratio, self._last_ratio
         if ratio is None or last is None:
-            return ratio is not last
-        return abs(ratio - last) >= HEALTH_STEP
+            moved = HEALTH_JUMP if ratio is not last else Decimal(0)
+        else:
+            moved = abs(ratio - last)
+        if decision.actions or moved >= HEALTH_JUMP:
+            return True
+        return since >= 1000 and moved >= HEALTH_STEP
 
     def _record_health(self, at: int) -> None:
         """One row of the health series."""
