@@ -205,7 +205,9 @@ def _distance(axis: Any, times: list[Any], points: Sequence[Point], lines: Lines
     values = [float("nan") if p.distance is None else float(p.distance) * 100 for p in points]
     axis.plot(times, values, color="tab:blue", linewidth=1.4, label="distance to liquidation")
     axis.set_ylabel("distance to\nliquidation %", fontsize=8)
-    axis.set_ylim(bottom=-0.5)
+    known = [v for v in values if v == v]  # not NaN
+    high = max([*known, *(float(v) * 100 for v, _ in lines.distance), 1.0])
+    axis.set_ylim(-0.5, high * 1.1)
     _thresholds(axis, [(0.0, "liquidation 0%"), *_percent(lines.distance)])
     axis.legend(loc="upper left", fontsize=7)
 

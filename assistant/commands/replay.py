@@ -219,7 +219,11 @@ def plot(report: Report, settings: Settings) -> bytes:
     were recorded and those these rules would have taken, side by side."""
     r = report.replayer
     points = [Point(s.at, s.margin_ratio, s.distance) for s in r.samples]
-    marks = [Mark(h.at, h.text, "alert") for h in r.happened if h.kind == "alert"]
+    marks = [
+        Mark(h.at, h.text, "liquidation" if h.key == "liquidation" else "alert")
+        for h in r.happened
+        if h.kind == "alert"
+    ]
     marks += [
         Mark(h.at, f"{_size_text(h.key, h.size, h.symbol)} ({h.would})", h.key, "replayed")
         for h in r.happened

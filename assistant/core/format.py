@@ -45,6 +45,36 @@ OUTCOMES = {
 }
 
 
+EVENTS = {
+    "MarkPriceUpdated": "mark price",
+    "AccountSnapshotted": "account snapshot",
+    "BracketsLoaded": "leverage brackets",
+    "FiltersLoaded": "symbol filters",
+    "BalanceAndPositionUpdated": "account update",
+    "OrderUpdated": "order update",
+    "LeverageChanged": "leverage change",
+    "MarginCallReceived": "margin call",
+    "ListenKeyExpired": "listenKey expiry",
+    "StreamConnected": "stream connected",
+    "StreamDisconnected": "stream dropped",
+    "DataWentStale": "stale data",
+    "DriftDetected": "drift",
+    "ActionSettled": "action outcome",
+    "ModeSet": "mode change from chat",
+    "PauseSet": "pause or resume from chat",
+    "MuteSet": "mute from chat",
+    "ManualDeposit": "deposit asked in chat",
+    "ManualReduce": "reduce-only order asked in chat",
+    "CapsRestored": "caps restored at start",
+}
+
+
+def event(value: object) -> str:
+    """What an event is, in words (for the log): `mark price`, `account update`."""
+    name = type(value).__name__
+    return EVENTS.get(name, name)
+
+
 def _fixed(value: Decimal, places: int, group: bool = True) -> str:
     q = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
     if q.is_zero():

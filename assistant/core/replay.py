@@ -60,6 +60,7 @@ class Happened:
     would: str = ""  # an action's fate: WOULD_DONE, WOULD_ASK, "dry-run" or "paused"
 
 
+JUMP = Decimal("0.05")  # a margin ratio move that is sampled at once
 WOULD_DONE = "done"
 WOULD_ASK = "confirm proposal"
 
@@ -105,9 +106,7 @@ class Replayer:
         done = step(self.state, self.memory, self.rules, event, at)
         self.state, self.memory = done.state, done.memory
         decision = done.decision
-        if decision.health is not None and (
-            not self.samples or at - self.samples[-1].at >= self.sample_every_ms
-        ):
+        if decision.health is not None and self._sample_due(at, decision):
             self.samples.append(Sample(at, decision.health.margin_ratio, decision.health.distance))
         unsettled = self._record(at, decision)
         for action, would in unsettled:  # never carried out: settled at once
@@ -116,6 +115,18 @@ class Replayer:
             detail = f"not carried out in a replay (it would have been: {would})"
             settled = ActionSettled(action.decision_id, kind_of(action), outcome, detail, at)
             self._step(at, settled)
+
+    def _sample_due(self, at: int, decision: Decision) -> bool:
+        """A sample every `sample_every_ms`, and at once when the rules act or the margin
+        ratio jumps (five points, or to or from undefined): the moments before a liquidation
+        are the ones a plot must show."""
+        if not self.samples or at - self.samples[-1].at >= self.sample_every_ms:
+            return True
+        assert decision.health is not None
+        last, ratio = self.samples[-1].margin_ratio, decision.health.margin_ratio
+        if decision.actions or (last is None) != (ratio is None):
+            return True
+        return last is not None and ratio is not None and abs(ratio - last) >= JUMP
 
     def _would(self, action: MoneyAction) -> str:
         """What the executor would have made of it, with the mode and kill switch in force."""

@@ -125,7 +125,7 @@ class Loop:
             self._optional(self._record_health, received_at)
         self._route(event, done.decision, received_at)
         if isinstance(event, DataWentStale):
-            log.warning("stale data: %s since %s", event.what, event.since)
+            log.warning("stale data: %s since %s", event.what, fmt.when(event.since))
             self.stale.append(event)
         if isinstance(event, StreamConnected) and event.stream == "user":
             self.scheduler.reconcile_now()
@@ -182,7 +182,7 @@ class Loop:
             if self.metrics is not None:
                 self.metrics.observe(self.state, event)
         except Exception:
-            log.exception("could not handle an event (%s); skipped", type(event).__name__)
+            log.exception("could not handle an event (%s); skipped", fmt.event(event))
 
     def _tick(self, tick: Tick, at: int) -> None:
         try:

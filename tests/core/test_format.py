@@ -14,7 +14,7 @@ import pytest
 
 from assistant.core import format as fmt
 from assistant.core.actions import SendAlert, reason_of
-from assistant.core.events import ExchangeFigures
+from assistant.core.events import ExchangeFigures, PauseSet
 from assistant.core.reconcile import figure_drift
 from assistant.core.rules.config import DepositRule, ReduceRule, Rules
 from assistant.core.rules.engine import evaluate
@@ -43,6 +43,8 @@ def test_each_kind_of_figure_is_written_one_way() -> None:
     assert fmt.distance(None) == "none" and fmt.distance(None, "never") == "never"
     assert fmt.move(D("-0.1")) == "-10.00%" and fmt.move(D("0.025")) == "+2.50%"
     assert fmt.age(400) == "0.4 s" and fmt.age(20_000) == "20 s" and fmt.age(600_000) == "10 min"
+    pause = PauseSet(True, "ann in chat 1", 1)
+    assert fmt.event(pause) == "pause or resume from chat"  # never "PauseSet" in a log line
 
 
 @pytest.mark.parametrize(
