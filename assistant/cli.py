@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from assistant.errors import InputError
@@ -28,6 +29,15 @@ def _parser() -> argparse.ArgumentParser:
         description="Independent margin health of an account given as JSON (see README).",
     )
     calc.add_argument("file", nargs="?", default="-", help="JSON file, or - for stdin (default)")
+    for flag, body in (
+        ("--account", "GET /fapi/v3/account"),
+        ("--positions", "GET /fapi/v3/positionRisk"),
+        ("--brackets", "GET /fapi/v1/leverageBracket"),
+        ("--asset-index", "GET /fapi/v1/assetIndex"),
+        ("--config", "GET /fapi/v1/accountConfig"),
+        ("--symbol-config", "GET /fapi/v1/symbolConfig"),
+    ):
+        calc.add_argument(flag, metavar="FILE", help=f"the raw body of {body}")
     emulator = commands.add_parser(
         "emulator",
         help="a local Binance USDT-M emulator (REST, websockets, control API on one port)",
@@ -85,6 +95,33 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="validate a config file")
     check.add_argument("-c", "--config", help="config file (default: see README)")
     return parser
+
+
+def _run_bodies(args: argparse.Namespace) -> int:
+    from assistant.commands.calc import calc_bodies
+
+    names = ("account", "positions", "brackets", "asset_index", "config", "symbol_config")
+    missing = [n for n in ("account", "positions", "brackets") if getattr(args, n) is None]
+    if missing:
+        flags = ", ".join("--" + n.replace("_", "-") for n in missing)
+        print(f"assistant calc: raw bodies need {flags} too", file=sys.stderr)
+        return EXIT_USAGE
+    texts: dict[str, str | None] = {}
+    for name in names:
+        path = getattr(args, name)
+        try:
+            texts[name] = None if path is None else Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"assistant calc: {path}: cannot read: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        result = calc_bodies(texts)
+    except InputError as exc:
+        print(f"assistant calc: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    json.dump(result, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return EXIT_OK
 
 
 def _run_calc(path: str) -> int:
@@ -205,6 +242,9 @@ def _with_settings(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "calc":
+        raw = ("account", "positions", "brackets", "asset_index", "config", "symbol_config")
+        if any(getattr(args, name) is not None for name in raw):
+            return _run_bodies(args)
         return _run_calc(args.file)
     if args.command == "emulator":
         return _run_emulator(args.host, args.port, args.scenario)

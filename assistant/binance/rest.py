@@ -300,12 +300,13 @@ class BinanceRest:
         with reading("cancelled order"):
             return json_object(result, "cancelled order")
 
-    async def spot_free_usdt(self) -> Decimal:
+    async def spot_free_usdt(self, asset: str = "USDT") -> Decimal:
+        """The spot wallet's free balance of `asset`."""
         account = await self.call("privateGetAccount")
         with reading("spot account"):
             for balance in json_object(account, "spot account").get("balances", []):
-                if balance.get("asset") == "USDT":
-                    return parse_decimal(balance["free"], "balances.USDT.free")
+                if balance.get("asset") == asset:
+                    return parse_decimal(balance["free"], f"balances.{asset}.free")
         return Decimal(0)
 
     async def transfers_since(self, since_ms: int) -> list[Transfer]:
@@ -339,11 +340,11 @@ class BinanceRest:
             return json_object(result, "isolated margin")
 
     async def transfer_to_futures(
-        self, amount: Decimal, *, stamp: Callable[[int], None] | None = None
+        self, amount: Decimal, *, stamp: Callable[[int], None] | None = None, asset: str = "USDT"
     ) -> int:
         result = await self.call(
             "sapiPostAssetTransfer",
-            {"type": "MAIN_UMFUTURE", "asset": "USDT", "amount": format(amount, "f")},
+            {"type": "MAIN_UMFUTURE", "asset": asset, "amount": format(amount, "f")},
             stamp=stamp,
         )
         return int(json_object(result, "transfer")["tranId"])

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import ROUND_DOWN, Decimal, localcontext
 from typing import Any
 
-from assistant.binance.wire import (
-    parse_decimal,
-    parse_int,
-    parse_leverage_brackets,
-    parse_margin_type,
-    parse_side,
-)
+from assistant.commands.calc_input import Pools, from_bodies, load_pools, symbol_configs
 from assistant.core.margin.book import MarginBook
 from assistant.core.margin.health import AccountHealth, book_health
 from assistant.core.margin.liquidation import uniform_distance
-from assistant.core.model import ZERO, Account, MarginType, Position
+from assistant.core.margin.pools import worst
+from assistant.core.model import ZERO, asset_value
 from assistant.errors import InputError
 
 QUANTUM = Decimal("0.00000001")  # Binance's API prints amounts truncated to 8 decimals
@@ -39,68 +34,6 @@ def read_json(text: str) -> Any:
         raise InputError(f"not valid JSON: a number out of range ({type(exc).__name__})") from None
     except RecursionError:
         raise InputError("not valid JSON: nested too deeply") from None
-
-
-def load_account(data: Any) -> Account:
-    if not isinstance(data, Mapping):
-        raise InputError("expected a JSON object with wallet_balance, positions and brackets")
-    if "wallet_balance" not in data:
-        raise InputError("wallet_balance: missing")
-    wallet = parse_decimal(data["wallet_balance"], "wallet_balance")
-    rows = data.get("positions", [])
-    if not isinstance(rows, list):
-        raise InputError("positions: expected a list")
-    brackets = parse_leverage_brackets(data.get("brackets", {}), strict=True)
-    positions: list[Position] = []
-    marks: dict[str, Decimal] = {}
-    for i, row in enumerate(rows):
-        position, mark = _position(row, f"positions[{i}]")
-        if marks.setdefault(position.symbol, mark) != mark:
-            raise InputError(
-                f"positions[{i}].markPrice: differs from another leg of {position.symbol}"
-            )
-        if position.symbol not in brackets:
-            raise InputError(f"brackets: no brackets for {position.symbol}")
-        positions.append(position)
-    account = Account(wallet, tuple(positions), marks, brackets)
-    try:
-        MarginBook.build(account)
-    except ValueError as exc:
-        raise InputError(f"positions: {exc}") from None
-    return account
-
-
-def _position(row: Any, where: str) -> tuple[Position, Decimal]:
-    if not isinstance(row, Mapping):
-        raise InputError(f"{where}: expected an object")
-    for name in ("symbol", "positionAmt", "entryPrice", "markPrice"):
-        if name not in row:
-            raise InputError(f"{where}: missing {name}")
-    symbol = row["symbol"]
-    if not isinstance(symbol, str) or not symbol.strip():
-        raise InputError(f"{where}.symbol: expected a symbol name")
-    mark = parse_decimal(row["markPrice"], f"{where}.markPrice")
-    if mark <= ZERO:
-        raise InputError(f"{where}.markPrice: must be positive")
-    leverage = row.get("leverage")
-    margin_type = parse_margin_type(row.get("marginType", "cross"), f"{where}.marginType")
-    try:
-        position = Position(
-            symbol=symbol.strip().upper(),
-            side=parse_side(row.get("positionSide", "BOTH"), f"{where}.positionSide"),
-            amount=parse_decimal(row["positionAmt"], f"{where}.positionAmt"),
-            entry_price=parse_decimal(row["entryPrice"], f"{where}.entryPrice"),
-            margin_type=margin_type,
-            isolated_wallet=(
-                parse_decimal(row.get("isolatedWallet", 0), f"{where}.isolatedWallet")
-                if margin_type is MarginType.ISOLATED
-                else ZERO
-            ),
-            leverage=None if leverage is None else parse_int(leverage, f"{where}.leverage"),
-        )
-    except ValueError as exc:
-        raise InputError(f"{where}: {exc}") from None
-    return position, mark
 
 
 def fixed(value: Decimal | None) -> str | None:
@@ -125,6 +58,7 @@ def render(health: AccountHealth, down: Decimal | None, up: Decimal | None) -> d
             {
                 "symbol": p.position.symbol,
                 "positionSide": p.position.side.value,
+                "marginAsset": p.position.margin_asset,
                 "notional": fixed(p.notional),
                 "unrealized_pnl": fixed(p.unrealized_pnl),
                 "initial_margin": fixed(p.initial_margin),
@@ -137,12 +71,158 @@ def render(health: AccountHealth, down: Decimal | None, up: Decimal | None) -> d
     }
 
 
+def render_pool(book: MarginBook) -> dict[str, Any]:
+    return {
+        "asset": book.asset,
+        "wallet_balance": fixed(book.wallet_balance),
+        "margin_balance": fixed(book.margin_balance),
+        "unrealized_pnl": fixed(book.upnl),
+        "maintenance_margin": fixed(book.mm),
+        "initial_margin": fixed(book.initial_margin),
+        "margin_ratio": fixed(book.margin_ratio),
+        "available_balance": fixed(book.available_balance),
+    }
+
+
+def render_assets(book: MarginBook) -> list[dict[str, Any]]:
+    """A Multi-Assets pool's assets as Binance shows them: wallet, uPnL, equity, its USD value
+    (at the bid rate, a debt at the ask) and available (the account's ÷ the asset's askRate)."""
+    held = book.account.collateral
+    if held is None:
+        return []
+    marks = book.account.marks
+    upnl: dict[str, Decimal] = {}
+    for pos in book.account.positions:
+        if pos.amount:
+            upnl[pos.margin_asset] = upnl.get(pos.margin_asset, ZERO) + pos.upnl(marks[pos.symbol])
+    available = book.available_balance
+    rows = []
+    for asset in sorted(set(held.wallets) | set(upnl)):
+        if asset not in held.rates:
+            continue
+        rate = held.rate(asset, marks)
+        equity = held.wallets.get(asset, ZERO) + upnl.get(asset, ZERO)
+        rows.append(
+            {
+                "asset": asset,
+                "wallet_balance": fixed(held.wallets.get(asset, ZERO)),
+                "unrealized_pnl": fixed(upnl.get(asset, ZERO)),
+                "equity": fixed(equity),
+                "value": fixed(asset_value(equity, rate)),
+                "available_balance": fixed(None if available is None else available / rate.ask),
+                "bidRate": fixed(rate.bid),
+                "askRate": fixed(rate.ask),
+            }
+        )
+    return rows
+
+
+def render_all(loaded: Pools) -> dict[str, Any]:
+    """The top-level figures of the pool closest to liquidation, then every pool."""
+    top = worst(loaded.pools)
+    down, up = uniform_distance(top)
+    body = render(book_health(top), down, up)
+    body["account_mode"] = loaded.mode.value
+    body["pool"] = top.asset
+    body["pools"] = [render_pool(book) for book in loaded.pools.values()]
+    others = [b for b in loaded.pools.values() if b is not top]
+    for book in others:  # every position, whichever pool it is in
+        body["positions"] += render(book_health(book), None, None)["positions"]
+    if top.valued is not None:
+        body["assets"] = render_assets(top)
+    return body
+
+
 def calc(text: str) -> dict[str, Any]:
     """The whole command minus its I/O: JSON text in, the output object back."""
-    account = load_account(read_json(text))
+    return computed(lambda: load_pools(read_json(text)))
+
+
+def computed(load: Callable[[], Pools]) -> dict[str, Any]:
     try:
-        book = MarginBook.build(account)
-        down, up = uniform_distance(book)
-        return render(book_health(book), down, up)
+        return render_all(load())
     except ArithmeticError as exc:  # decimal overflow on absurd (but in-range) combinations
         raise InputError(f"numbers too large to compute exactly ({type(exc).__name__})") from None
+
+
+def _theirs(row: Mapping[str, Any], name: str) -> Decimal | None:
+    value = row.get(name)
+    try:
+        return None if value in (None, "") else Decimal(str(value))
+    except ArithmeticError:
+        return None
+
+
+def _minus(ours: str | None, theirs: Decimal | None) -> str | None:
+    return None if ours is None or theirs is None else fixed(Decimal(ours) - theirs)
+
+
+def beside_binance(body: dict[str, Any], account: Any, positions: Any) -> dict[str, Any]:
+    """Binance's own figures from the raw bodies, and ours minus theirs. Its account totals are
+    USDT's pool in single-asset mode and the USD pool in Multi-Assets mode."""
+    account = account if isinstance(account, Mapping) else {}
+    totals = {
+        name: fixed(_theirs(account, name))
+        for name in (
+            "totalMarginBalance",
+            "totalMaintMargin",
+            "totalInitialMargin",
+            "availableBalance",
+        )
+    }
+    rows = [r for r in positions if isinstance(r, Mapping)] if isinstance(positions, list) else []
+    theirs_positions = [
+        {
+            "symbol": r.get("symbol"),
+            "positionSide": r.get("positionSide", "BOTH"),
+            "liquidationPrice": fixed(_theirs(r, "liquidationPrice")),
+            "maintMargin": fixed(_theirs(r, "maintMargin")),
+        }
+        for r in rows
+        if _theirs(r, "positionAmt")
+    ]
+    pool = body["pool"] if body["account_mode"] != "single-asset" else "USDT"
+    ours = next((p for p in body["pools"] if p["asset"] == pool), None)
+    difference: dict[str, Any] = {"compared": f"the {pool} pool with the account's totals"}
+    if ours is not None:
+        difference["margin_balance"] = _minus(
+            ours["margin_balance"], _theirs(account, "totalMarginBalance")
+        )
+        difference["maintenance_margin"] = _minus(
+            ours["maintenance_margin"], _theirs(account, "totalMaintMargin")
+        )
+    by_key = {(p["symbol"], p["positionSide"]): p for p in body["positions"]}
+    difference["positions"] = [
+        {
+            "symbol": t["symbol"],
+            "positionSide": t["positionSide"],
+            "liquidation_price": _minus(
+                by_key.get((t["symbol"], t["positionSide"]), {}).get("liquidation_price"),
+                None if t["liquidationPrice"] is None else Decimal(t["liquidationPrice"]),
+            ),
+            "maintenance_margin": _minus(
+                by_key.get((t["symbol"], t["positionSide"]), {}).get("maintenance_margin"),
+                None if t["maintMargin"] is None else Decimal(t["maintMargin"]),
+            ),
+        }
+        for t in theirs_positions
+    ]
+    body["binance"] = {"totals": totals, "positions": theirs_positions}
+    body["difference"] = difference
+    return body
+
+
+def calc_bodies(bodies: Mapping[str, str | None]) -> dict[str, Any]:
+    """`calc --account A --positions P --brackets B [...]`: Binance's raw bodies in, our figures
+    and Binance's own beside them out."""
+    parsed = {name: None if text is None else read_json(text) for name, text in bodies.items()}
+    configs = symbol_configs(parsed.get("symbol_config"))
+    data = from_bodies(
+        parsed["account"],
+        parsed["positions"],
+        parsed["brackets"],
+        parsed.get("asset_index"),
+        parsed.get("config"),
+    )
+    body = computed(lambda: load_pools(data, configs))
+    return beside_binance(body, parsed["account"], parsed["positions"])

@@ -40,7 +40,7 @@ class Recorded:
     metric: str = ""
     tier: Tier = None
     size: Decimal | None = None  # an action's: USDT, or an order's quantity (None: unknown)
-    symbol: str = ""  # an order's or a top-up's
+    symbol: str = ""  # an order's or a top-up's symbol; a transfer's asset
     outcome: str = ""  # an action's last outcome in the audit table (done, dry-run, ...)
 
 
@@ -100,7 +100,8 @@ def _size(store: SqliteStore, decision: str, facts: dict[str, Any]) -> tuple[Dec
     if intent is not None:
         payload = json.loads(intent["payload"])
         raw = payload.get("quantity", payload.get("amount"))
-        return (None if raw is None else Decimal(str(raw))), str(payload.get("symbol", ""))
+        where = payload.get("symbol") or payload.get("asset") or "USDT"
+        return (None if raw is None else Decimal(str(raw))), str(where)
     amount = facts.get("amount")
     return (None if amount is None else Decimal(str(amount))), ""
 

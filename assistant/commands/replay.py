@@ -117,6 +117,8 @@ def _size_text(kind: str, size: Decimal | None, symbol: str) -> str:
         return "amount unknown"
     if kind == "reduce":
         return f"{fmt.quantity(size)} {symbol}".strip()
+    if kind == "deposit":
+        return fmt.coins(size, symbol or "USDT")
     return fmt.usdt(size) + (f" to {symbol}" if symbol else "")
 
 

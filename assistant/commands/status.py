@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from assistant.commands.calc import fixed, render
+from assistant.commands.calc import fixed, render, render_assets, render_pool
 from assistant.core import format as fmt
 from assistant.core.margin.health import book_health
 from assistant.core.margin.liquidation import uniform_distance
@@ -42,6 +42,16 @@ def status(settings: Settings, now_ms: int | None = None) -> dict[str, Any]:
         )
     down, up = uniform_distance(book)
     body = render(book_health(book), down, up)
+    body["account_mode"] = state.account_mode.value
+    body["pool"] = book.asset
+    body["pools"] = [render_pool(pool) for pool in state.pools.values()]
+    for pool in state.pools.values():  # every position, whichever pool holds it
+        if pool is not book:
+            body["positions"] += render(book_health(pool), None, None)["positions"]
+    if book.valued is not None:
+        body["assets"] = render_assets(book)
+    # Figures that rest on an assumption rather than on Binance's data, said out loud.
+    body["assumptions"] = list(state.assumptions)
     held = [state.mark_at.get(symbol, 0) for symbol in state.held_symbols]
     oldest = min(held) if held else state.updated_at  # the stalest held symbol decides
     body["wallet_balance"] = fixed(state.wallet_balance)
@@ -51,11 +61,17 @@ def status(settings: Settings, now_ms: int | None = None) -> dict[str, Any]:
     # Held symbols Binance sent no brackets for, computed at an assumed maintenance rate.
     body["assumed_brackets"] = {s: str(rate) for s, rate in sorted(state.assumed.items())}
     body["mode_source"] = "config"
-    for row, pos in zip(body["positions"], book.account.positions, strict=True):
+    legs = [
+        pos
+        for pool in [book, *(p for p in state.pools.values() if p is not book)]
+        for pos in pool.account.positions
+    ]
+    marks = {s: m for pool in state.pools.values() for s, m in pool.account.marks.items()}
+    for row, pos in zip(body["positions"], legs, strict=True):
         row.update(
             positionAmt=str(pos.amount),
             entryPrice=str(pos.entry_price),
-            markPrice=fixed(book.account.marks[pos.symbol]),
+            markPrice=fixed(marks[pos.symbol]),
             leverage=pos.leverage,
             marginType=pos.margin_type.value,
             isolatedWallet=fixed(pos.isolated_wallet),
@@ -90,12 +106,13 @@ def text(body: dict[str, Any]) -> str:
         return None if value is None else Decimal(str(value))
 
     ratio = num(body["margin_ratio"])
+    unit = str(body.get("pool", "USDT"))
     lines = [
         f"mode {body['mode']} ({body['mode_source']})"
         + ("   DATA IS STALE" if body["stale"] else ""),
         f"margin ratio {fmt.ratio(ratio)}"
-        f"   margin balance {fmt.usdt(num(body['margin_balance']))}"
-        f"   maintenance margin {fmt.usdt(num(body['maintenance_margin']))}",
+        f"   margin balance {fmt.coins(num(body['margin_balance']), unit)}"
+        f"   maintenance margin {fmt.coins(num(body['maintenance_margin']), unit)}",
     ]
     distance = body["distance_to_liquidation"]
     down = fmt.distance(num(distance["down"]), "never")
@@ -108,6 +125,18 @@ def text(body: dict[str, Any]) -> str:
             f" @ {fmt.price(num(p['entryPrice'])):<12} mark {fmt.price(num(p['markPrice'])):<14}"
             f" liquidation {'none' if liquidation is None else fmt.price(liquidation)}"
         )
+    pools = body.get("pools", [])
+    if len(pools) > 1 or body.get("account_mode", "single-asset") != "single-asset":
+        lines.append(f"account {body['account_mode']}; figures above: the {body['pool']} pool")
+        for pool in pools:
+            asset = str(pool["asset"])
+            lines.append(
+                f"  pool {asset:<6} margin ratio {fmt.ratio(num(pool['margin_ratio']))}"
+                f"   margin balance {fmt.coins(num(pool['margin_balance']), asset)}"
+                f"   maintenance margin {fmt.coins(num(pool['maintenance_margin']), asset)}"
+            )
+    for said in body.get("assumptions", []):
+        lines.append(f"  ASSUMED: {said}")
     for symbol, rate in body.get("assumed_brackets", {}).items():
         lines.append(
             f"  ASSUMED maintenance rate {fmt.percent(Decimal(rate))} for {symbol}:"

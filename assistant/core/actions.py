@@ -43,6 +43,7 @@ class TransferToFutures:
     reason: str
     at: int
     by: str = ""  # who ordered it from chat ("" = the rules)
+    asset: str = "USDT"  # what moves from spot (universal transfer MAIN_UMFUTURE takes any)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,7 @@ def _leg(symbol: str, side: PositionSide) -> str:
 
 def describe(action: MoneyAction) -> str:
     if isinstance(action, TransferToFutures):
-        return f"transfer {fmt.usdt(action.amount)} from spot to futures"
+        return f"transfer {fmt.coins(action.amount, action.asset)} from spot to futures"
     if isinstance(action, AddIsolatedMargin):
         where = _leg(action.symbol, action.position_side)
         return f"add {fmt.usdt(action.amount)} to isolated {where}"
@@ -111,7 +112,8 @@ def size(action: MoneyAction) -> Decimal:
 
 
 def symbol_of(action: MoneyAction) -> str:
-    return "" if isinstance(action, TransferToFutures) else action.symbol
+    """An order's or a top-up's symbol; a transfer's asset."""
+    return action.asset if isinstance(action, TransferToFutures) else action.symbol
 
 
 def kind_of(action: MoneyAction) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from assistant.core.model import BracketTable, MarginType, PositionSide
+from assistant.core.model import AssetRate, BracketTable, MarginType, PositionSide
 from assistant.core.values import Outcome
 
 
@@ -24,6 +24,25 @@ class PositionChange:
     entry_price: Decimal
     margin_type: MarginType | None = None
     isolated_wallet: Decimal | None = None
+    margin_asset: str | None = None  # positionRisk v3 `marginAsset`; ACCOUNT_UPDATE omits it
+
+
+@dataclass(frozen=True, slots=True)
+class AlgoOrder:
+    """A conditional order in Binance's algo service (`openAlgoOrders`, `ALGO_UPDATE`): a
+    stop or take-profit that becomes a real order once the mark (or last price) reaches
+    `trigger_price`. `quantity` is 0 for a close-position order (it closes whatever is held)."""
+
+    symbol: str
+    algo_id: int
+    client_id: str
+    side: str  # BUY | SELL
+    position_side: PositionSide
+    kind: str  # STOP_MARKET, TAKE_PROFIT_MARKET, STOP, TAKE_PROFIT, TRAILING_STOP_MARKET
+    trigger_price: Decimal
+    quantity: Decimal
+    reduce_only: bool
+    close_position: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +89,11 @@ class AccountSnapshotted:
     open_orders: tuple[OpenOrder, ...]
     marks: Mapping[str, Decimal]
     exchange: ExchangeFigures
+    # Every asset row's crossWalletBalance (USDT included); empty from an old journal row.
+    wallets: Mapping[str, Decimal] = field(default_factory=dict)
+    multi_assets: bool = False  # GET /fapi/v1/accountConfig `multiAssetsMargin`
+    rates: tuple[AssetRate, ...] = ()  # GET /fapi/v1/assetIndex (Multi-Assets only)
+    algo_orders: tuple[AlgoOrder, ...] = ()  # GET /fapi/v1/openAlgoOrders
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +112,9 @@ class BalanceAndPositionUpdated:
 
     reason: str
     event_at: int
-    cross_wallet: Decimal | None
+    cross_wallet: Decimal | None  # USDT's
     positions: tuple[PositionChange, ...]
+    wallets: Mapping[str, Decimal] = field(default_factory=dict)  # every `B` row's `cw`
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +125,32 @@ class OrderUpdated:
     order: OpenOrder
     status: str  # NEW, PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED, EXPIRED_IN_MATCH
     execution: str  # NEW, TRADE, CANCELED, ...
+
+
+@dataclass(frozen=True, slots=True)
+class AlgoOrderUpdated:
+    """ALGO_UPDATE: a conditional order was placed or changed status."""
+
+    event_at: int
+    order: AlgoOrder
+    status: str  # NEW, CANCELED, TRIGGERING, TRIGGERED, FINISHED, REJECTED, EXPIRED
+
+
+@dataclass(frozen=True, slots=True)
+class AccountModeChanged:
+    """ACCOUNT_CONFIG_UPDATE `ai.j` (or a reconcile that found another mode): Multi-Assets
+    mode switched on or off."""
+
+    multi_assets: bool
+    event_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class AssetIndexUpdated:
+    """`!assetIndex@arr` or `GET /fapi/v1/assetIndex`: the USD rates of collateral assets."""
+
+    rates: tuple[AssetRate, ...]
+    event_at: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,9 +288,11 @@ class CapsRestored:
     intent the executor's recovery has yet to settle (its lookup on the exchange decides)."""
 
     day: int  # UTC day number (epoch ms // 86,400,000)
-    moved_today: Decimal
+    moved_today: Decimal  # USDT
     in_flight: Mapping[str, Decimal]  # decision id -> amount booked until it settles
     at: int
+    moved_by_asset: Mapping[str, Decimal] = field(default_factory=dict)  # other assets than USDT
+    in_flight_assets: Mapping[str, str] = field(default_factory=dict)  # decision id -> its asset
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +315,9 @@ Event = (
     | BracketsLoaded
     | BalanceAndPositionUpdated
     | OrderUpdated
+    | AlgoOrderUpdated
+    | AccountModeChanged
+    | AssetIndexUpdated
     | LeverageChanged
     | MarginCallReceived
     | ListenKeyExpired

@@ -19,9 +19,12 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from assistant.core.margin.pools import STABLE as POOL_STABLE
+
 NONE = "n/a"
 RATIO_UNDEFINED = "past 100% (margin balance ≤ 0)"
 CONSOLE = "the console"  # who asked, when it was typed in the terminal
+STABLE = POOL_STABLE | {"USD"}  # written like money: two decimals
 
 METRICS = {
     "margin_ratio": "margin ratio",
@@ -95,6 +98,14 @@ def money(value: Decimal | None) -> str:
 
 def usdt(value: Decimal | None) -> str:
     return f"{money(value)} USDT"
+
+
+def coins(value: Decimal | None, asset: str) -> str:
+    """An amount of an asset: a stablecoin like USDT (`1,234.56 USDC`), any other exactly
+    (`0.015 BTC`)."""
+    if asset in STABLE:
+        return f"{money(value)} {asset}"
+    return f"{NONE if value is None else exact(value)} {asset}"
 
 
 def limit(value: Decimal) -> str:

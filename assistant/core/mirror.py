@@ -18,7 +18,11 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from assistant.core.events import (
+    AccountModeChanged,
     AccountSnapshotted,
+    AlgoOrder,
+    AlgoOrderUpdated,
+    AssetIndexUpdated,
     BalanceAndPositionUpdated,
     BracketsLoaded,
     Event,
@@ -33,11 +37,20 @@ from assistant.core.events import (
     StreamDisconnected,
     SymbolFilters,
 )
+from assistant.core.fallbacks import assumed_rates, assumed_table, collateral
 from assistant.core.margin.book import MarginBook
+from assistant.core.margin.pools import (
+    CREDITS,
+    link_symbol,
+    multi_assets_pool,
+    quote_asset,
+    single_asset_pools,
+    worst,
+)
 from assistant.core.model import (
     ZERO,
-    Account,
-    Bracket,
+    AccountMode,
+    AssetRate,
     BracketTable,
     MarginType,
     Position,
@@ -46,13 +59,13 @@ from assistant.core.model import (
 
 Key = tuple[str, PositionSide]
 RECENT_LIMIT = 1000  # stream events kept for re-application (each snapshot clears them)
-ASSUMED_CAP = Decimal("1e15")  # an assumed table's one tier covers any notional Binance allows
 OPEN_STATUSES = {"NEW", "PARTIALLY_FILLED"}
+OPEN_ALGO_STATUSES = {"NEW", "TRIGGERING"}
 
 
 @dataclass(frozen=True, slots=True)
 class MirrorState:
-    wallet_balance: Decimal = ZERO
+    wallet_balance: Decimal = ZERO  # USDT's cross wallet (also in `wallets`)
     hedge_mode: bool = False
     positions: Mapping[Key, PositionChange] = field(default_factory=dict)
     leverage: Mapping[str, int] = field(default_factory=dict)
@@ -74,12 +87,42 @@ class MirrorState:
     # and the held symbols computed with it now, each at the rate it was first assumed at.
     fallback_mmr: Decimal | None = None
     assumed: Mapping[str, Decimal] = field(default_factory=dict)
+    # Every asset's cross wallet, each symbol's margin asset (positionRisk v3), the account's
+    # mode, the asset index (Multi-Assets) with the mark each linked asset's rates were sampled
+    # at, and the conditional orders of Binance's algo service.
+    wallets: Mapping[str, Decimal] = field(default_factory=dict)
+    margin_assets: Mapping[str, str] = field(default_factory=dict)
+    multi_assets: bool = False
+    rates: Mapping[str, AssetRate] = field(default_factory=dict)
+    rate_marks: Mapping[str, Decimal] = field(default_factory=dict)
+    algo_orders: Mapping[int, AlgoOrder] = field(default_factory=dict)
+    pools: Mapping[str, MarginBook] = field(default_factory=dict)  # derived, like `book`
     # The marks of the latest REST snapshot: the moment the exchange's figures are of.
     snapshot_marks: Mapping[str, Decimal] = field(default_factory=dict)
 
     @property
     def ready(self) -> bool:
         return self.snapshot_at > 0 and self.book is not None
+
+    @property
+    def account_mode(self) -> AccountMode:
+        if not self.multi_assets:
+            return AccountMode.SINGLE
+        return AccountMode.CREDITS if CREDITS in self.wallets else AccountMode.MULTI
+
+    @property
+    def assumptions(self) -> tuple[str, ...]:
+        """Figures computed from an assumption rather than from Binance's data, in words."""
+        said = []
+        if self.multi_assets and CREDITS in self.wallets and CREDITS not in self.rates:
+            said.append(
+                "BNFCR credits are valued at 1 USD (Binance publishes no index for them;"
+                " not verified)"
+            )
+        return tuple(said)
+
+    def margin_asset(self, symbol: str) -> str:
+        return self.margin_assets.get(symbol) or quote_asset(symbol)
 
     @property
     def held_symbols(self) -> frozenset[str]:
@@ -104,14 +147,14 @@ def why_not_ready(state: MirrorState) -> str:
     no_table = [s for s in held if s not in state.brackets and s not in state.assumed]
     if no_table:
         return f"no leverage brackets for {', '.join(no_table)}"
+    if state.multi_assets:
+        needed = {state.margin_asset(s) for s in held} | {a for a, v in state.wallets.items() if v}
+        no_rate = sorted(a for a in needed if a not in state.rates and a != CREDITS)
+        if no_rate:
+            return f"no asset index (Multi-Assets rates) for {', '.join(no_rate)}"
     if state.book is None:
         return "the positions do not add up (a one-way/hedge switch in progress?)"
     return "nothing: health is computed"
-
-
-def assumed_table(rate: Decimal) -> BracketTable:
-    """One tier at `rate` for any notional: what a symbol without brackets is computed with."""
-    return BracketTable((Bracket(ZERO, ASSUMED_CAP, rate, ZERO, 1, 1),))
 
 
 def apply(state: MirrorState, event: Event) -> MirrorState:
@@ -125,6 +168,14 @@ def apply(state: MirrorState, event: Event) -> MirrorState:
             return state  # already part of the snapshot
         recent = (*state.recent, event)[-RECENT_LIMIT:]
         return _stream_event(replace(state, recent=recent), event)
+    if isinstance(event, AlgoOrderUpdated):
+        return _algo(state, event)
+    if isinstance(event, AccountModeChanged):
+        if event.multi_assets == state.multi_assets:
+            return state
+        return _rebuilt(replace(state, multi_assets=event.multi_assets))
+    if isinstance(event, AssetIndexUpdated):
+        return _rebuilt(_with_rates(state, event.rates))
     if isinstance(event, BracketsLoaded):
         fallback = state.fallback_mmr if event.fallback_mmr is None else event.fallback_mmr
         brackets = {**state.brackets, **event.brackets}
@@ -160,15 +211,22 @@ def _mark(state: MirrorState, event: MarkPriceUpdated) -> MirrorState:
     mark_at = dict(state.mark_at)
     mark_at[symbol] = event.event_at
     book = state.book
-    if book is not None and symbol in book.account.marks:
-        book = book.with_mark(symbol, event.price)
-    elif book is None and symbol in state.held_symbols:
+    pools = state.pools
+    if book is None and symbol in state.held_symbols:
         return _rebuilt(replace(state, marks=marks, mark_at=mark_at))
+    if book is not None:
+        moved = [a for a, pool in pools.items() if symbol in pool.account.marks]
+        if moved:
+            pools = dict(pools)
+            for asset in moved:
+                pools[asset] = pools[asset].with_mark(symbol, event.price)
+            book = pools[moved[0]] if len(pools) == 1 else worst(pools)
     return replace(
         state,
         marks=marks,
         mark_at=mark_at,
         book=book,
+        pools=pools,
         updated_at=max(state.updated_at, event.event_at),
     )
 
@@ -182,9 +240,19 @@ def _snapshot(state: MirrorState, event: AccountSnapshotted) -> MirrorState:
         if mark_at.get(symbol, 0) <= event.taken_at:
             marks[symbol] = price
             mark_at[symbol] = event.taken_at
+    wallets = dict(event.wallets) or {**state.wallets, "USDT": event.wallet_balance}
+    wallets["USDT"] = event.wallet_balance
+    margin_assets = dict(state.margin_assets)
+    for change in event.positions:
+        if change.margin_asset:
+            margin_assets[change.symbol] = change.margin_asset
     fresh = replace(
         state,
         wallet_balance=event.wallet_balance,
+        wallets=wallets,
+        margin_assets=margin_assets,
+        multi_assets=event.multi_assets,
+        algo_orders={o.algo_id: o for o in event.algo_orders},
         hedge_mode=event.hedge_mode,
         positions={(p.symbol, p.side): p for p in event.positions if p.amount},
         leverage={**state.leverage, **event.leverage},
@@ -198,6 +266,8 @@ def _snapshot(state: MirrorState, event: AccountSnapshotted) -> MirrorState:
         updated_at=max(state.updated_at, event.taken_at),
         recent=(),
     )
+    if event.rates:
+        fresh = _with_rates(fresh, event.rates)
     # Stream events at or after the moment the snapshot was taken may not be in its REST
     # reads: they carry absolute values, so applying them again on top is safe.
     for later in state.recent:
@@ -218,10 +288,12 @@ def _account_update(state: MirrorState, event: BalanceAndPositionUpdated) -> Mir
         else:
             positions.pop(key, None)
     wallet = state.wallet_balance if event.cross_wallet is None else event.cross_wallet
+    wallets = {**state.wallets, **event.wallets, "USDT": wallet}
     return _rebuilt(
         replace(
             state,
             wallet_balance=wallet,
+            wallets=wallets,
             positions=positions,
             margin_types=margin_types,
             updated_at=max(state.updated_at, event.event_at),
@@ -236,6 +308,30 @@ def _order(state: MirrorState, event: OrderUpdated) -> MirrorState:
     else:
         orders.pop(event.order.order_id, None)
     return replace(state, open_orders=orders, updated_at=max(state.updated_at, event.event_at))
+
+
+def _algo(state: MirrorState, event: AlgoOrderUpdated) -> MirrorState:
+    orders = dict(state.algo_orders)
+    if event.status in OPEN_ALGO_STATUSES:
+        orders[event.order.algo_id] = event.order
+    else:
+        orders.pop(event.order.algo_id, None)
+    return replace(state, algo_orders=orders, updated_at=max(state.updated_at, event.event_at))
+
+
+def _with_rates(state: MirrorState, rates: tuple[AssetRate, ...]) -> MirrorState:
+    """New asset index rates; each linked asset's anchored to its symbol's mark right now."""
+    merged = dict(state.rates)
+    anchors = dict(state.rate_marks)
+    for rate in rates:
+        merged[rate.asset] = rate
+        link = link_symbol(rate.asset)
+        mark = None if link is None else state.marks.get(link)
+        if mark is None:
+            anchors.pop(rate.asset, None)
+        else:
+            anchors[rate.asset] = mark
+    return replace(state, rates=merged, rate_marks=anchors)
 
 
 def rebuild(state: MirrorState) -> MirrorState:
@@ -258,6 +354,7 @@ def _rebuilt(state: MirrorState) -> MirrorState:
                 margin_type,
                 wallet or ZERO,
                 state.leverage.get(symbol),
+                change.margin_asset or state.margin_asset(symbol),
             )
         )
     held = {p.symbol for p in positions}
@@ -265,35 +362,24 @@ def _rebuilt(state: MirrorState) -> MirrorState:
     if any(s not in state.marks for s in held) or (missing and state.fallback_mmr is None):
         kept = {s: rate for s, rate in state.assumed.items() if s in missing}
         return replace(state, book=None, assumed=kept)
-    assumed = _assumed(state, positions, missing)
+    assumed = assumed_rates(
+        state.assumed, state.fallback_mmr, state.brackets, state.marks, positions, missing
+    )
     tables = {
         s: state.brackets[s] if s in state.brackets else assumed_table(assumed[s]) for s in held
     }
-    account = Account(
-        state.wallet_balance, tuple(positions), {s: state.marks[s] for s in held}, tables
-    )
+    wallets = {**state.wallets, "USDT": state.wallet_balance}
     try:
-        book = MarginBook.build(account)
+        if state.multi_assets:
+            pools = multi_assets_pool(
+                collateral(state.wallets, state.rates, state.rate_marks),
+                positions,
+                state.marks,
+                tables,
+            )
+        else:
+            pools = single_asset_pools(wallets, positions, state.marks, tables)
     except ValueError:
-        book = None  # e.g. a one-way/hedge mix mid-switch; the next snapshot settles it
-    return replace(state, book=book, assumed=assumed)
-
-
-def _assumed(
-    state: MirrorState, positions: list[Position], missing: set[str]
-) -> Mapping[str, Decimal]:
-    """The rate of each held symbol without brackets: the one already assumed for it, or the
-    fallback, or the highest rate the held positions' own tables give them if that is higher.
-    (Not the tables' top tiers: they are 50% in every table, for notionals nobody holds.)"""
-    if not missing:
-        return {}
-    fresh = [s for s in missing if s not in state.assumed]
-    rate = state.fallback_mmr
-    assert rate is not None
-    if fresh:
-        for pos in positions:
-            table = state.brackets.get(pos.symbol)
-            if table is not None and pos.amount:
-                size = abs(pos.amount) * state.marks[pos.symbol]
-                rate = max(rate, table.tier_for(size).mmr)
-    return {s: state.assumed.get(s, rate) for s in sorted(missing)}
+        # e.g. a one-way/hedge mix mid-switch, or no asset index yet: said by why_not_ready
+        return replace(state, book=None, pools={}, assumed=assumed)
+    return replace(state, book=worst(pools), pools=pools, assumed=assumed)

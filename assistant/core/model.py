@@ -114,6 +114,7 @@ class Position:
     margin_type: MarginType = MarginType.CROSS
     isolated_wallet: Decimal = ZERO
     leverage: int | None = None
+    margin_asset: str = "USDT"  # the pool it belongs to (Binance's `marginAsset`)
 
     def __post_init__(self) -> None:
         if not self.symbol:
@@ -146,22 +147,83 @@ class Position:
         return self.isolated_wallet + self.upnl(mark)
 
 
+class AccountMode(StrEnum):
+    """How Binance pools the margin of a USDⓈ-M account."""
+
+    SINGLE = "single-asset"  # one cross pool per margin asset (USDT, USDC, ...)
+    MULTI = "multi-assets"  # one pool in USD across every collateral asset
+    CREDITS = "credits"  # Multi-Assets with a BNFCR row (EEA credits trading mode)
+
+
+@dataclass(frozen=True, slots=True)
+class AssetRate:
+    """One row of `GET /fapi/v1/assetIndex` (symbol `BTCUSD` is asset `BTC`): what one unit
+    of the asset is worth in USD as collateral (`bid`) and as a debt or margin (`ask`)."""
+
+    asset: str
+    index: Decimal
+    bid: Decimal
+    ask: Decimal
+
+    def __post_init__(self) -> None:
+        if not ZERO < self.bid <= self.ask:
+            raise ValueError(f"{self.asset}: rates must satisfy 0 < bidRate <= askRate")
+
+    def scaled(self, factor: Decimal) -> AssetRate:
+        """The rates once the asset's index has moved by `factor`."""
+        if factor == ONE:
+            return self
+        return AssetRate(self.asset, self.index * factor, self.bid * factor, self.ask * factor)
+
+
+@dataclass(frozen=True, slots=True)
+class Collateral:
+    """A Multi-Assets pool's wallets (asset units, may be negative) and their USD rates.
+
+    `links[asset] = (symbol, anchor)`: the asset's index moves with `symbol`'s mark (BTC with
+    BTCUSDT), and its rates were sampled when that mark was `anchor`; at another mark m the
+    rates are scaled by m / anchor. So BTC collateral behind a BTCUSDT long loses with it.
+    """
+
+    wallets: Mapping[str, Decimal]
+    rates: Mapping[str, AssetRate]
+    links: Mapping[str, tuple[str, Decimal]] = field(default_factory=dict)
+
+    def rate(self, asset: str, marks: Mapping[str, Decimal]) -> AssetRate:
+        base = self.rates[asset]
+        link = self.links.get(asset)
+        if link is None or link[0] not in marks:
+            return base
+        return base.scaled(marks[link[0]] / link[1])
+
+
+def asset_value(amount: Decimal, rate: AssetRate) -> Decimal:
+    """Binance's min(equity × bidRate, equity × askRate): a debt is valued at the ask."""
+    return amount * (rate.bid if amount >= ZERO else rate.ask)
+
+
 @dataclass(frozen=True, slots=True)
 class Account:
-    """A single-asset (USDT) futures account at one moment.
+    """One margin pool of a futures account at one moment.
 
-    `wallet_balance` is Binance's `crossWalletBalance`: isolated wallets are
-    not part of it; they live in each isolated position.
+    Single-asset mode: `wallet_balance` is the pool asset's `crossWalletBalance` (isolated
+    wallets are not part of it; they live in each isolated position) and every figure is in
+    that asset. Multi-Assets mode (`collateral` set): figures are in USD, `wallet_balance` is
+    unused (the collateral's value is computed from its wallets and rates).
     """
 
     wallet_balance: Decimal
     positions: tuple[Position, ...]
     marks: Mapping[str, Decimal]
     brackets: Mapping[str, BracketTable]
+    asset: str = "USDT"  # the pool's unit: a margin asset, or "USD" / "BNFCR"
+    collateral: Collateral | None = None
 
     def with_marks(self, marks: Mapping[str, Decimal]) -> Account:
         """The same account at other mark prices (checked by `validate_account`)."""
-        return Account(self.wallet_balance, self.positions, marks, self.brackets)
+        return Account(
+            self.wallet_balance, self.positions, marks, self.brackets, self.asset, self.collateral
+        )
 
 
 def validate_account(account: Account) -> None:
@@ -181,3 +243,6 @@ def validate_account(account: Account) -> None:
             raise ValueError(f"{pos.symbol} has no mark price")
         if mark <= ZERO:
             raise ValueError(f"{pos.symbol} mark price must be positive")
+        collateral = account.collateral
+        if collateral is not None and pos.margin_asset not in collateral.rates:
+            raise ValueError(f"no asset index for {pos.margin_asset} ({pos.symbol}'s margin)")

@@ -3,21 +3,25 @@ figures and the exchange's. Like with like: Binance's totals include isolated po
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from assistant.core import format as fmt
 from assistant.core.events import AccountSnapshotted, DriftDetected
 from assistant.core.margin.book import MarginBook
 from assistant.core.margin.liquidation import liquidation_prices
-from assistant.core.mirror import Key, MirrorState
+from assistant.core.mirror import Key, MirrorState, rebuild
+from assistant.core.model import ZERO, Position
 
 MONEY_TOLERANCE = Decimal("0.01")  # USDT; Binance truncates to 8 decimals, marks move between reads
 RELATIVE_TOLERANCE = Decimal("0.001")  # 0.1% of the exchange's own figure
+# Multi-Assets totals are in USD at rates read apart from the marks: compared to 1e-4.
+USD_TOLERANCE = Decimal("0.0001")
+ACCOUNT_MODE = "account mode"
 
 
-def _differs(ours: Decimal, theirs: Decimal) -> bool:
-    return abs(ours - theirs) > max(MONEY_TOLERANCE, abs(theirs) * RELATIVE_TOLERANCE)
+def _differs(ours: Decimal, theirs: Decimal, relative: Decimal = RELATIVE_TOLERANCE) -> bool:
+    return abs(ours - theirs) > max(MONEY_TOLERANCE, abs(theirs) * relative)
 
 
 def _position(amount: Decimal, entry: Decimal) -> str:
@@ -51,6 +55,11 @@ def mirror_drift(state: MirrorState, snapshot: AccountSnapshotted) -> list[Drift
                 at,
             )
         )
+    if state.multi_assets != snapshot.multi_assets:  # switched with no ACCOUNT_CONFIG_UPDATE seen
+        modes = ("single-asset", "multi-assets")
+        drift.append(
+            DriftDetected(ACCOUNT_MODE, modes[state.multi_assets], modes[snapshot.multi_assets], at)
+        )
     mine_orders = {o.order_id for o in state.open_orders.values()}
     their_orders = {o.order_id for o in snapshot.open_orders}
     if mine_orders != their_orders:
@@ -70,44 +79,70 @@ def figure_drift(state: MirrorState) -> list[DriftDetected]:
         return []
     at = state.snapshot_at
     drift = []
-    account = book.account
     total = Decimal(0)
     theirs_total: Decimal | None = exchange.total_maint_margin
-    for pos in account.positions:
-        if pos.symbol in state.assumed:
-            known = exchange.maint_margins.get(pos.key)
-            theirs_total = None if known is None or theirs_total is None else theirs_total - known
-            continue
-        size = abs(pos.amount) * account.marks[pos.symbol]
-        mm = account.brackets[pos.symbol].maintenance_margin(size)
-        total += mm
-        theirs = exchange.maint_margins.get(pos.key)
-        if theirs is not None and _differs(mm, theirs):
-            drift.append(
-                DriftDetected(
-                    f"maintenance margin {pos.symbol} {pos.side.value}",
-                    fmt.usdt(mm),
-                    fmt.usdt(theirs),
-                    at,
-                )
-            )
-    if theirs_total is not None and _differs(total, theirs_total):
+    # Binance's totals are USDT's pool in single-asset mode ("only for USDT asset") and every
+    # position in USD (MM × the askRate of its margin asset) in Multi-Assets mode.
+    multi = book.valued is not None
+    for pool in state.pools.values():
+        account = pool.account
+        for pos in account.positions:
+            counted = multi or pos.margin_asset == "USDT"
+            if pos.symbol in state.assumed:
+                known = exchange.maint_margins.get(pos.key)
+                if counted and (known is None or theirs_total is None):
+                    theirs_total = None
+                elif counted and known is not None and theirs_total is not None:
+                    theirs_total -= known * _ask(pool, pos)
+                continue
+            size = abs(pos.amount) * account.marks[pos.symbol]
+            mm = account.brackets[pos.symbol].maintenance_margin(size)
+            if counted:
+                total += mm * _ask(pool, pos)
+            drift += _position_drift(pos, mm, exchange.maint_margins.get(pos.key), at)
+    if theirs_total is not None and _differs(
+        total, theirs_total, USD_TOLERANCE if multi else RELATIVE_TOLERANCE
+    ):
         what = "total maintenance margin"
+        if multi:
+            what += " (USD, every position at its asset's askRate)"
+        elif len(state.pools) > 1:
+            what += " (USDT pool)"
         if state.assumed:
             what += f" without {', '.join(sorted(state.assumed))}"
-        drift.append(DriftDetected(what, fmt.usdt(total), fmt.usdt(theirs_total), at))
+        unit = "USD" if multi else "USDT"
+        ours, theirs = f"{fmt.money(total)} {unit}", f"{fmt.money(theirs_total)} {unit}"
+        drift.append(DriftDetected(what, ours, theirs, at))
     return drift
+
+
+def _ask(pool: MarginBook, pos: Position) -> Decimal:
+    """The rate an asset-unit figure counts at in the pool's unit (1 outside Multi-Assets)."""
+    valued = pool.valued
+    return Decimal(1) if valued is None else valued.weights[pos.symbol][1]
+
+
+def _position_drift(
+    pos: Position, mm: Decimal, theirs: Decimal | None, at: int
+) -> list[DriftDetected]:
+    if theirs is None or not _differs(mm, theirs):
+        return []
+    what = f"maintenance margin {pos.symbol} {pos.side.value}"
+    asset = pos.margin_asset
+    return [DriftDetected(what, fmt.coins(mm, asset), fmt.coins(theirs, asset), at)]
 
 
 @dataclass(frozen=True, slots=True)
 class Compared:
     """Our figures beside the exchange's, both at the moment of its latest snapshot: ours
-    recomputed at the snapshot's marks, totals counted as Binance counts them (cross and
-    isolated together). `same_account`: no account or order event arrived since the
-    snapshot, so its positions and wallet are the ones ours are computed from."""
+    recomputed at the snapshot's marks and counted as Binance counts its totals (cross and
+    isolated together; the USDT pool in single-asset mode, every pool in USD in Multi-Assets
+    mode). `same_account`: no account or order event arrived since the snapshot, so its
+    positions and wallets are the ones ours are computed from."""
 
     at: int
     same_account: bool
+    unit: str  # of the totals: USDT, or USD in Multi-Assets mode
     maintenance: tuple[Decimal, Decimal]  # (ours, the exchange's)
     balance: tuple[Decimal, Decimal]
     liquidation: tuple[tuple[Key, Decimal | None, Decimal | None], ...]
@@ -115,26 +150,35 @@ class Compared:
 
 def at_snapshot(state: MirrorState) -> Compared | None:
     """None until there is a book and a snapshot to compare it with."""
-    book, exchange = state.book, state.exchange
-    if book is None or exchange is None:
+    exchange = state.exchange
+    if state.book is None or exchange is None:
         return None
-    marks = {s: state.snapshot_marks.get(s, price) for s, price in book.account.marks.items()}
-    then = MarginBook.build(book.account.with_marks(marks))
-    account = then.account
-    mm, balance = then.mm, then.margin_balance
-    for pos in then.isolated:
-        mark = account.marks[pos.symbol]
-        mm += account.brackets[pos.symbol].maintenance_margin(abs(pos.amount) * mark)
-        balance += pos.isolated_balance(mark)
-    ours = liquidation_prices(then)
-    rows = tuple(
-        (key, price, exchange.liquidation_prices.get(key) or None)
-        for key, price in sorted(ours.items())
-    )
+    then = rebuild(replace(state, marks={**state.marks, **state.snapshot_marks}))
+    if then.book is None:
+        return None
+    multi = then.book.valued is not None
+    mm = balance = ZERO
+    rows: list[tuple[Key, Decimal | None, Decimal | None]] = []
+    for asset, pool in sorted(then.pools.items()):
+        counted = multi or asset == "USDT"
+        account = pool.account
+        prices = liquidation_prices(pool)
+        for pos in account.positions:
+            rows.append((pos.key, prices.get(pos.key), exchange.liquidation_prices.get(pos.key)))
+            if not counted:
+                continue
+            mark = account.marks[pos.symbol]
+            size = abs(pos.amount) * mark
+            mm += account.brackets[pos.symbol].maintenance_margin(size) * _ask(pool, pos)
+            if not pos.is_cross:
+                balance += pos.isolated_balance(mark) * _ask(pool, pos)
+        if counted:
+            balance += pool.margin_balance
     return Compared(
         state.snapshot_at,
         not state.recent,
+        "USD" if multi else "USDT",
         (mm, exchange.total_maint_margin),
         (balance, exchange.total_margin_balance),
-        rows,
+        tuple((key, ours, theirs or None) for key, ours, theirs in sorted(rows)),
     )

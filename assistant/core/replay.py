@@ -56,7 +56,7 @@ class Happened:
     metric: str = ""  # the alert's (`SendAlert.metric`); "" for an action
     tier: Decimal | str | None = None  # the alert's (`SendAlert.tier`); None for an action
     size: Decimal | None = None  # an action's: USDT moved, or the order's quantity
-    symbol: str = ""  # an order's or a top-up's symbol
+    symbol: str = ""  # an order's or a top-up's symbol; a transfer's asset
     would: str = ""  # an action's fate: WOULD_DONE, WOULD_ASK, "dry-run" or "paused"
 
 

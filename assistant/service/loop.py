@@ -322,8 +322,12 @@ class Loop:
         # The caps are never taken from that snapshot (a kill can land between a transfer and
         # the next save): they are rebuilt from the intents, as an event, so replay agrees.
         now = self.clock.now_ms()
-        moved, in_flight = self.store.money_facts(now // DAY_MS)
-        self.handle(CapsRestored(now // DAY_MS, moved, in_flight, now), None, now)
+        facts = self.store.asset_facts(now // DAY_MS)
+        moved, in_flight = facts.moved.pop("USDT", Decimal(0)), facts.in_flight
+        restored = CapsRestored(
+            now // DAY_MS, moved, in_flight, now, dict(facts.moved), dict(facts.assets)
+        )
+        self.handle(restored, None, now)
         log.info(
             "caps restored from the store: %s moved today, %d decision(s) in flight",
             moved,

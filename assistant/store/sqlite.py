@@ -23,9 +23,9 @@ import sqlite_utils
 from assistant.core import events
 from assistant.core.actions import SendAlert
 from assistant.core.mirror import MirrorState, rebuild
-from assistant.core.rules.memory import DAY_MS, decided_day
 from assistant.errors import InputError, StoreUnwritable
 from assistant.store import outbox, retention
+from assistant.store.caps import MoneyFacts, money_facts
 from assistant.store.codec import (
     COMPACT,
     decode_event,
@@ -191,7 +191,7 @@ class SqliteStore(HealthSeries):
         plain = {
             f.name: to_plain(getattr(state, f.name))
             for f in dataclasses.fields(state)
-            if f.name not in ("book", "recent")
+            if f.name not in ("book", "recent", "pools")
         }
         with self.db.conn:
             self.db.table("state").upsert(
@@ -276,23 +276,15 @@ class SqliteStore(HealthSeries):
         )
 
     def money_facts(self, day: int) -> tuple[Decimal, dict[str, Decimal]]:
-        """For the caps, from the intents alone: what our deposits and isolated top-ups decided
-        on UTC day `day` moved or may have moved (done, unknown, or still in flight), and the
-        amount of every intent still in flight, whatever its day."""
-        total, in_flight = Decimal(0), {}
-        for row in self.db.query(
-            "SELECT decision_id, payload, status FROM intents"
-            " WHERE kind IN ('deposit', 'isolated-margin')"
-            " AND status IN ('done', 'unknown', 'pending')"
-        ):
-            payload = json.loads(row["payload"])
-            amount = Decimal(str(payload["amount"]))
-            decided = decided_day(row["decision_id"])
-            if (decided if decided is not None else int(payload["at"]) // DAY_MS) == day:
-                total += amount
-            if row["status"] == "pending":
-                in_flight[row["decision_id"]] = amount
-        return total, in_flight
+        """For the caps, from the intents alone: what our USDT deposits and isolated top-ups
+        decided on UTC day `day` moved or may have moved (done, unknown, or still in flight),
+        and the amount of every intent still in flight, whatever its day."""
+        facts = self.asset_facts(day)
+        return facts.moved.get("USDT", Decimal(0)), facts.in_flight
+
+    def asset_facts(self, day: int) -> MoneyFacts:
+        """`money_facts` per asset (a deposit's payload names it; none means USDT)."""
+        return money_facts(self.db, day)
 
     def mark_sent(self, decision_id: str, until: int) -> None:
         """A request for the intent is about to leave; Binance may carry it out until `until`.

@@ -32,7 +32,7 @@ def test_crash_path_matches_the_spec() -> None:
     }  # -14%, -18%
     halfway = crash.marks_at(55)
     assert halfway["BTCUSDT"] == Decimal("55800") and halfway["ETHUSDT"] == Decimal("2730")
-    assert crash.futures == Decimal("3000") and crash.spot == {"USDT": Decimal("5000")}
+    assert crash.futures == {"USDT": Decimal("3000")} and crash.spot == {"USDT": Decimal("5000")}
 
 
 @pytest.mark.scenario(FIFTY)
@@ -76,6 +76,22 @@ async def test_a_scenario_file(tmp_path: Any) -> None:
             {"symbols": {"BTCUSDT": {"mark": "1"}}, "positions": [{"symbol": "XRPUSDT"}]},
             "unknown or missing symbol",
         ),
+        ({"symbols": {"BTCUSDT": {"mark": "1"}}, "futures": {"USDT": "-1"}}, "Multi-Assets"),
+        ({"symbols": {"BTCUSDT": {"mark": "1"}}, "futures": {"XRP": "5"}}, "no index for it"),
+        ({"symbols": {"BTCUSDT": {"mark": "1"}}, "multi_assets": "yes"}, "true or false"),
+        (
+            {"symbols": {"BTCUSDT": {"mark": "1"}}, "asset_index": {"BTCUSD": {"bidBuffer": 1}}},
+            "up to",
+        ),
+        (
+            {
+                "symbols": {"BTCUSDT": {"mark": "1"}},
+                "multi_assets": True,
+                "positions": [{"symbol": "BTCUSDT", "marginType": "isolated"}],
+            },
+            "cross margin only",
+        ),
+        ({"symbols": {"BTCUSDT": {"mark": "1"}}, "algo_orders": [{"symbol": "X"}]}, "algo_orders"),
     ],
 )
 def test_bad_scenarios_are_clear(raw: dict[str, Any], message: str) -> None:

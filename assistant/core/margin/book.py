@@ -14,6 +14,18 @@ Formulas (their Binance sources are listed in `docs/margin-math.md`):
 Isolated positions are excluded from the cross totals (numerator and
 denominator), as Binance does.
 
+In single-asset mode every margin asset (USDT, USDC, ...) is its own pool with its own book.
+In Multi-Assets mode one book holds the whole account in USD (Binance's FAQ "How to Calculate
+Margin Ratio in the Multi-Assets Mode"):
+
+- account equity      = Σ per asset min(equity × bidRate, equity × askRate),
+                        an asset's equity being its wallet plus its positions' uPnL
+- maintenance margin  = Σ position MM × askRate of its margin asset (initial margin alike)
+- margin ratio        = maintenance margin / account equity
+
+Each symbol's uPnL is weighted by its margin asset's rate on the side its equity is on, and
+its MM by the askRate (`weights`), so the per-symbol machinery below stays as it is.
+
 `MarginBook` holds per-symbol subtotals of the cross positions so that a mark
 price update recomputes only that symbol's positions: O(legs of one symbol),
 not O(account).
@@ -25,7 +37,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Context, Decimal
 
-from assistant.core.model import ZERO, Account, BracketTable, Position, validate_account
+from assistant.core.model import (
+    ZERO,
+    Account,
+    BracketTable,
+    Collateral,
+    Position,
+    validate_account,
+)
 
 WIDE = Context(prec=60)  # running totals: exact for any sizes Binance can report
 
@@ -72,7 +91,16 @@ class SymbolTotals:
 EMPTY = SymbolTotals(ZERO, ZERO, ZERO, ZERO, ZERO, 0)
 
 
-def symbol_totals(legs: Iterable[Position], mark: Decimal, table: BracketTable) -> SymbolTotals:
+def symbol_totals(
+    legs: Iterable[Position],
+    mark: Decimal,
+    table: BracketTable,
+    weights: tuple[Decimal, Decimal] | None = None,
+) -> SymbolTotals:
+    """Sums over one symbol's legs; with `weights` (Multi-Assets: uPnL's rate, MM's rate) in
+    USD, else in the margin asset."""
+    if weights is not None:
+        return _weighted(symbol_totals(legs, mark, table), *weights, table)
     upnl = mm = gross = im = entry_value = ZERO
     missing = 0
     for pos in legs:
@@ -94,6 +122,71 @@ def symbol_totals(legs: Iterable[Position], mark: Decimal, table: BracketTable) 
     return SymbolTotals(upnl, mm, gross, im, entry_value, missing, spread, net, abs(net) + spread)
 
 
+def _weighted(
+    raw: SymbolTotals, pnl_rate: Decimal, mm_rate: Decimal, table: BracketTable
+) -> SymbolTotals:
+    gross = raw.gross * mm_rate
+    upnl = raw.upnl * pnl_rate
+    net = upnl + raw.entry_value * pnl_rate
+    spread = gross * table.max_mmr
+    return SymbolTotals(
+        upnl,
+        raw.mm * mm_rate,
+        gross,
+        raw.im * mm_rate,
+        raw.entry_value * pnl_rate,
+        raw.missing_leverage,
+        spread,
+        net,
+        abs(net) + spread,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Valuation:
+    """A Multi-Assets book's collateral at its marks: the wallets' USD value (each at the rate
+    on its equity's side), each symbol's (uPnL rate, MM rate), and the USD value of the
+    wallets whose index moves with each symbol's mark."""
+
+    wallet: Decimal
+    weights: Mapping[str, tuple[Decimal, Decimal]]
+    linked: Mapping[str, Decimal]
+
+
+def valuation(account: Account, collateral: Collateral) -> Valuation:
+    marks = account.marks
+    equity: dict[str, Decimal] = dict(collateral.wallets)
+    for pos in account.positions:
+        if pos.is_cross and pos.amount:
+            asset = pos.margin_asset
+            equity[asset] = equity.get(asset, ZERO) + pos.upnl(marks[pos.symbol])
+    side_rate: dict[str, Decimal] = {}
+    ask: dict[str, Decimal] = {}
+    for asset, amount in equity.items():
+        if asset not in collateral.rates:
+            if amount or collateral.wallets.get(asset):
+                raise ValueError(f"no asset index for {asset}: its collateral cannot be valued")
+            continue
+        rate = collateral.rate(asset, marks)
+        side_rate[asset] = rate.bid if amount >= ZERO else rate.ask
+        ask[asset] = rate.ask
+    wallet = ZERO
+    linked: dict[str, Decimal] = {}
+    for asset, amount in collateral.wallets.items():
+        if not amount:
+            continue
+        value = amount * side_rate[asset]
+        wallet += value
+        link = collateral.links.get(asset)
+        if link is not None and link[0] in marks:
+            linked[link[0]] = linked.get(link[0], ZERO) + value
+    weights = {
+        pos.symbol: (side_rate[pos.margin_asset], ask[pos.margin_asset])
+        for pos in account.positions
+    }
+    return Valuation(wallet, weights, linked)
+
+
 @dataclass(frozen=True, slots=True)
 class MarginBook:
     """An account with its cross totals; `with_mark` updates in O(one symbol)."""
@@ -111,6 +204,7 @@ class MarginBook:
     net: Decimal = ZERO  # Σ over cross symbols of their net notional
     spread: Decimal = ZERO  # Σ over cross symbols of gross × highest rate
     widest: Decimal = ZERO  # the largest one symbol's exposure (see SymbolTotals.exposure)
+    valued: Valuation | None = None  # Multi-Assets only
 
     @classmethod
     def build(cls, account: Account) -> MarginBook:
@@ -120,11 +214,28 @@ class MarginBook:
             if pos.is_cross and pos.amount:
                 legs.setdefault(pos.symbol, []).append(pos)
         cross_legs = {sym: tuple(group) for sym, group in legs.items()}
+        valued = None if account.collateral is None else valuation(account, account.collateral)
         per_symbol = {
-            sym: symbol_totals(group, account.marks[sym], account.brackets[sym])
+            sym: symbol_totals(
+                group,
+                account.marks[sym],
+                account.brackets[sym],
+                None if valued is None else valued.weights[sym],
+            )
             for sym, group in cross_legs.items()
         }
+        if valued is not None:
+            for sym, value in valued.linked.items():
+                t = per_symbol.get(sym)
+                if t is not None:  # collateral that moves with this symbol's mark
+                    net = t.net + value
+                    per_symbol[sym] = replace(t, net=net, exposure=abs(net) + t.spread)
         totals = per_symbol.values()
+        linked_free = (
+            ZERO
+            if valued is None
+            else sum((v for s, v in valued.linked.items() if s not in per_symbol), ZERO)
+        )
         return cls(
             account=account,
             cross_legs=cross_legs,
@@ -136,9 +247,10 @@ class MarginBook:
             missing_leverage=sum(t.missing_leverage for t in totals),
             max_mmr=max((account.brackets[s].max_mmr for s in cross_legs), default=ZERO),
             isolated=tuple(p for p in account.positions if not p.is_cross and p.amount),
-            net=sum((t.net for t in totals), ZERO),
+            net=sum((t.net for t in totals), linked_free),
             spread=sum((t.spread for t in totals), ZERO),
             widest=max((t.exposure for t in totals), default=ZERO),
+            valued=valued,
         )
 
     def with_mark(self, symbol: str, price: Decimal) -> MarginBook:
@@ -148,6 +260,8 @@ class MarginBook:
         marks = dict(self.account.marks)
         marks[symbol] = price
         account = self.account.with_marks(marks)
+        if self.valued is not None:
+            return MarginBook.build(account)  # rates, weights and signs may all move
         legs = self.cross_legs.get(symbol)
         if legs is None:
             return replace(self, account=account)
@@ -172,12 +286,20 @@ class MarginBook:
         )
 
     @property
+    def asset(self) -> str:
+        """The pool's unit: its margin asset, or USD / BNFCR in Multi-Assets mode."""
+        return self.account.asset
+
+    @property
     def wallet_balance(self) -> Decimal:
+        """The pool's wallet; in Multi-Assets mode the USD value of every wallet."""
+        if self.valued is not None:
+            return self.valued.wallet
         return self.account.wallet_balance
 
     @property
     def margin_balance(self) -> Decimal:
-        return self.account.wallet_balance + self.upnl
+        return self.wallet_balance + self.upnl
 
     @property
     def margin_ratio(self) -> Decimal | None:

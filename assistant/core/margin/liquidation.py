@@ -16,20 +16,31 @@ Contracts"), one-way and hedge, cross and isolated:
   mode each leg's tier comes from its own notional at that price.
 - a price ≤ 0 means none (the UI shows "--", the API "0").
 
+Multi-Assets mode (no published formula): the same equation in USD, margin balance =
+maintenance margin, with each leg's PnL at its margin asset's rate and its MM at the askRate,
+and the collateral whose index follows the symbol (BTC for BTCUSDT) moving with the price.
+Where an asset's equity changes sign on the way (bid rate to ask rate), the root found with
+the rates at the mark is checked and, if off, found again by bisection on the exact figures.
+
 `core.solver` evaluates exactly this, segment by segment.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from assistant.core.margin.book import MarginBook
 from assistant.core.margin.solver import Leg, first_root, headroom, slope_at
-from assistant.core.model import ONE, ZERO, BracketTable, Position, PositionSide
+from assistant.core.model import ONE, ZERO, Bracket, BracketTable, Position, PositionSide
 
 BOUND_SAFETY = Decimal("0.999999")
 _FAR = Decimal(10**9)  # "no move of this kind can liquidate" (no exposure to it)
+# Collateral that moves with a price has no maintenance margin of its own.
+_NO_MARGIN = BracketTable((Bracket(ZERO, Decimal("1e30"), ZERO, ZERO, 1, 1),))
+_EXACT = Decimal("1e-12")  # relative headroom accepted at a Multi-Assets root
+_BISECTIONS = 200
 
 
 def _pick(constant: Decimal, legs: list[Leg], mark: Decimal) -> Decimal | None:
@@ -66,12 +77,66 @@ def liquidation_price(book: MarginBook, position: Position) -> Decimal | None:
         return _pick(constant, [leg], mark)
     group = book.cross_legs[position.symbol]
     others_upnl, others_mm = book.others(position.symbol)
-    constant = account.wallet_balance + others_upnl - others_mm
+    constant = book.wallet_balance + others_upnl - others_mm
+    valued = book.valued
+    if valued is None:
+        legs = []
+        for pos in group:
+            constant -= pos.amount * pos.entry_price
+            legs.append(Leg(pos.amount, abs(pos.amount), table))
+        return _pick(constant, legs, mark)
+    pnl_rate, mm_rate = valued.weights[position.symbol]
     legs = []
     for pos in group:
-        constant -= pos.amount * pos.entry_price
-        legs.append(Leg(pos.amount, abs(pos.amount), table))
-    return _pick(constant, legs, mark)
+        constant -= pos.amount * pos.entry_price * pnl_rate
+        legs.append(Leg(pos.amount * pnl_rate, abs(pos.amount), table, mm_rate))
+    moving = valued.linked.get(position.symbol, ZERO)
+    if moving:
+        constant -= moving
+        legs.append(Leg(moving / mark, ONE, _NO_MARGIN))
+    return _checked(book, position.symbol, mark, _pick(constant, legs, mark))
+
+
+def _checked(book: MarginBook, symbol: str, mark: Decimal, root: Decimal | None) -> Decimal | None:
+    """A Multi-Assets root along one symbol's mark, exact on the book's own figures."""
+    return _refine(lambda price: book.with_mark(symbol, price).headroom, mark, root, book)
+
+
+def _refine(
+    f: Callable[[Decimal], Decimal], start: Decimal, root: Decimal | None, book: MarginBook
+) -> Decimal | None:
+    """`root` if f is 0 there (to a relative 1e-12); else the root found by bisection.
+
+    The closed-form root takes every asset's rate on the side its equity is at `start`; an
+    asset whose equity changes sign on the way (bid rate to ask rate) moves the true root,
+    which stays on the same side of `start` (f is concave: each asset's value is a min of
+    two lines). f > 0 at `start` unless it is already liquidated."""
+    if root is None:
+        return None
+    scale = max(abs(book.mm), abs(book.margin_balance), ONE)
+    if root == start or abs(f(root)) <= _EXACT * scale:
+        return root
+    if f(start) <= ZERO:
+        return start
+    inside, outside, step = start, root, root - start
+    for _ in range(_BISECTIONS):  # widen until f ≤ 0 beyond the closed-form root
+        if outside <= ZERO:
+            outside = start * _EXACT
+            if f(outside) > ZERO:
+                return None
+            break
+        if f(outside) <= ZERO:
+            break
+        inside, outside, step = outside, outside + step, step * 2
+    for _ in range(_BISECTIONS):
+        middle = (inside + outside) / 2
+        if f(middle) > ZERO:
+            inside = middle
+        else:
+            outside = middle
+        if abs(outside - inside) <= _EXACT * abs(outside):
+            break
+    return outside
 
 
 def liquidation_prices(book: MarginBook) -> dict[tuple[str, PositionSide], Decimal | None]:
@@ -111,19 +176,34 @@ def uniform_distance(book: MarginBook) -> tuple[Decimal | None, Decimal | None]:
     margin balance = maintenance margin. Zero when it already is liquidated."""
     account = book.account
     legs = []
-    constant = account.wallet_balance
+    constant = book.wallet_balance
+    valued = book.valued
     for symbol, group in book.cross_legs.items():
         mark = account.marks[symbol]
         table = account.brackets[symbol]
+        pnl_rate, mm_rate = ONE, ONE
+        if valued is not None:
+            pnl_rate, mm_rate = valued.weights[symbol]
         for pos in group:
-            legs.append(Leg(pos.amount * mark, abs(pos.amount) * mark, table))
-            constant -= pos.amount * pos.entry_price
+            legs.append(Leg(pos.amount * mark * pnl_rate, abs(pos.amount) * mark, table, mm_rate))
+            constant -= pos.amount * pos.entry_price * pnl_rate
     if not legs:
         return None, None
+    if valued is not None:
+        for value in valued.linked.values():
+            constant -= value
+            legs.append(Leg(value, ONE, _NO_MARGIN))
     if book.headroom <= ZERO:
         return ZERO, ZERO
     low = first_root(constant, legs, ONE, up=False)
     high = first_root(constant, legs, ONE, up=True)
+    if valued is not None:
+
+        def f(factor: Decimal) -> Decimal:
+            marks = {s: p * factor for s, p in account.marks.items()}
+            return MarginBook.build(account.with_marks(marks)).headroom
+
+        low, high = _refine(f, ONE, low, book), _refine(f, ONE, high, book)
     return (None if low is None else ONE - low), (None if high is None else high - ONE)
 
 

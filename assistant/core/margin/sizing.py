@@ -62,6 +62,8 @@ def ratio_after_reduce(
         replace(p, amount=remaining) if p.key == position.key else p
         for p in book.cross_legs[position.symbol]
     ]
+    if book.valued is not None:  # Multi-Assets: rates and signs may move; recompute it all
+        return reduced_book(book, position, quantity, fee_rate).margin_ratio
     new = symbol_totals(legs, mark, table)
     mm = book.mm - book.per_symbol[position.symbol].mm + new.mm
     return margin_ratio(mm, book.margin_balance - quantity * mark * fee_rate)
@@ -154,7 +156,15 @@ def reduced_book(
         replace(p, amount=p.amount - direction * quantity) if p.key == position.key else p
         for p in account.positions
     )
-    wallet = account.wallet_balance + realized - quantity * mark * fee_rate
+    booked = realized - quantity * mark * fee_rate
+    held = account.collateral
+    if held is not None:  # realized PnL and the fee land in the position's margin asset
+        asset = position.margin_asset
+        wallets = {**held.wallets, asset: held.wallets.get(asset, ZERO) + booked}
+        return MarginBook.build(
+            replace(account, positions=positions, collateral=replace(held, wallets=wallets))
+        )
+    wallet = account.wallet_balance + booked
     return MarginBook.build(replace(account, wallet_balance=wallet, positions=positions))
 
 

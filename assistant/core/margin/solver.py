@@ -26,23 +26,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from assistant.core.model import ZERO, BracketTable
+from assistant.core.model import ONE, ZERO, BracketTable
 
 
 @dataclass(frozen=True, slots=True)
 class Leg:
-    """d(PnL)/dv is `slope`; |notional| is `scale × v` (scale > 0)."""
+    """d(PnL)/dv is `slope`; |notional| is `scale × v` (scale > 0); its maintenance margin
+    counts `weight` times (Multi-Assets: the askRate of its margin asset, else 1)."""
 
     slope: Decimal
     scale: Decimal
     table: BracketTable
+    weight: Decimal = ONE
 
 
 def headroom(constant: Decimal, legs: Sequence[Leg], v: Decimal) -> Decimal:
     """f(v): margin balance minus maintenance margin at `v`."""
     total = constant
     for leg in legs:
-        total += leg.slope * v - leg.table.maintenance_margin(leg.scale * v)
+        total += leg.slope * v - leg.weight * leg.table.maintenance_margin(leg.scale * v)
     return total
 
 
@@ -51,7 +53,7 @@ def slope_at(legs: Sequence[Leg], v: Decimal) -> Decimal:
     total = ZERO
     for leg in legs:
         tier = leg.table.brackets[leg.table.index_for(leg.scale * v)]
-        total += leg.slope - leg.scale * tier.mmr
+        total += leg.slope - leg.weight * leg.scale * tier.mmr
     return total
 
 
@@ -67,8 +69,8 @@ def first_root(constant: Decimal, legs: Sequence[Leg], start: Decimal, up: bool)
     b = ZERO
     for leg, i in zip(legs, index, strict=True):
         tier = leg.table.brackets[i]
-        a += tier.cum
-        b += leg.slope - leg.scale * tier.mmr
+        a += leg.weight * tier.cum
+        b += leg.slope - leg.weight * leg.scale * tier.mmr
     here = start
     f_here = a + b * here
     if not f_here:
@@ -105,8 +107,8 @@ def first_root(constant: Decimal, legs: Sequence[Leg], start: Decimal, up: bool)
             old = leg.table.brackets[index[k]]
             index[k] += 1 if up else -1
             new = leg.table.brackets[index[k]]
-            a += new.cum - old.cum
-            b -= leg.scale * (new.mmr - old.mmr)
+            a += leg.weight * (new.cum - old.cum)
+            b -= leg.weight * leg.scale * (new.mmr - old.mmr)
             ahead = _boundary(leg, index[k], up)
             if ahead is not None:
                 heapq.heappush(heap, (ahead if up else -ahead, ahead, k))
@@ -121,8 +123,10 @@ def _stays_positive(constant: Decimal, legs: Sequence[Leg], up: bool) -> bool:
     the last segment's slope is ≥ 0 (slopes only fall as v grows).
     """
     if not up:
-        return constant + sum((leg.table.brackets[0].cum for leg in legs), ZERO) > ZERO
-    return sum((leg.slope - leg.scale * leg.table.max_mmr for leg in legs), ZERO) >= ZERO
+        return constant > ZERO  # every first tier has cum 0
+    return (
+        sum((leg.slope - leg.weight * leg.scale * leg.table.max_mmr for leg in legs), ZERO) >= ZERO
+    )
 
 
 def _boundary(leg: Leg, i: int, up: bool) -> Decimal | None:

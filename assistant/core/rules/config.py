@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -23,6 +24,14 @@ class AlertRules:
 
 
 @dataclass(frozen=True, slots=True)
+class AssetCaps:
+    """`[deposit.assets.ASSET]`: what a pool of another margin asset may be topped up with."""
+
+    max_per_action: Decimal
+    max_per_day: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class DepositRule:
     enabled: bool = True
     trigger_ratio: Decimal | None = D("0.70")
@@ -33,6 +42,11 @@ class DepositRule:
     max_per_day: Decimal = D("3000")
     min_amount: Decimal = D("5")
     cooldown_ms: int = 30_000
+    # Multi-Assets and credits accounts are topped up with `asset`, under the caps above; in
+    # single-asset mode those caps are USDT's pool's, and another asset's pool is topped up
+    # only under its own `assets[...]` caps (without them it is alerted, never funded).
+    asset: str = "USDT"
+    assets: Mapping[str, AssetCaps] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,14 +12,11 @@ from assistant.core.actions import STALE, Action, SendAlert
 from assistant.core.events import (
     ActionSettled,
     CapsRestored,
-    DriftDetected,
     Event,
     ManualDeposit,
     ManualReduce,
-    MarginCallReceived,
     ModeSet,
     MuteSet,
-    OrderUpdated,
     PauseSet,
 )
 from assistant.core.margin.book import MarginBook, margin_ratio
@@ -40,6 +37,16 @@ class Health:
     distance: Decimal | None  # nearest liquidation as a fraction of price; None: none possible
     margin_balance: Decimal
     maintenance_margin: Decimal
+    pool: str = "USDT"  # the pool these figures are of: the one closest to liquidation
+
+
+def pool_words(state: MirrorState, pool: str) -> str:
+    """ " in the USDC pool" where more than one pool or not USDT's; "" for a USDT-only account."""
+    if pool == "USDT" and len(state.pools) <= 1:
+        return ""
+    if state.multi_assets:
+        return f" (Multi-Assets, in {pool})"
+    return f" in the {pool} pool"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +69,7 @@ def measure(state: MirrorState, horizon: Decimal) -> Health | None:
         nearest = bound  # far enough: every rule sees it as "beyond", which it is
     else:
         nearest = nearest_distance(book)
-    return Health(book.margin_ratio, nearest, book.margin_balance, book.mm)
+    return Health(book.margin_ratio, nearest, book.margin_balance, book.mm, book.asset)
 
 
 def evaluate(
@@ -74,7 +81,7 @@ def evaluate(
     if isinstance(event, (ModeSet, PauseSet, MuteSet)):
         memory = control(memory, event, rules)
     rules = effective(rules, memory)
-    actions: list[Action] = list(_event_alerts(event, rules, now))
+    actions: list[Action] = list(alerts.of_event(event, rules, now))
     if isinstance(event, (ManualDeposit, ManualReduce)):
         memory, ordered, refused = manual(state, memory, rules, event)
         if ordered is not None:
@@ -100,7 +107,7 @@ def evaluate(
         True,
         now,
         a.cooldown_ms,
-        lambda: _ratio_now(health),
+        lambda: f"{_ratio_now(health)}{pool_words(state, health.pool)}",
         metric="margin_ratio",
     )
     actions += found
@@ -114,17 +121,19 @@ def evaluate(
         False,
         now,
         a.cooldown_ms,
-        lambda: f"at {fmt.percent(health.distance)} of price",
+        lambda: f"at {fmt.percent(health.distance)} of price{pool_words(state, health.pool)}",
         metric="distance",
     )
     actions += found
     memory = _isolated_and_stale(state, memory, now, rules, actions)
     book = state.book
+    if book is not None:
+        memory = _unfunded(book, memory, now, rules, health, actions)
     # Paused, the money rules still decide (with their cooldowns): the executor announces
     # "paused: would ..." and nothing moves, so a paused guardian still says what it would do.
     if (
         book is not None
-        and _money_may_act(health, rules, book)
+        and _money_may_act(health, rules, state)
         and _fresh(state, now, a.stale_after_ms)
     ):
         memory, transfers = money.deposit(
@@ -154,16 +163,49 @@ def _ratio_now(health: Health) -> str:
     is then certain), with the balance."""
     if health.margin_ratio is not None:
         return f"at {fmt.percent(health.margin_ratio)}"
-    return f"past 100% (margin balance {fmt.usdt(health.margin_balance)}, ≤ 0)"
+    return f"past 100% (margin balance {fmt.coins(health.margin_balance, health.pool)}, ≤ 0)"
 
 
-def _money_may_act(health: Health, rules: Rules, book: MarginBook) -> bool:
+def _unfunded(
+    book: MarginBook, memory: Memory, now: int, rules: Rules, health: Health, actions: list[Action]
+) -> Memory:
+    """A pool the deposit rule would top up but may not (no caps for its asset): said once per
+    crossing, critical, so the owner knows nothing will come."""
+    d = rules.deposit
+    if not d.enabled or money.funding(book, d) is not None:
+        return memory
+    wants = money.triggered(
+        health.margin_ratio, health.distance, d.trigger_ratio, d.trigger_distance
+    )
+    memory, found = alerts.tiered(
+        memory,
+        f"unfunded:{book.asset}",
+        f"the {book.asset} pool",
+        Decimal(1) if wants else Decimal(0),
+        (Decimal(1),),
+        Decimal(0),
+        True,
+        now,
+        rules.alerts.cooldown_ms,
+        f"needs margin, but no [deposit.assets.{book.asset}] caps are configured:"
+        f" nothing is transferred; add {book.asset} yourself or configure its caps"
+        if wants
+        else "no longer needs margin",
+        metric="deposit",
+        tag="unfunded",
+    )
+    actions += found
+    return memory
+
+
+def _money_may_act(health: Health, rules: Rules, state: MirrorState) -> bool:
     """False when no money rule can act on this health (their own checks would say no):
     the freshness check and the rules are then skipped, which is most of the time."""
     d, r = rules.deposit, rules.reduce
     ratio, near = health.margin_ratio, health.distance
     if d.enabled and (
-        book.isolated or money.triggered(ratio, near, d.trigger_ratio, d.trigger_distance)
+        any(pool.isolated for pool in state.pools.values())
+        or money.triggered(ratio, near, d.trigger_ratio, d.trigger_distance)
     ):
         return True
     return r.enabled and money.triggered(ratio, near, r.trigger_ratio, r.trigger_distance)
@@ -180,12 +222,25 @@ def _with_pending_deposits(
     state: MirrorState, memory: Memory, horizon: Decimal
 ) -> tuple[MirrorState, Health] | None:
     """The state as it will be once the deposits decided but not yet seen have landed."""
-    pending = memory.pending_deposits()
-    if not pending or state.book is None:
+    book = state.book
+    if book is None:
         return None
-    account = state.book.account
-    book = MarginBook.build(replace(account, wallet_balance=account.wallet_balance + pending))
-    after = replace(state, book=book)
+    collateral = book.account.collateral
+    if collateral is None:
+        pending = memory.pending_deposits(book.asset)
+        if not pending:
+            return None
+        account = replace(book.account, wallet_balance=book.account.wallet_balance + pending)
+    else:
+        landing = {a: memory.pending_deposits(a) for a in collateral.rates}
+        if not any(landing.values()):
+            return None
+        wallets = dict(collateral.wallets)
+        for asset, amount in landing.items():
+            if amount:
+                wallets[asset] = wallets.get(asset, Decimal(0)) + amount
+        account = replace(book.account, collateral=replace(collateral, wallets=wallets))
+    after = replace(state, book=MarginBook.build(account))
     health = measure(after, horizon)
     return (after, health) if health is not None else None
 
@@ -198,8 +253,10 @@ def restored(memory: Memory, event: CapsRestored) -> Memory:
         memory,
         deposit_day=event.day,
         deposit_total=event.moved_today,
+        asset_totals=dict(event.moved_by_asset),
         pending=frozenset(event.in_flight),
         booked=dict(event.in_flight),
+        booked_assets={d: a for d, a in event.in_flight_assets.items() if d in event.in_flight},
     )
 
 
@@ -210,7 +267,11 @@ def _settle(memory: Memory, event: Event | None) -> Memory:
         return memory
     booked = dict(memory.booked)
     amount = booked.pop(event.decision_id, None)
-    memory = replace(memory, pending=memory.pending - {event.decision_id}, booked=booked)
+    assets = dict(memory.booked_assets)
+    asset = assets.pop(event.decision_id, "USDT")
+    memory = replace(
+        memory, pending=memory.pending - {event.decision_id}, booked=booked, booked_assets=assets
+    )
     if amount is None or event.outcome == Outcome.UNKNOWN:  # it may have moved; keep it
         return memory
     moved = Decimal(0)
@@ -218,59 +279,21 @@ def _settle(memory: Memory, event: Event | None) -> Memory:
         moved = event.amount if event.amount is not None else amount
     day = decided_day(event.decision_id)
     if memory.deposit_day == (event.at // DAY_MS if day is None else day):
-        total = max(Decimal(0), memory.deposit_total - (amount - moved))
-        memory = replace(memory, deposit_total=total)
+        if asset == "USDT":
+            total = max(Decimal(0), memory.deposit_total - (amount - moved))
+            memory = replace(memory, deposit_total=total)
+        else:
+            left = max(Decimal(0), memory.asset_totals.get(asset, Decimal(0)) - (amount - moved))
+            memory = replace(memory, asset_totals={**memory.asset_totals, asset: left})
     return memory
-
-
-def _event_alerts(event: Event | None, rules: Rules, now: int) -> list[SendAlert]:
-    if isinstance(event, DriftDetected) and rules.alerts.drift:
-        return [
-            SendAlert(
-                "drift",
-                Severity.WARNING,
-                f"{event.what} differs: ours {event.ours}, Binance's {event.theirs}"
-                " (Binance's state is taken)",
-                now,
-            )
-        ]
-    if (
-        isinstance(event, OrderUpdated)
-        and event.order.client_id.startswith("autoclose-")
-        and event.execution == "TRADE"
-    ):
-        return [
-            SendAlert(
-                "liquidation",
-                Severity.CRITICAL,
-                f"Binance liquidated {event.order.symbol} {event.order.position_side.value}:"
-                f" {fmt.quantity(event.order.filled)} at the liquidation engine's price",
-                now,
-            )
-        ]
-    if isinstance(event, MarginCallReceived):
-        return [
-            SendAlert(
-                "margin_call",
-                Severity.CRITICAL,
-                f"Binance sent a MARGIN_CALL for {', '.join(event.symbols) or 'the account'}",
-                now,
-            )
-        ]
-    if isinstance(event, ActionSettled) and event.outcome in (Outcome.FAILED, Outcome.UNKNOWN):
-        word = "failed" if event.outcome == Outcome.FAILED else "has an UNKNOWN outcome"
-        text = f"{fmt.kind(event.kind)} {event.decision_id} {word}: {event.detail}"
-        return [SendAlert("action", Severity.CRITICAL, text, now)]
-    return []
 
 
 def _isolated_and_stale(
     state: MirrorState, memory: Memory, now: int, rules: Rules, actions: list[Action]
 ) -> Memory:
     a = rules.alerts
-    book = state.book
-    assert book is not None
-    for pos in book.isolated:
+    isolated = [(pool, p) for pool in state.pools.values() for p in pool.isolated]
+    for book, pos in isolated:
         mark = book.account.marks[pos.symbol]
         mm = book.account.brackets[pos.symbol].maintenance_margin(abs(pos.amount) * mark)
         ratio = margin_ratio(mm, pos.isolated_balance(mark))

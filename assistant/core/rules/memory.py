@@ -38,10 +38,25 @@ class Memory:
     stale_active: bool = False  # some held mark is stale right now
     blind_since: int | None = None  # health has not been computed since (None: it is)
     assuming: frozenset[str] = frozenset()  # symbols whose assumed brackets were announced
+    # Deposits of other assets than USDT: today's totals (day `deposit_day`), and the asset of
+    # each pending one (a decision absent here moves USDT).
+    asset_totals: Mapping[str, Decimal] = field(default_factory=dict)
+    booked_assets: Mapping[str, str] = field(default_factory=dict)
 
-    def deposited_today(self, now: int) -> Decimal:
-        return self.deposit_total if self.deposit_day == now // DAY_MS else Decimal(0)
+    def deposited_today(self, now: int, asset: str = "USDT") -> Decimal:
+        if self.deposit_day != now // DAY_MS:
+            return Decimal(0)
+        if asset == "USDT":
+            return self.deposit_total
+        return self.asset_totals.get(asset, Decimal(0))
 
-    def pending_deposits(self) -> Decimal:
-        """USDT decided for spot → futures deposits whose outcome is not in yet."""
-        return sum((v for k, v in self.booked.items() if k.startswith("deposit-")), Decimal(0))
+    def pending_deposits(self, asset: str = "USDT") -> Decimal:
+        """`asset` decided for spot → futures deposits whose outcome is not in yet."""
+        return sum(
+            (
+                v
+                for k, v in self.booked.items()
+                if k.startswith("deposit-") and self.booked_assets.get(k, "USDT") == asset
+            ),
+            Decimal(0),
+        )

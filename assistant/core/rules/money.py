@@ -20,6 +20,7 @@ from assistant.core.actions import (
 )
 from assistant.core.events import OpenOrder
 from assistant.core.margin.book import MarginBook
+from assistant.core.margin.pools import STABLE
 from assistant.core.margin.sizing import (
     Room,
     cross_deposit,
@@ -31,20 +32,21 @@ from assistant.core.margin.sizing import (
 )
 from assistant.core.mirror import MirrorState
 from assistant.core.model import ZERO, Position
-from assistant.core.rules.config import DepositRule, ReduceRule
+from assistant.core.rules.config import AssetCaps, DepositRule, ReduceRule
 from assistant.core.rules.memory import DAY_MS, Memory
 from assistant.core.values import Policy, Severity
 
 CENT = Decimal("0.01")
+SATOSHI = Decimal("0.00000001")
 BLOCKED = "reduce_blocked"  # the alert that says which of the user's orders block a reduction
 
 
-def in_cents(wanted: Decimal, *caps: Decimal) -> Decimal:
-    """The USDT to move, in whole cents: what is wanted, rounded up to the cent, but never more
-    than any cap, each rounded down to the cent. A cap below one cent allows nothing."""
-    amount = wanted.quantize(CENT, rounding=ROUND_CEILING)
+def in_cents(wanted: Decimal, *caps: Decimal, unit: Decimal = CENT) -> Decimal:
+    """The amount to move, in whole cents (or `unit`s): what is wanted, rounded up, but never
+    more than any cap, each rounded down. A cap below one unit allows nothing."""
+    amount = wanted.quantize(unit, rounding=ROUND_CEILING)
     for cap in caps:
-        amount = min(amount, cap.quantize(CENT, rounding=ROUND_FLOOR))
+        amount = min(amount, cap.quantize(unit, rounding=ROUND_FLOOR))
     return amount
 
 
@@ -69,6 +71,52 @@ def _decided(memory: Memory, decision_id: str) -> Memory:
     return replace(memory, pending=memory.pending | {decision_id}, decisions=memory.decisions + 1)
 
 
+def funding(book: MarginBook, rule: DepositRule) -> tuple[str, AssetCaps] | None:
+    """What tops up this pool, under which caps: Multi-Assets the configured asset under
+    `[deposit]`'s caps; single-asset USDT under `[deposit]`'s, another asset under its own
+    `[deposit.assets.ASSET]` caps, or nothing (that pool is alerted, never funded)."""
+    own = AssetCaps(rule.max_per_action, rule.max_per_day)
+    if book.valued is not None:
+        return rule.asset, own
+    if book.asset == "USDT":
+        return "USDT", own
+    caps = rule.assets.get(book.asset)
+    return None if caps is None else (book.asset, caps)
+
+
+def in_asset(book: MarginBook, amount: Decimal, asset: str) -> Decimal | None:
+    """A pool-unit amount in units of `asset` (Multi-Assets: what adds that much equity,
+    at the rate its equity is valued at; None if the asset has no rate)."""
+    collateral = book.account.collateral
+    if collateral is None or book.valued is None:
+        return amount
+    if asset not in collateral.rates:
+        return None
+    rate = collateral.rate(asset, book.account.marks)
+    equity = collateral.wallets.get(asset, ZERO)
+    return amount / (rate.bid if equity >= ZERO else rate.ask)
+
+
+def book_deposit(memory: Memory, now: int, decision: str, asset: str, amount: Decimal) -> Memory:
+    """A deposit decided: booked against its asset's daily cap until it settles."""
+    day = now // DAY_MS
+    fresh = memory.deposit_day != day
+    memory = replace(
+        _decided(memory, decision),
+        deposit_at=now,
+        deposit_day=day,
+        deposit_total=ZERO if fresh else memory.deposit_total,
+        asset_totals={} if fresh else memory.asset_totals,
+        booked={**memory.booked, decision: amount},
+    )
+    if asset == "USDT":
+        return replace(memory, deposit_total=memory.deposit_total + amount)
+    totals = {**memory.asset_totals, asset: memory.asset_totals.get(asset, ZERO) + amount}
+    return replace(
+        memory, asset_totals=totals, booked_assets={**memory.booked_assets, decision: asset}
+    )
+
+
 def deposit(
     book: MarginBook,
     memory: Memory,
@@ -85,43 +133,46 @@ def deposit(
         return memory, []
     if not triggered(ratio, distance, rule.trigger_ratio, rule.trigger_distance):
         return memory, []
-    wanted = max(
+    source = funding(book, rule)
+    if source is None:
+        return memory, []  # the pool's alerts say it; check-config said it is not funded
+    asset, caps = source
+    need = max(
         cross_deposit(book, rule.target_ratio), deposit_for_distance(book, rule.target_distance)
     )
-    left_today = rule.max_per_day - memory.deposited_today(now)
-    amount = in_cents(wanted, rule.max_per_action, left_today)
-    if amount <= ZERO or amount < rule.min_amount:
+    wanted = in_asset(book, need, asset)
+    if wanted is None:
+        return memory, []
+    left_today = caps.max_per_day - memory.deposited_today(now, asset)
+    unit = CENT if asset in STABLE else SATOSHI  # BTC, ETH, BNB collateral: 8 decimals
+    amount = in_cents(wanted, caps.max_per_action, left_today, unit=unit)
+    if amount <= ZERO or (asset in STABLE and amount < rule.min_amount):
         return memory, []
     decision = f"deposit-{now}-{memory.decisions}"
+    pool = "" if book.asset == "USDT" else f"{book.asset} pool "
     why = (
-        f"{fmt.trigger(ratio, distance, rule.trigger_ratio, rule.trigger_distance)};"
+        f"{pool}{fmt.trigger(ratio, distance, rule.trigger_ratio, rule.trigger_distance)};"
         f" to reach {fmt.targets(rule.target_ratio, rule.target_distance)}"
-        f"{capped(wanted, amount, rule.max_per_action, left_today, rule.max_per_day)}"
+        f"{capped(wanted, amount, caps.max_per_action, left_today, caps.max_per_day, asset)}"
     )
-    day = now // DAY_MS
-    total = memory.deposited_today(now) + amount
-    memory = replace(
-        _decided(memory, decision),
-        deposit_at=now,
-        deposit_day=day,
-        deposit_total=total,
-        booked={**memory.booked, decision: amount},
-    )
-    return memory, [TransferToFutures(decision, amount, why, now)]
+    memory = book_deposit(memory, now, decision, asset, amount)
+    return memory, [TransferToFutures(decision, amount, why, now, asset=asset)]
 
 
 def isolated_top_ups(
     state: MirrorState, memory: Memory, now: int, rule: DepositRule, trigger: Decimal
 ) -> tuple[Memory, list[AddIsolatedMargin]]:
-    """Isolated positions whose own ratio passed `trigger`: margin added to them directly."""
-    book = state.book
-    if book is None or not rule.enabled or _pending(memory, "isolated-"):
+    """Isolated positions whose own ratio passed `trigger`: margin added to them directly
+    (USDT-margined ones: the isolated transfer moves the position's own margin asset, and
+    only USDT's caps are the `[deposit]` ones)."""
+    if state.book is None or not rule.enabled or _pending(memory, "isolated-"):
         return memory, []
     if now - memory.deposit_at < rule.cooldown_ms:
         return memory, []
     actions = []
-    for pos in book.account.positions:
-        if pos.is_cross or not pos.amount:
+    isolated = [(pool, p) for pool in state.pools.values() for p in pool.isolated]
+    for book, pos in isolated:
+        if pos.margin_asset != "USDT" or book.valued is not None:
             continue
         mark = book.account.marks[pos.symbol]
         mm = book.account.brackets[pos.symbol].maintenance_margin(abs(pos.amount) * mark)
@@ -282,14 +333,27 @@ def _told(
 
 
 def capped(
-    wanted: Decimal, amount: Decimal, per_action: Decimal, left_today: Decimal, per_day: Decimal
+    wanted: Decimal,
+    amount: Decimal,
+    per_action: Decimal,
+    left_today: Decimal,
+    per_day: Decimal,
+    asset: str = "USDT",
 ) -> str:
     """What a deposit says when a cap made it smaller than the targets need ("" if not)."""
-    needed = wanted.quantize(CENT, rounding=ROUND_CEILING)
+    unit = CENT if asset in STABLE else SATOSHI
+    needed = wanted.quantize(unit, rounding=ROUND_CEILING)
     if amount >= needed:
         return ""
-    if amount == per_action.quantize(CENT, rounding=ROUND_FLOOR):
-        cap = f"max_per_action {fmt.limit(per_action)}"
+
+    def said(value: Decimal) -> str:
+        return fmt.limit(value) if asset == "USDT" else fmt.coins(value, asset)
+
+    if amount == per_action.quantize(unit, rounding=ROUND_FLOOR):
+        cap = f"max_per_action {said(per_action)}"
     else:
-        cap = f"today's cap: {fmt.limit(left_today)} left of max_per_day {fmt.limit(per_day)}"
-    return f"; CAPPED at {fmt.usdt(amount)} by {cap} (the targets need {fmt.usdt(needed)})"
+        cap = f"today's cap: {said(left_today)} left of max_per_day {said(per_day)}"
+    return (
+        f"; CAPPED at {fmt.coins(amount, asset)} by {cap}"
+        f" (the targets need {fmt.coins(needed, asset)})"
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from assistant.emulator.exchange.algo import open_algo
 from assistant.emulator.exchange.book import ZERO, Pos, max_notional
 from assistant.emulator.exchange.engine import Engine, Rejected, s8
 from assistant.emulator.exchange.events import account_update
@@ -13,6 +14,7 @@ from assistant.emulator.exchange.orders import open_orders
 
 D = Decimal
 TRANSFER_TYPES = {"MAIN_UMFUTURE": 1, "UMFUTURE_MAIN": 2}
+CREDITS_LOCKED = ("USDT", "BNFCR")  # credits mode moves BTC, ETH, BNB and USDC only
 
 
 def _amount(params: dict[str, str]) -> Decimal:
@@ -30,7 +32,8 @@ def _amount(params: dict[str, str]) -> Decimal:
 
 
 def transfer(engine: Engine, kind: str, params: dict[str, str], now: int) -> dict[str, Any]:
-    """Spot ↔ USDT-M futures. Arrives on the user stream as ACCOUNT_UPDATE DEPOSIT/WITHDRAW."""
+    """Spot ↔ USDⓈ-M futures, any asset. Arrives on the user stream as ACCOUNT_UPDATE
+    DEPOSIT/WITHDRAW."""
     if kind not in TRANSFER_TYPES:
         raise Rejected(
             -1100,
@@ -38,27 +41,32 @@ def transfer(engine: Engine, kind: str, params: dict[str, str], now: int) -> dic
             f" {', '.join(TRANSFER_TYPES)}.",
         )
     asset = params.get("asset", "").upper()
-    if asset != "USDT":
+    if not asset.isalnum():
         raise Rejected(-5013, "Asset transfer failed: insufficient balance")
+    if asset not in {spec.asset for spec in engine.account.asset_index}:
+        raise Rejected(-5013, f"Asset transfer failed: {asset} is not a margin asset")
+    if engine.credits and asset in CREDITS_LOCKED:
+        raise Rejected(-5013, f"Asset transfer failed: {asset} cannot be moved in credits mode")
     amount = _amount(params)
     if kind == "MAIN_UMFUTURE":
-        if engine.spot.get("USDT", ZERO) < amount:
+        if engine.spot.get(asset, ZERO) < amount:
             raise Rejected(-5013, "Asset transfer failed: insufficient balance")
-        engine.spot["USDT"] -= amount
-        engine.wallet += amount
+        engine.spot[asset] -= amount
+        engine.credit(asset, amount)
         reason, change = "DEPOSIT", amount
     else:
-        if engine.available() < amount or engine.wallet < amount:
+        wallet = engine.wallets.get(asset, ZERO)
+        if asset not in engine.wallets or engine.available(asset) < amount or wallet < amount:
             raise Rejected(-5013, "Asset transfer failed: insufficient balance")
-        engine.wallet -= amount
-        engine.spot["USDT"] = engine.spot.get("USDT", ZERO) + amount
+        engine.credit(asset, -amount)
+        engine.spot[asset] = engine.spot.get(asset, ZERO) + amount
         reason, change = "WITHDRAW", -amount
     tran_id = engine.next_id()
     engine.transfers.append(
         {
             "tranId": tran_id,
             "type": kind,
-            "asset": "USDT",
+            "asset": asset,
             "amount": str(amount),
             "time": now,
             "status": "CONFIRMED",
@@ -69,14 +77,14 @@ def transfer(engine: Engine, kind: str, params: dict[str, str], now: int) -> dic
             "symbol": "",
             "incomeType": "TRANSFER",
             "income": s8(change),
-            "asset": "USDT",
+            "asset": asset,
             "info": "TRANSFER",
             "time": now,
             "tranId": tran_id,
             "tradeId": "",
         }
     )
-    engine.events.append(account_update(engine, reason, [], change, now))
+    engine.events.append(account_update(engine, reason, [], change, now, asset=asset))
     return {"tranId": tran_id}
 
 
@@ -115,6 +123,10 @@ def set_margin_type(engine: Engine, params: dict[str, str], now: int) -> dict[st
         )
     state = engine.symbols[symbol]
     new = "isolated" if wanted == "ISOLATED" else "cross"
+    if new == "isolated" and engine.usd_mode:
+        raise Rejected(
+            -4168, "Unable to adjust to isolated-margin mode under the Multi-Assets mode."
+        )
     if new == state.margin_type:
         raise Rejected(-4046, "No need to change margin type.")
     if any(p.symbol == symbol for p in engine.open_positions()) or open_orders(engine, symbol):
@@ -136,16 +148,17 @@ def position_margin(engine: Engine, params: dict[str, str], now: int) -> dict[st
         raise Rejected(-4048, "Cannot add position margin: margin type is cross.")
     amount = _amount(params)
     kind = params.get("type", "")
+    asset = engine.pool_of(symbol)
     if kind == "1":
-        if engine.available() < amount:
+        if engine.available(asset) < amount:
             raise Rejected(-2019, "Margin is insufficient.")
-        engine.wallet -= amount
+        engine.credit(asset, -amount)
         pos.isolated_wallet += amount
     elif kind == "2":
         if pos.isolated_wallet - amount < engine.pos_im(pos):
             raise Rejected(-4051, "Isolated balance insufficient.")
         pos.isolated_wallet -= amount
-        engine.wallet += amount
+        engine.credit(asset, amount)
     else:
         raise Rejected(
             -1102, "Mandatory parameter 'type' was not sent, was empty/null, or malformed."
@@ -163,8 +176,68 @@ def set_position_mode(engine: Engine, params: dict[str, str]) -> dict[str, Any]:
     wanted = params.get("dualSidePosition", "").lower() == "true"
     if wanted == engine.hedge:
         raise Rejected(-4059, "No need to change position side.")
-    if engine.open_positions() or open_orders(engine):
+    if engine.open_positions() or open_orders(engine) or open_algo(engine):
         raise Rejected(-4068, "Position side cannot be changed if there exists position.")
     engine.hedge = wanted
     engine.positions = {k: v for k, v in engine.positions.items() if v.amount}
+    return {"code": 200, "msg": "success"}
+
+
+def account_config(engine: Engine) -> dict[str, Any]:
+    """GET /fapi/v1/accountConfig."""
+    return {
+        "feeTier": 0,
+        "canTrade": True,
+        "canDeposit": True,
+        "canWithdraw": True,
+        "dualSidePosition": engine.hedge,
+        "updateTime": engine.config_time,
+        "multiAssetsMargin": engine.multi_assets,
+        "tradeGroupId": -1,
+    }
+
+
+def set_multi_assets(engine: Engine, params: dict[str, str], now: int) -> dict[str, Any]:
+    """POST /fapi/v1/multiAssetsMargin, refused as Binance refuses it; a switch is pushed as
+    ACCOUNT_CONFIG_UPDATE with `ai`."""
+    value = params.get("multiAssetsMargin", "").lower()
+    if value not in ("true", "false"):
+        raise Rejected(
+            -1102,
+            "Mandatory parameter 'multiAssetsMargin' was not sent, was empty/null, or malformed.",
+        )
+    wanted = value == "true"
+    if wanted == engine.multi_assets:
+        raise Rejected(
+            -4171,
+            "Adjusted asset mode is currently set and does not need to be adjusted repeatedly",
+        )
+    if engine.credits:  # credits mode works in Multi-Assets mode only (the emulator's code)
+        raise Rejected(
+            -4169,
+            "Unable to adjust Multi-Assets Mode with insufficient margin balance in USDⓈ-M Futures",
+        )
+    if open_orders(engine) or open_algo(engine):
+        raise Rejected(
+            -4170, "Unable to adjust Multi-Assets Mode with open orders in USDⓈ-M Futures"
+        )
+    if engine.open_positions():
+        raise Rejected(
+            -4170, "Unable to adjust Multi-Assets Mode with open positions in USDⓈ-M Futures"
+        )
+    if wanted and any(state.margin_type == "isolated" for state in engine.symbols.values()):
+        raise Rejected(
+            -4167,
+            "Unable to adjust to Multi-Assets mode with symbols of USDⓈ-M Futures under"
+            " isolated-margin mode.",
+        )
+    if not wanted and any(amount < 0 for amount in engine.wallets.values()):
+        raise Rejected(
+            -4172,
+            "Unable to adjust Multi-Assets Mode with a negative wallet balance of margin"
+            " available asset in USDⓈ-M Futures account.",
+        )
+    engine.multi_assets = wanted
+    engine.config_time = now
+    engine.events.append({"e": "ACCOUNT_CONFIG_UPDATE", "T": now, "ai": {"j": wanted}})
     return {"code": 200, "msg": "success"}

@@ -12,6 +12,8 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from assistant.emulator.exchange.book import ZERO, Pos, Tier, maint_margin, tiers_from
+from assistant.emulator.exchange.modes import valuation
+from assistant.emulator.exchange.modes.index import Rates, all_rates
 from assistant.emulator.exchange.scenario import Scenario
 
 D = Decimal
@@ -38,6 +40,7 @@ class SymbolState:
     step: Decimal
     min_qty: Decimal
     min_notional: Decimal
+    margin_asset: str = "USDT"
     leverage: int = 20
     margin_type: str = "cross"
 
@@ -47,7 +50,12 @@ class Engine:
         self.scenario = scenario
         self.settings = scenario.settings
         self.spot = dict(scenario.spot)
-        self.wallet = scenario.futures  # cross wallet balance, USDT
+        self.account = scenario.account
+        self.wallets = dict(scenario.futures)  # cross wallet balance per asset
+        self.multi_assets = scenario.account.multi_assets
+        self.credits = scenario.account.credits
+        self.portfolio_margin = scenario.account.portfolio_margin
+        self.config_time = now  # accountConfig's updateTime
         self.hedge = scenario.position_mode == "hedge"
         self.marks = {s: spec.mark for s, spec in scenario.symbols.items()}
         self.symbols = {
@@ -57,6 +65,7 @@ class Engine:
                 spec.step_size,
                 spec.min_qty,
                 spec.min_notional,
+                spec.margin_asset,
             )
             for s, spec in scenario.symbols.items()
         }
@@ -70,9 +79,11 @@ class Engine:
         self.margin_calls: list[dict[str, Any]] = []
         self.history: deque[dict[str, Any]] = deque(maxlen=100_000)
         self.events: list[dict[str, Any]] = []
+        self.algo_orders: list[dict[str, Any]] = []
+        self.auto_exchanges: list[dict[str, Any]] = []
         self._ids = 1000
-        self.balance_time = now  # when the USDT wallet last changed (the assets' updateTime)
-        self._in_margin_call = False
+        self.balance_time = now  # when a wallet last changed (the assets' updateTime)
+        self.in_margin_call: set[str] = set()  # the pools that have had their MARGIN_CALL
         for raw in scenario.positions:
             self._seed_position(raw, now)
 
@@ -101,6 +112,29 @@ class Engine:
 
     # ---- figures ------------------------------------------------------------------------
 
+    @property
+    def wallet(self) -> Decimal:
+        """The USDT cross wallet (the single-asset USDT pool's)."""
+        return self.wallets.get("USDT", ZERO)
+
+    @wallet.setter
+    def wallet(self, value: Decimal) -> None:
+        self.wallets["USDT"] = value
+
+    @property
+    def usd_mode(self) -> bool:
+        """One account-wide pool in USD: Multi-Assets or credits mode (and the emulator's
+        Portfolio Margin account, valued the same way)."""
+        return self.multi_assets or self.portfolio_margin
+
+    def pool_of(self, symbol: str) -> str:
+        """The asset a symbol's margin, PnL, fees and funding are in: its margin asset, or
+        BNFCR in credits mode."""
+        return "BNFCR" if self.credits else self.symbols[symbol].margin_asset
+
+    def credit(self, asset: str, amount: Decimal) -> None:
+        self.wallets[asset] = self.wallets.get(asset, ZERO) + amount
+
     def open_positions(self) -> list[Pos]:
         return [p for p in self.positions.values() if p.amount]
 
@@ -113,19 +147,40 @@ class Engine:
     def pos_im(self, pos: Pos) -> Decimal:
         return abs(pos.amount * self.marks[pos.symbol]) / self.symbols[pos.symbol].leverage
 
-    def cross(self) -> tuple[Decimal, Decimal, Decimal]:
-        """(margin balance, maintenance margin, initial margin) of the cross account."""
-        upnl = mm = im = ZERO
-        for pos in self.open_positions():
-            if self.is_cross(pos.symbol):
-                upnl += pos.upnl(self.marks[pos.symbol])
-                mm += self.pos_mm(pos)
-                im += self.pos_im(pos)
-        return self.wallet + upnl, mm, im
+    def cross(self, asset: str = "USDT") -> tuple[Decimal, Decimal, Decimal]:
+        """(margin balance, maintenance margin, initial margin) of one cross pool, in its
+        asset (single-asset mode)."""
+        upnl, mm, im, _ = valuation.pool_figures(self, asset, cross_only=True)
+        return self.wallets.get(asset, ZERO) + upnl, mm, im
 
-    def available(self) -> Decimal:
-        balance, _, im = self.cross()
+    def rates(self) -> dict[str, Rates]:
+        return all_rates(self)
+
+    def usd(self) -> valuation.Usd:
+        return valuation.usd(self)
+
+    def available(self, asset: str = "USDT") -> Decimal:
+        """What an order or a transfer out may use, in `asset`."""
+        if self.usd_mode:
+            return self.usd().available / self.rates()[asset].ask
+        balance, _, im = self.cross(asset)
         return max(ZERO, balance - im)
+
+    def pools(self) -> list[str]:
+        """The pools that hold cross positions now: assets, or "USD" for the whole account."""
+        if self.usd_mode:
+            return ["USD"] if self.open_positions() else []
+        return sorted(
+            {self.pool_of(p.symbol) for p in self.open_positions() if self.is_cross(p.symbol)}
+        )
+
+    def pool_health(self, pool: str) -> tuple[Decimal, Decimal]:
+        """(margin balance, maintenance margin) of a pool: an asset's, or "USD"."""
+        if pool == "USD":
+            figures = self.usd()
+            return figures.equity, figures.mm
+        balance, mm, _ = self.cross(pool)
+        return balance, mm
 
     # ---- wire rows ----------------------------------------------------------------------
 
@@ -145,7 +200,7 @@ class Engine:
             "liquidationPrice": s8(self.liquidation_price(pos)),
             "isolatedMargin": s8(pos.isolated_wallet + upnl) if isolated else "0",
             "notional": s8(notional),
-            "marginAsset": "USDT",
+            "marginAsset": self.pool_of(pos.symbol),
             "isolatedWallet": s8(pos.isolated_wallet) if isolated else "0",
             "initialMargin": s8(self.pos_im(pos)),
             "maintMargin": s8(self.pos_mm(pos)),
@@ -166,8 +221,10 @@ class Engine:
         def liquidated(price: Decimal) -> bool:
             self.marks[pos.symbol] = price
             try:
-                if self.is_cross(pos.symbol):
-                    balance, mm, _ = self.cross()
+                if self.usd_mode or self.is_cross(pos.symbol):
+                    balance, mm = self.pool_health(
+                        "USD" if self.usd_mode else self.pool_of(pos.symbol)
+                    )
                     return balance <= mm
                 return pos.isolated_wallet + pos.upnl(price) <= self.pos_mm(pos)
             finally:

@@ -13,9 +13,21 @@ from assistant.emulator.exchange.engine import Engine, s8
 
 
 def account_update(
-    engine: Engine, reason: str, changed: list[Pos], balance_change: Decimal, now: int
+    engine: Engine,
+    reason: str,
+    changed: list[Pos],
+    balance_change: Decimal,
+    now: int,
+    asset: str | None = None,
+    changes: dict[str, Decimal] | None = None,
 ) -> dict[str, Any]:
+    """Partial, as Binance's: `B` the assets whose balance changed (`asset`, by default the
+    changed positions' pool or USDT, by `balance_change`; or each of `changes`), `P` the
+    positions that changed."""
     engine.balance_time = now
+    if changes is None:
+        asset = asset or (engine.pool_of(changed[0].symbol) if changed else "USDT")
+        changes = {asset: balance_change}
     rows = []
     for pos in changed:
         mark = engine.marks[pos.symbol]
@@ -30,28 +42,24 @@ def account_update(
                 "mt": engine.symbols[pos.symbol].margin_type,
                 "iw": s8(pos.isolated_wallet),
                 "ps": pos.side,
-                "ma": "USDT",
+                "ma": engine.pool_of(pos.symbol),
             }
         )
-    return {
-        "e": "ACCOUNT_UPDATE",
-        "T": now,
-        "a": {
-            "m": reason,
-            "B": [
-                {
-                    "a": "USDT",
-                    "wb": s8(
-                        engine.wallet
-                        + sum((p.isolated_wallet for p in engine.positions.values()), ZERO)
-                    ),
-                    "cw": s8(engine.wallet),
-                    "bc": s8(balance_change),
-                }
-            ],
-            "P": rows,
-        },
-    }
+    balances = []
+    for name, change in changes.items():
+        isolated = sum(
+            (
+                p.isolated_wallet
+                for p in engine.positions.values()
+                if engine.pool_of(p.symbol) == name
+            ),
+            ZERO,
+        )
+        wallet = engine.wallets.get(name, ZERO)
+        balances.append(
+            {"a": name, "wb": s8(wallet + isolated), "cw": s8(wallet), "bc": s8(change)}
+        )
+    return {"e": "ACCOUNT_UPDATE", "T": now, "a": {"m": reason, "B": balances, "P": rows}}
 
 
 def order_event(
@@ -103,5 +111,5 @@ def order_event(
         },
     }
     if filled:  # Binance sends the commission only on trades
-        event["o"].update(n=s8(fee), N="USDT")  # type: ignore[attr-defined]
+        event["o"].update(n=s8(fee), N=engine.pool_of(order["symbol"]))  # type: ignore[attr-defined]
     return event

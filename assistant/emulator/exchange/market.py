@@ -1,14 +1,17 @@
-"""What a published mark does to the account: resting fills, margin calls, liquidation,
-funding, and the history row the control API serves."""
+"""What a published mark does to the account: resting fills, conditional (algo) orders, margin
+calls, liquidation per pool, auto-exchange, funding, and the history row the control API
+serves."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
+from assistant.emulator.exchange import algo
 from assistant.emulator.exchange.book import ZERO, Pos
 from assistant.emulator.exchange.engine import Engine, s8
 from assistant.emulator.exchange.events import account_update
+from assistant.emulator.exchange.modes.autoexchange import auto_exchange, insurance_clear
 from assistant.emulator.exchange.orders import fill, open_orders
 
 D = Decimal
@@ -22,51 +25,82 @@ def publish_marks(engine: Engine, marks: dict[str, Decimal], now: int) -> None:
             order["side"] == "SELL" and mark >= order["price"]
         ):
             fill(engine, order, order["price"], now)
+    algo.trigger(engine, now)
     _isolated_liquidations(engine, now)
-    balance, mm, _ = engine.cross()
-    ratio = mm / balance if balance > 0 else None
-    if any(engine.is_cross(p.symbol) for p in engine.open_positions()):
+    pools = engine.pools()
+    engine.in_margin_call &= set(pools)
+    for pool in pools:
+        balance, mm = engine.pool_health(pool)
         if balance <= mm:
-            _liquidate(
-                engine, [p for p in engine.open_positions() if engine.is_cross(p.symbol)], now
-            )
-        elif ratio is not None and ratio >= engine.settings.margin_call_ratio:
-            if not engine._in_margin_call:
-                _margin_call(engine, ratio, now)
-            engine._in_margin_call = True
+            _liquidate(engine, _pool_positions(engine, pool), now)
+        elif balance > 0 and mm / balance >= engine.settings.margin_call_ratio:
+            if pool not in engine.in_margin_call:
+                _margin_call(engine, pool, mm / balance, now)
+            engine.in_margin_call.add(pool)
         else:
-            engine._in_margin_call = False
-    balance, mm, _ = engine.cross()
-    engine.history.append(
-        {
-            "time": now,
+            engine.in_margin_call.discard(pool)
+    if engine.usd_mode:
+        auto_exchange(engine, now)
+    engine.history.append(_history_row(engine, now))
+
+
+def _pool_positions(engine: Engine, pool: str) -> list[Pos]:
+    return [
+        p
+        for p in engine.open_positions()
+        if pool == "USD" or (engine.is_cross(p.symbol) and engine.pool_of(p.symbol) == pool)
+    ]
+
+
+def _history_row(engine: Engine, now: int) -> dict[str, Any]:
+    """The account's figures: the USD account in Multi-Assets mode, else the USDT pool (and
+    each pool, when there is more than one)."""
+
+    def figures(balance: Decimal, mm: Decimal) -> dict[str, Any]:
+        return {
             "margin_balance": s8(balance),
             "maintenance_margin": s8(mm),
             "margin_ratio": s8(mm / balance) if balance > 0 else None,
-            "marks": {s: s8(p) for s, p in engine.marks.items()},
         }
-    )
+
+    if engine.usd_mode:
+        return {
+            "time": now,
+            **figures(*engine.pool_health("USD")),
+            "asset": "USD",
+            **_marks(engine),
+        }
+    row = {"time": now, **figures(*engine.pool_health("USDT")), "asset": "USDT"}
+    assets = {a for a, w in engine.wallets.items() if w} | set(engine.pools())
+    if assets - {"USDT"}:
+        row["pools"] = {a: figures(*engine.pool_health(a)) for a in sorted(assets)}
+    return {**row, **_marks(engine)}
+
+
+def _marks(engine: Engine) -> dict[str, Any]:
+    return {"marks": {s: s8(p) for s, p in engine.marks.items()}}
 
 
 def pay_funding(engine: Engine, now: int) -> None:
     """Funding at the configured rate: longs pay shorts when it is positive."""
     rate = engine.settings.funding_rate
     changed: list[Pos] = []
-    total = ZERO
+    totals: dict[str, Decimal] = {}
     for pos in engine.open_positions():
         amount = -pos.amount * engine.marks[pos.symbol] * rate
+        asset = engine.pool_of(pos.symbol)
         if engine.is_cross(pos.symbol):
-            engine.wallet += amount
+            engine.credit(asset, amount)
         else:
             pos.isolated_wallet += amount
             changed.append(pos)
-        total += amount
+        totals[asset] = totals.get(asset, ZERO) + amount
         engine.income.append(
             {
                 "symbol": pos.symbol,
                 "incomeType": "FUNDING_FEE",
                 "income": s8(amount),
-                "asset": "USDT",
+                "asset": asset,
                 "info": "FUNDING_FEE",
                 "time": now,
                 "tranId": engine.next_id(),
@@ -74,12 +108,14 @@ def pay_funding(engine: Engine, now: int) -> None:
             }
         )
     if engine.open_positions():
-        engine.events.append(account_update(engine, "FUNDING_FEE", changed, total, now))
+        engine.events.append(
+            account_update(engine, "FUNDING_FEE", changed, ZERO, now, changes=totals)
+        )
 
 
-def _margin_call(engine: Engine, ratio: Decimal, now: int) -> None:
+def _margin_call(engine: Engine, pool: str, ratio: Decimal, now: int) -> None:
     rows = []
-    for pos in engine.open_positions():
+    for pos in _pool_positions(engine, pool):
         mark = engine.marks[pos.symbol]
         rows.append(
             {
@@ -93,8 +129,9 @@ def _margin_call(engine: Engine, ratio: Decimal, now: int) -> None:
                 "mm": s8(engine.pos_mm(pos)),
             }
         )
-    engine.margin_calls.append({"time": now, "margin_ratio": s8(ratio)})
-    engine.events.append({"e": "MARGIN_CALL", "cw": s8(engine.wallet), "p": rows})
+    wallet = engine.usd().wallet if pool == "USD" else engine.wallets.get(pool, ZERO)
+    engine.margin_calls.append({"time": now, "margin_ratio": s8(ratio), "pool": pool})
+    engine.events.append({"e": "MARGIN_CALL", "cw": s8(wallet), "p": rows})
 
 
 def _isolated_liquidations(engine: Engine, now: int) -> None:
@@ -108,10 +145,14 @@ def _isolated_liquidations(engine: Engine, now: int) -> None:
 
 def _liquidate(engine: Engine, victims: list[Pos], now: int) -> None:
     """Close the positions at mark with `autoclose-` orders, as Binance's liquidation engine
-    does; a negative wallet is cleared by the insurance fund (INSURANCE_CLEAR)."""
+    does; a negative wallet is cleared by the insurance fund (INSURANCE_CLEAR), after the
+    auto-exchange in Multi-Assets mode."""
+    assets = set()
     for pos in victims:
         mark = engine.marks[pos.symbol]
         qty = abs(pos.amount)
+        asset = engine.pool_of(pos.symbol)
+        assets.add(asset)
         order: dict[str, Any] = {
             "orderId": engine.next_id(),
             "symbol": pos.symbol,
@@ -131,12 +172,12 @@ def _liquidate(engine: Engine, victims: list[Pos], now: int) -> None:
             "updateTime": now,
         }
         engine.orders.append(order)
-        wallet_before = engine.wallet
+        wallet_before = engine.wallets.get(asset, ZERO)
         fill(engine, order, mark, now, liquidation=True)
         if not engine.is_cross(pos.symbol):
             # An isolated position loses its whole margin and nothing more: the cross wallet
             # gets nothing back; what is left goes to the insurance fund.
-            engine.wallet = wallet_before
+            engine.wallets[asset] = wallet_before
             pos.isolated_wallet = ZERO
         engine.liquidations.append(
             {
@@ -147,19 +188,7 @@ def _liquidate(engine: Engine, victims: list[Pos], now: int) -> None:
                 "time": now,
             }
         )
-    if engine.wallet < 0:
-        cleared = -engine.wallet
-        engine.wallet = ZERO
-        engine.income.append(
-            {
-                "symbol": "",
-                "incomeType": "INSURANCE_CLEAR",
-                "income": s8(cleared),
-                "asset": "USDT",
-                "info": "",
-                "time": now,
-                "tranId": engine.next_id(),
-                "tradeId": "",
-            }
-        )
-        engine.events.append(account_update(engine, "INSURANCE_CLEAR", [], cleared, now))
+    if engine.usd_mode:
+        auto_exchange(engine, now, after_liquidation=True)
+    else:
+        insurance_clear(engine, now, sorted(assets))

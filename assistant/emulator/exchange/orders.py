@@ -10,6 +10,7 @@ from assistant.emulator.exchange.engine import Engine, Rejected, s8
 from assistant.emulator.exchange.events import account_update, order_event
 
 D = Decimal
+CONDITIONAL = ("STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET")
 CLIENT_ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:/_-")
 
 
@@ -120,6 +121,12 @@ def place_order(engine: Engine, params: dict[str, str], now: int) -> dict[str, A
     if side not in ("BUY", "SELL"):
         raise Rejected(-1117, "Invalid side.")
     kind = params.get("type", "").upper()
+    if kind in CONDITIONAL:
+        raise Rejected(
+            -4120,
+            "Order type not supported for this endpoint. Please use the Algo Order API"
+            " endpoints instead.",
+        )
     if kind not in ("MARKET", "LIMIT"):
         raise Rejected(-1116, "Invalid orderType.")
     qty = _decimal(params, "quantity")
@@ -176,7 +183,10 @@ def place_order(engine: Engine, params: dict[str, str], now: int) -> dict[str, A
         if new_notional > max_notional(state.tiers, state.leverage):
             raise Rejected(-2027, "Exceeded the maximum allowable position at current leverage.")
         fee = qty * (price or mark) * engine.settings.taker_fee
-        if engine.available() < opening * (price or mark) / state.leverage + fee:
+        if (
+            engine.available(engine.pool_of(symbol))
+            < opening * (price or mark) / state.leverage + fee
+        ):
             raise Rejected(-2019, "Margin is insufficient.")
     order = {
         "orderId": engine.next_id(),
@@ -271,19 +281,20 @@ def fill(
     fee = notional * (
         engine.settings.taker_fee if not liquidation else engine.settings.taker_fee + D("0.0125")
     )
+    asset = engine.pool_of(symbol)
     if engine.is_cross(symbol):
-        engine.wallet += realized - fee
+        engine.credit(asset, realized - fee)
     else:
         state = engine.symbols[symbol]
         if abs(pos.amount) > abs(pos.amount - signed):
             margin = notional / state.leverage  # opening: move IM from the cross wallet
-            engine.wallet -= margin + fee
+            engine.credit(asset, -(margin + fee))
             pos.isolated_wallet += margin
         else:
             before = abs(pos.amount) + qty
             release = pos.isolated_wallet * qty / before if before else pos.isolated_wallet
             pos.isolated_wallet -= release
-            engine.wallet += release + realized - fee
+            engine.credit(asset, release + realized - fee)
     order.update(
         status="FILLED", executedQty=qty, avgPrice=price, cumQuote=notional, updateTime=now
     )
@@ -295,7 +306,7 @@ def fill(
                     "symbol": symbol,
                     "incomeType": kind,
                     "income": s8(amount),
-                    "asset": "USDT",
+                    "asset": asset,
                     "info": "",
                     "time": now,
                     "tranId": engine.next_id(),

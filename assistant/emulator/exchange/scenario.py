@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.emulator.exchange.builtins import BUILTINS
+from assistant.emulator.exchange.modes.spec import AccountSpec, margin_asset_of, parse_account
 from assistant.errors import InputError
 
 D = Decimal
@@ -138,6 +139,7 @@ class SymbolSpec:
     min_qty: Decimal
     min_notional: Decimal
     hide_brackets: bool = False  # left out of GET /fapi/v1/leverageBracket until unhidden
+    margin_asset: str = "USDT"  # the pool it is margined in: its quote asset (BTCUSDC: USDC)
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ class Scenario:
     api_secret: str = "emulator-secret"
     position_mode: str = "oneway"
     spot: dict[str, Decimal] = field(default_factory=lambda: {"USDT": D("5000")})
-    futures: Decimal = D("1000")
+    account: AccountSpec = field(default_factory=lambda: AccountSpec({"USDT": D("1000")}))
     positions: tuple[dict[str, Any], ...] = ()
     path: tuple[tuple[float, dict[str, Decimal]], ...] = ()
     settings: Settings = field(default_factory=Settings)
@@ -171,6 +173,11 @@ class Scenario:
                     cached.setdefault(symbol, []).append((t, price))
             object.__setattr__(self, "_tracks", cached)
         return cached
+
+    @property
+    def futures(self) -> dict[str, Decimal]:
+        """The futures wallet per asset (cross; isolated margin sits in its positions)."""
+        return self.account.futures
 
     @property
     def duration(self) -> float:
@@ -229,6 +236,7 @@ def _symbol(name: str, raw: Any) -> SymbolSpec:
         min_qty=_num(filters["minQty"], f"symbols.{name}.filters.minQty"),
         min_notional=_num(filters["minNotional"], f"symbols.{name}.filters.minNotional"),
         hide_brackets=raw.get("hide_brackets", False) is True,
+        margin_asset=margin_asset_of(name, raw),
     )
 
 
@@ -276,7 +284,7 @@ def parse_scenario(raw: Any) -> Scenario:
         spot={
             k.upper(): _num(v, f"spot.{k}") for k, v in raw.get("spot", {"USDT": "5000"}).items()
         },
-        futures=_num(raw.get("futures", {}).get("USDT", "1000"), "futures.USDT"),
+        account=parse_account(raw, {name: spec.margin_asset for name, spec in symbols.items()}),
         positions=tuple(raw.get("positions", [])),
         path=tuple(path),
         settings=settings,

@@ -5,14 +5,23 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from assistant.emulator.exchange.book import ZERO, Pos, max_notional
+from assistant.emulator.exchange.book import Pos, max_notional
 from assistant.emulator.exchange.engine import Engine, Rejected, s8
+from assistant.emulator.exchange.modes.autoexchange import threshold
+from assistant.emulator.exchange.modes.valuation import account_figures, assets_listed
 from assistant.emulator.exchange.orders import open_orders
 
 
 def _places(quantum: Decimal) -> int:
     exponent = quantum.normalize().as_tuple().exponent
     return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def quote(symbol: str) -> str:
+    for asset in ("USDT", "USDC", "FDUSD", "BTC"):
+        if symbol.endswith(asset) and symbol != asset:
+            return asset
+    return "USDT"
 
 
 def exchange_info(engine: Engine, now: int) -> dict[str, Any]:
@@ -28,9 +37,9 @@ def exchange_info(engine: Engine, now: int) -> dict[str, Any]:
                 "status": "TRADING",
                 "maintMarginPercent": "2.5000",
                 "requiredMarginPercent": "5.0000",
-                "baseAsset": name.removesuffix("USDT"),
-                "quoteAsset": "USDT",
-                "marginAsset": "USDT",
+                "baseAsset": name.removesuffix(quote(name)),
+                "quoteAsset": quote(name),
+                "marginAsset": state.margin_asset,
                 "pricePrecision": _places(state.tick),
                 "quantityPrecision": _places(state.step),
                 "baseAssetPrecision": 8,
@@ -70,7 +79,14 @@ def exchange_info(engine: Engine, now: int) -> dict[str, Any]:
                         "multiplierDecimal": "4",
                     },
                 ],
-                "orderTypes": ["LIMIT", "MARKET"],
+                "orderTypes": [
+                    "LIMIT",
+                    "MARKET",
+                    "STOP",
+                    "STOP_MARKET",
+                    "TAKE_PROFIT",
+                    "TAKE_PROFIT_MARKET",
+                ],
                 "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
             }
         )
@@ -90,70 +106,19 @@ def exchange_info(engine: Engine, now: int) -> dict[str, Any]:
             {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 300},
         ],
         "exchangeFilters": [],
-        "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],
+        "assets": [
+            {"asset": a, "marginAvailable": True, "autoAssetExchange": threshold(a)}
+            for a in assets_listed(engine)
+        ],
         "symbols": symbols,
     }
 
 
-def _totals(engine: Engine) -> dict[str, Decimal]:
-    """Binance's account totals: in single-asset mode they include isolated positions."""
-    _, mm, im = engine.cross()
-    upnl = cross_upnl = ZERO
-    total_mm, total_im = mm, im
-    isolated_wallets = ZERO
-    for pos in engine.open_positions():
-        u = pos.upnl(engine.marks[pos.symbol])
-        upnl += u
-        if engine.is_cross(pos.symbol):
-            cross_upnl += u
-        else:
-            total_mm += engine.pos_mm(pos)
-            total_im += engine.pos_im(pos)
-            isolated_wallets += pos.isolated_wallet
-    wallet = engine.wallet + isolated_wallets
-    return {
-        "wallet": wallet,
-        "upnl": upnl,
-        "mm": total_mm,
-        "im": total_im,
-        "cross_wallet": engine.wallet,
-        "cross_upnl": cross_upnl,
-        "available": engine.available(),
-    }
-
-
 def account(engine: Engine, version: int) -> dict[str, Any]:
-    t = _totals(engine)
-    asset = {
-        "asset": "USDT",
-        "walletBalance": s8(t["wallet"]),
-        "unrealizedProfit": s8(t["upnl"]),
-        "marginBalance": s8(t["wallet"] + t["upnl"]),
-        "maintMargin": s8(t["mm"]),
-        "initialMargin": s8(t["im"]),
-        "positionInitialMargin": s8(t["im"]),
-        "openOrderInitialMargin": "0.00000000",
-        "crossWalletBalance": s8(t["cross_wallet"]),
-        "crossUnPnl": s8(t["cross_upnl"]),
-        "availableBalance": s8(t["available"]),
-        "maxWithdrawAmount": s8(min(t["available"], t["cross_wallet"])),
-        "updateTime": engine.balance_time,
-    }
-    if version == 2:
-        asset["marginAvailable"] = True
+    totals, assets = account_figures(engine, version)
     body: dict[str, Any] = {
-        "totalInitialMargin": s8(t["im"]),
-        "totalMaintMargin": s8(t["mm"]),
-        "totalWalletBalance": s8(t["wallet"]),
-        "totalUnrealizedProfit": s8(t["upnl"]),
-        "totalMarginBalance": s8(t["wallet"] + t["upnl"]),
-        "totalPositionInitialMargin": s8(t["im"]),
-        "totalOpenOrderInitialMargin": "0.00000000",
-        "totalCrossWalletBalance": s8(t["cross_wallet"]),
-        "totalCrossUnPnl": s8(t["cross_upnl"]),
-        "availableBalance": s8(t["available"]),
-        "maxWithdrawAmount": s8(min(t["available"], t["cross_wallet"])),
-        "assets": [asset],
+        **totals,
+        "assets": assets,
         "positions": [_account_position(engine, p, version) for p in _rows(engine, version)],
     }
     if version == 2:
@@ -164,7 +129,7 @@ def account(engine: Engine, version: int) -> dict[str, Any]:
             "canDeposit": True,
             "canWithdraw": True,
             "updateTime": 0,
-            "multiAssetsMargin": False,
+            "multiAssetsMargin": engine.multi_assets,
             "tradeGroupId": -1,
             **body,
         }

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from assistant.emulator.exchange import market
+from assistant.emulator.exchange import algo, market
 from assistant.emulator.exchange.engine import Engine, Rejected
 from assistant.emulator.exchange.scenario import Scenario
 from assistant.emulator.server import control, rest, streams
@@ -50,7 +50,7 @@ class Emulator:
         # Seconds the emulator's clock runs ahead of this host's (negative: behind). Every
         # timestamp it checks or stamps is on this clock; a test may move it while it runs.
         self.clock_offset = scenario.settings.clock_offset
-        self.engine: Engine = Engine(scenario, self.now_ms())
+        self.engine: Engine = self.build_engine(scenario, self.now_ms())
         s = scenario.settings
         self.limiter = RateLimiter(s.weight_limit, s.spot_weight_limit, s.ban_seconds)
         self.faults: list[Fault] = []
@@ -59,6 +59,13 @@ class Emulator:
         self.stalled_until: dict[str, float] = {}
         self._t0 = time.monotonic()
         self._tick = 0
+
+    @staticmethod
+    def build_engine(scenario: Scenario, now: int) -> Engine:
+        """The account a scenario starts; InputError when its algo orders are refused."""
+        engine = Engine(scenario, now)
+        algo.seed(engine, now)
+        return engine
 
     async def reset(self, scenario: Scenario) -> None:
         await self._drop_held()
@@ -101,7 +108,7 @@ class Emulator:
         for prefix in ("/private", "/market", "/public", ""):
             for tail in ("/ws", "/ws/{rest:.*}", "/stream"):
                 app.router.add_get(prefix + tail, self._ws)
-        app.router.add_route("*", "/{tail:(fapi|sapi|api)/.*}", self._rest)
+        app.router.add_route("*", "/{tail:(fapi|sapi|api|papi)/.*}", self._rest)
         return app
 
     async def start(self) -> Emulator:
@@ -178,6 +185,7 @@ class Emulator:
         now = self.now_ms()
         market.publish_marks(self.engine, marks, now)
         self.frames_sent += await streams.publish_marks(self, marks, now)
+        self.frames_sent += await streams.publish_asset_index(self, now)
         await self.flush_events()
 
     async def flush_events(self) -> None:

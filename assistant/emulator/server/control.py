@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from assistant.emulator.exchange import algo
 from assistant.emulator.exchange.engine import s8
+from assistant.emulator.exchange.modes.index import state_rows
+from assistant.emulator.exchange.modes.valuation import pools
 from assistant.emulator.exchange.orders import open_orders
 from assistant.emulator.exchange.scenario import load_scenario
 from assistant.emulator.server import streams
@@ -33,15 +36,38 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return data
 
 
+ALGO_KEYS = (
+    "algoId",
+    "clientAlgoId",
+    "orderType",
+    "symbol",
+    "side",
+    "positionSide",
+    "quantity",
+    "triggerPrice",
+    "price",
+    "closePosition",
+    "reduceOnly",
+    "algoStatus",
+    "actualOrderId",
+    "triggerTime",
+)
+
+
 def state(emu: Emulator) -> dict[str, Any]:
     engine = emu.engine
     users = sum(1 for s in emu.sockets if s.kind == "user")
     return {
         "spot": {a: s8(v) for a, v in engine.spot.items()},
         "futures": {
-            "USDT": s8(engine.wallet),
+            **{a: s8(v) for a, v in engine.wallets.items()},
             "position_mode": "hedge" if engine.hedge else "oneway",
         },
+        "multi_assets": engine.multi_assets,
+        "credits": engine.credits,
+        "portfolio_margin": engine.portfolio_margin,
+        "asset_index": state_rows(engine),
+        "pools": pools(engine),
         "marks": {s: s8(p) for s, p in engine.marks.items()},
         "positions": [
             {
@@ -84,6 +110,14 @@ def state(emu: Emulator) -> dict[str, Any]:
             {k: t[k] for k in ("tranId", "type", "asset", "amount", "time")}
             for t in engine.transfers
         ],
+        "algo_orders": [
+            {
+                **{k: v for k, v in algo.view(engine, a).items() if k in ALGO_KEYS},
+                "reason": a["reason"],
+            }
+            for a in engine.algo_orders
+        ],
+        "auto_exchanges": list(engine.auto_exchanges),
         "liquidations": list(engine.liquidations),
         "margin_calls": list(engine.margin_calls),
         "hidden_brackets": sorted(engine.hidden_brackets),
@@ -184,6 +218,7 @@ def add_routes(app: web.Application, emu: Emulator) -> None:
         try:
             body = await _body(request)
             scenario = load_scenario(body.get("scenario"))
+            emu.build_engine(scenario, emu.now_ms())  # its algo orders, before anything changes
         except InputError as exc:
             return _bad(str(exc))
         await emu.reset(scenario)

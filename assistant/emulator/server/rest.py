@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from assistant.emulator.exchange import accounts, orders, views
+from assistant.emulator.exchange import accounts, algo, orders, views
 from assistant.emulator.exchange.engine import Rejected
+from assistant.emulator.exchange.modes import portfolio
+from assistant.emulator.exchange.modes.index import asset_index_rows
 from assistant.emulator.server.protocol import Limited, check_signed, split_params
 
 if TYPE_CHECKING:
@@ -110,6 +112,21 @@ def _legacy_transfer(emu: Emulator, params: dict[str, str], now: int) -> Any:
     return accounts.transfer(emu.engine, kind, params, now)
 
 
+def _asset_index(emu: Emulator, params: dict[str, str], now: int) -> Any:
+    rows = asset_index_rows(emu.engine, now)
+    symbol = _symbol(params)
+    if symbol is None:
+        return rows
+    for row in rows:
+        if row["symbol"] == symbol:
+            return row
+    raise Rejected(-1121, "Invalid symbol.")
+
+
+def _papi_account(emu: Emulator, params: dict[str, str], now: int) -> Any:
+    return portfolio.account(emu.engine)
+
+
 def _order(emu: Emulator, params: dict[str, str], now: int) -> Any:
     return orders.order_view(emu.engine, orders.find_order(emu.engine, params))
 
@@ -159,7 +176,27 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/fapi/v1/positionSide/dual"): Route(
         lambda e, p, n: accounts.set_position_mode(e.engine, p), 1
     ),
-    ("GET", "/fapi/v1/multiAssetsMargin"): Route(lambda e, p, n: {"multiAssetsMargin": False}, 30),
+    ("GET", "/fapi/v1/multiAssetsMargin"): Route(
+        lambda e, p, n: {"multiAssetsMargin": e.engine.multi_assets}, 30
+    ),
+    ("POST", "/fapi/v1/multiAssetsMargin"): Route(
+        lambda e, p, n: accounts.set_multi_assets(e.engine, p, n), 1
+    ),
+    ("GET", "/fapi/v1/accountConfig"): Route(lambda e, p, n: accounts.account_config(e.engine), 5),
+    ("GET", "/fapi/v1/assetIndex"): Route(_asset_index, 1, NONE),
+    ("POST", "/fapi/v1/algoOrder"): Route(
+        lambda e, p, n: algo.place(e.engine, p, n), 0, is_order=True
+    ),
+    ("GET", "/fapi/v1/algoOrder"): Route(
+        lambda e, p, n: algo.view(e.engine, algo.find(e.engine, p)), 1
+    ),
+    ("DELETE", "/fapi/v1/algoOrder"): Route(lambda e, p, n: algo.cancel(e.engine, p, n), 1),
+    ("GET", "/fapi/v1/openAlgoOrders"): Route(lambda e, p, n: algo.listing(e.engine, p, True), 1),
+    ("GET", "/fapi/v1/allAlgoOrders"): Route(lambda e, p, n: algo.listing(e.engine, p, False), 5),
+    ("DELETE", "/fapi/v1/algoOpenOrders"): Route(
+        lambda e, p, n: algo.cancel_all(e.engine, p, n), 1
+    ),
+    ("GET", "/papi/v1/account"): Route(_papi_account, 20, family="papi"),
     ("POST", "/fapi/v1/listenKey"): Route(lambda e, p, n: _listen_key(e, p, n, "POST"), 1, KEY),
     ("PUT", "/fapi/v1/listenKey"): Route(lambda e, p, n: _listen_key(e, p, n, "PUT"), 1, KEY),
     ("DELETE", "/fapi/v1/listenKey"): Route(lambda e, p, n: _listen_key(e, p, n, "DELETE"), 1, KEY),
@@ -184,8 +221,10 @@ ROUTES: dict[tuple[str, str], Route] = {
 def _weight(route: Route, method: str, path: str, params: dict[str, str]) -> int:
     if path == "/fapi/v1/openOrders" and not params.get("symbol"):
         return 40
-    if path == "/fapi/v1/premiumIndex" and not params.get("symbol"):
+    if path in ("/fapi/v1/premiumIndex", "/fapi/v1/assetIndex") and not params.get("symbol"):
         return 10
+    if path == "/fapi/v1/openAlgoOrders" and not params.get("symbol"):
+        return 40
     return route.weight
 
 
@@ -285,7 +324,11 @@ async def _carry_out(
         if route.security != NONE:
             if not api_key:
                 raise Rejected(-2014, "API-key format invalid.", 401)
-            if api_key != emu.scenario.api_key:
+            # A Portfolio Margin account's key has no fapi permission but for market data
+            # (Binance's PM API FAQ), another account's none on papi: refused as a wrong key.
+            pm = emu.engine.portfolio_margin
+            refused = route.family == ("futures" if pm else "papi")
+            if api_key != emu.scenario.api_key or refused:
                 raise Rejected(
                     -2015,
                     f"Invalid API-key, IP, or permissions for action, request ip: {address}",

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
+from assistant.emulator.exchange.modes.index import stream_events as index_events
+
 EIGHT = Decimal("0.00000001")
 
 if TYPE_CHECKING:
@@ -185,4 +187,28 @@ async def publish_marks(emu: Emulator, marks: dict[str, Decimal], now: int) -> i
             event = events.get(symbol.upper())
             if event is not None and channel.startswith("markprice"):
                 sent += await sock.send(event, name)
+    return sent
+
+
+async def publish_asset_index(emu: Emulator, now: int) -> int:
+    """`!assetIndex@arr` (every index symbol, a list) and `<symbol>@assetIndex` (one, e.g.
+    `btcusd@assetIndex`) on the market routes, with every published mark set."""
+    if emu.is_stalled("market"):
+        return 0
+    sent = 0
+    events: dict[str, dict[str, Any]] | None = None
+    for sock in list(emu.sockets):
+        if sock.kind != "market" or sock.silent or not sock.streams:
+            continue
+        for name in sock.streams:
+            symbol, _, channel = name.partition("@")
+            every = name.startswith("!assetindex@arr")
+            if not every and not channel.startswith("assetindex"):
+                continue
+            if events is None:
+                events = index_events(emu.engine, now)
+            if every:
+                sent += await sock.send(list(events.values()), name)
+            elif symbol.upper() in events:
+                sent += await sock.send(events[symbol.upper()], name)
     return sent

@@ -61,7 +61,7 @@ async def send(
 async def _transfer(
     rest: BinanceRest, store: SqliteStore, action: TransferToFutures, stamp: Callable[[int], None]
 ) -> int:
-    tran_id = await rest.transfer_to_futures(action.amount, stamp=stamp)
+    tran_id = await rest.transfer_to_futures(action.amount, stamp=stamp, asset=action.asset)
     store.claim_transfer(tran_id, action.decision_id)
     return tran_id
 
@@ -75,7 +75,9 @@ async def look(
         return None if order is None else f"order {order.get('orderId')} {order.get('status')}"
     if isinstance(action, TransferToFutures):
         for row in await rest.transfers_since(since - CLOCK_SKEW_MS):
-            usable = row.asset == "USDT" and row.status != "FAILED" and row.amount == action.amount
+            usable = (
+                row.asset == action.asset and row.status != "FAILED" and row.amount == action.amount
+            )
             if usable and store.claim_transfer(row.tran_id, action.decision_id):
                 return f"transfer {row.tran_id} ({row.status})"
         return None
@@ -87,7 +89,8 @@ def rebuild(kind: str, payload: dict[str, Any]) -> MoneyAction:
     decision, reason, at = payload["decision_id"], payload["reason"], int(payload["at"])
     by = payload.get("by", "")
     if kind == "deposit":
-        return TransferToFutures(decision, Decimal(payload["amount"]), reason, at, by)
+        asset = str(payload.get("asset") or "USDT")
+        return TransferToFutures(decision, Decimal(payload["amount"]), reason, at, by, asset)
     side = PositionSide(payload["position_side"])
     if kind == "isolated-margin":
         return AddIsolatedMargin(

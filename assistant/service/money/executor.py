@@ -30,6 +30,7 @@ from assistant.core.actions import (
     reason_of,
 )
 from assistant.core.events import ActionSettled, Event
+from assistant.core.margin.pools import STABLE
 from assistant.core.ports import Clock
 from assistant.core.rules.config import Rules
 from assistant.core.rules.engine import Health
@@ -205,15 +206,17 @@ class Executor:
         await self._attempt(action, kind, what, action.at)
 
     async def _within_spot(self, action: TransferToFutures) -> TransferToFutures | None:
-        """The deposit limited by the spot wallet's free USDT (None: nothing to move)."""
+        """The deposit limited by the spot wallet's free balance (None: nothing to move)."""
         try:
-            free = await self.rest.spot_free_usdt()
+            free = await self.rest.spot_free_usdt(action.asset)
         except ExchangeError as exc:
             await self._settle(action, "deposit", "failed", f"spot balance unknown: {exc}")
             return None
-        amount = min(action.amount, free.quantize(Decimal("0.01"), rounding=ROUND_FLOOR))
+        unit = Decimal("0.01") if action.asset in STABLE else Decimal("0.00000001")
+        amount = min(action.amount, free.quantize(unit, rounding=ROUND_FLOOR))
         if amount <= 0:
-            await self._settle(action, "deposit", "failed", f"spot wallet has {free} USDT free")
+            why = f"spot wallet has {free} {action.asset} free"
+            await self._settle(action, "deposit", "failed", why)
             return None
         return replace(action, amount=amount) if amount != action.amount else action
 

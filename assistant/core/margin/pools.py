@@ -1,0 +1,107 @@
+"""An account's margin pools: which positions share margin, and in what unit.
+
+Single-asset mode: one cross pool per margin asset (USDT, USDC, BTC...), each with the wallet of
+its own asset row and the positions margined in it (Binance: "margin is shared across positions
+in the same margined asset"). Multi-Assets mode: one pool in USD over every collateral asset
+(`BNFCR` when the account is in the EEA credits mode). The account's top-level figures are the
+pool closest to liquidation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+from assistant.core.margin.book import MarginBook
+from assistant.core.model import ZERO, Account, BracketTable, Collateral, Position
+
+# Quote assets a USDⓈ-M symbol can end in, longest first (`BTCFDUSD` before `BTCUSD...`).
+QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "BTC", "ETH", "BNB")
+STABLE = frozenset({"USDT", "USDC", "FDUSD", "BUSD", "BNFCR", "USD1", "BFUSD", "LDUSDT", "RWUSD"})
+CREDITS = "BNFCR"
+
+
+def quote_asset(symbol: str) -> str:
+    """The quote asset of a symbol (`BTCUSDC` → USDC; a dated `BTCUSDT_250627` → USDT)."""
+    base = symbol.split("_", 1)[0]
+    for quote in QUOTES:
+        if base.endswith(quote) and len(base) > len(quote):
+            return quote
+    return "USDT"
+
+
+def link_symbol(asset: str) -> str | None:
+    """The symbol whose mark a collateral asset's index follows (BTC → BTCUSDT); none for
+    stablecoins."""
+    return None if asset in STABLE else f"{asset}USDT"
+
+
+def unit(wallets: Mapping[str, Decimal]) -> str:
+    """A Multi-Assets pool's unit: USD, or BNFCR in credits mode."""
+    return CREDITS if CREDITS in wallets else "USD"
+
+
+def single_asset_pools(
+    wallets: Mapping[str, Decimal],
+    positions: list[Position],
+    marks: Mapping[str, Decimal],
+    tables: Mapping[str, BracketTable],
+) -> dict[str, MarginBook]:
+    """One book per margin asset that holds a position or a wallet (USDT always)."""
+    groups: dict[str, list[Position]] = {"USDT": []}
+    for asset, amount in wallets.items():
+        if amount:
+            groups.setdefault(asset, [])
+    for pos in positions:
+        groups.setdefault(pos.margin_asset, []).append(pos)
+    pools = {}
+    for asset, group in sorted(groups.items()):
+        held = {p.symbol for p in group}
+        account = Account(
+            wallets.get(asset, ZERO),
+            tuple(group),
+            {s: marks[s] for s in held},
+            {s: tables[s] for s in held},
+            asset,
+        )
+        pools[asset] = MarginBook.build(account)
+    return pools
+
+
+def multi_assets_pool(
+    collateral: Collateral,
+    positions: list[Position],
+    marks: Mapping[str, Decimal],
+    tables: Mapping[str, BracketTable],
+) -> dict[str, MarginBook]:
+    held = {p.symbol for p in positions}
+    linked = {s for s, _ in collateral.links.values() if s in marks}
+    account = Account(
+        ZERO,
+        tuple(positions),
+        {s: marks[s] for s in held | linked},
+        {s: tables[s] for s in held},
+        unit(collateral.wallets),
+        collateral,
+    )
+    return {account.asset: MarginBook.build(account)}
+
+
+def _danger(book: MarginBook) -> tuple[int, Decimal]:
+    """Sort key, most dangerous last: a pool with positions whose balance is gone first."""
+    if not book.account.positions:
+        return (0, ZERO)
+    ratio = book.margin_ratio
+    if ratio is None:
+        return (2, -book.margin_balance) if book.mm or book.gross else (0, ZERO)
+    return (1, ratio)
+
+
+def worst(pools: Mapping[str, MarginBook]) -> MarginBook:
+    """The pool closest to liquidation (the highest margin ratio; a pool whose balance is gone
+    first); USDT's when none holds a position."""
+    if not pools:
+        raise ValueError("an account has at least one pool")
+    default = pools.get("USDT") or next(iter(pools.values()))
+    best = max(pools.values(), key=_danger)
+    return best if _danger(best) > _danger(default) else default
