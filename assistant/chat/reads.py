@@ -48,12 +48,13 @@ class Reads:
         tiers = rules.alerts.ratio_tiers
         ratio = book.margin_ratio
         first = f" (first alert at {fmt.threshold(tiers[0])})" if tiers else ""
+        pool = "" if len(state.pools) <= 1 else f"; the {book.asset} pool, nearest liquidation"
         lines = [f"<b>Margin ratio</b> {esc(fmt.ratio(ratio))}{esc(first)}"]
         if book.gross and book.headroom <= 0:
             lines[0] += " <b>LIQUIDATION</b>: the margin balance is at or below maintenance"
         lines += [
-            f"<b>Margin balance</b> {esc(fmt.usdt(book.margin_balance))}"
-            f" (maintenance margin {esc(fmt.usdt(book.mm))})",
+            f"<b>Margin balance</b> {esc(fmt.coins(book.margin_balance, book.asset))}"
+            f" (maintenance margin {esc(fmt.coins(book.mm, book.asset))}{esc(pool)})",
             f"<b>Distance to liquidation</b> {esc(fmt.distance(far.nearest))}"
             f" (every mark falling {esc(fmt.distance(far.down, 'never'))},"
             f" rising {esc(fmt.distance(far.up, 'never'))})",
@@ -120,7 +121,7 @@ class Reads:
                 f"{b(pos.symbol)} {esc(pos.side.value)} {esc(fmt.exact(pos.amount))}"
                 f" @ {self.price(pos.symbol, pos.entry_price)}"
                 f"\n  mark {self.price(pos.symbol, p.mark)},"
-                f" uPnL {esc(fmt.usdt(p.unrealized_pnl))}, {esc(margin)}"
+                f" uPnL {esc(fmt.coins(p.unrealized_pnl, pos.margin_asset))}, {esc(margin)}"
                 f"\n  liquidation {liquidation} ({esc(away)} away)"
             )
         return [Reply("\n".join(lines))]
@@ -147,10 +148,11 @@ class Reads:
                 " again."
             )
         (ours_mm, their_mm), (ours_mb, their_mb) = compared.maintenance, compared.balance
+        unit = compared.unit
         lines = [
             head,
-            f"maintenance margin {esc(fmt.money(ours_mm))} | {esc(fmt.usdt(their_mm))}",
-            f"margin balance {esc(fmt.money(ours_mb))} | {esc(fmt.usdt(their_mb))}",
+            f"maintenance margin {esc(fmt.money(ours_mm))} | {esc(fmt.coins(their_mm, unit))}",
+            f"margin balance {esc(fmt.money(ours_mb))} | {esc(fmt.coins(their_mb, unit))}",
         ]
         for (symbol, side), ours, theirs in compared.liquidation:
             ours_text = "none" if ours is None else self.price(symbol, ours)
@@ -160,7 +162,8 @@ class Reads:
         lines.append(
             f"<i>now (newest mark {esc(fmt.age(now - newest))} old): margin ratio"
             f" {esc(fmt.ratio(book.margin_ratio))}, margin balance"
-            f" {esc(fmt.usdt(book.margin_balance))}; drifts found: {len(self.view.drift)}</i>"
+            f" {esc(fmt.coins(book.margin_balance, book.asset))};"
+            f" drifts found: {len(self.view.drift)}</i>"
         )
         return [Reply("\n".join(lines))]
 
@@ -184,8 +187,8 @@ class Reads:
             f"margin ratio {esc(fmt.ratio(before.margin_ratio))}"
             f" → {esc(fmt.ratio(after.margin_ratio))}",
             f"margin balance {esc(fmt.money(before.margin_balance))}"
-            f" → {esc(fmt.usdt(after.margin_balance))}"
-            f" (maintenance margin {esc(fmt.usdt(after.maintenance_margin))})",
+            f" → {esc(fmt.coins(after.margin_balance, book.asset))}"
+            f" (maintenance margin {esc(fmt.coins(after.maintenance_margin, book.asset))})",
             self._verdict(report),
         ]
         for pos in report.isolated_liquidated:

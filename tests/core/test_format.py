@@ -33,6 +33,10 @@ def test_each_kind_of_figure_is_written_one_way() -> None:
     assert fmt.usdt(D("1234.565")) == "1,234.56 USDT"  # half to even, two decimals
     assert fmt.usdt(D("0E-8")) == "0.00 USDT" and fmt.usdt(D("-0.001")) == "0.00 USDT"
     assert fmt.limit(D("0.001")) == "0.001 USDT" and fmt.limit(D("1000")) == "1,000.00 USDT"
+    assert (
+        fmt.coins(D("500"), "USDC") == "500.00 USDC"
+        and fmt.coins(D("0.0150"), "BTC") == "0.015 BTC"
+    )
     assert fmt.price(D("31967.27000000"), D("0.10")) == "31,967.3"  # to the tick size
     assert fmt.price(D("1.23456789"), D("0.0001")) == "1.2346"
     assert fmt.price(D("31967.27000000")) == "31,967.27"  # no tick known: by its size
