@@ -14,6 +14,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from assistant.chat import chart
 from assistant.core.rules.config import DepositRule, ReduceRule, Rules
 from assistant.emulator.exchange.engine import Engine
 from assistant.emulator.server.app import Emulator
@@ -134,3 +135,21 @@ async def test_a_chat_deposit_says_who_asked_once(emulator: Emulator, tmp_path: 
         text = str(done.params["text"])
         assert text.endswith("done: transfer 100.00 USDT from spot to futures (asked by chat 4242)")
         assert "asked from chat" not in text
+
+
+def test_every_threshold_line_has_its_label() -> None:
+    lines = chart.Lines.of(Rules())
+    assert [label for _, label in lines.ratio] == [
+        "warning 80%",
+        "warning 85%",
+        "critical 90%",
+        "deposit at 70%",
+        "reduce at 80%",
+    ]
+    assert [label for _, label in lines.distance] == [
+        "warning 10%",
+        "warning 6%",
+        "critical 3%",
+        "deposit at 6%",
+        "reduce at 3%",
+    ]
