@@ -187,8 +187,14 @@ def _times(points: Sequence[Point], clock: bool) -> list[Any]:
     return [_when(p.at, clock) for p in points]
 
 
+def ratio_line(points: Sequence[Point]) -> list[float]:
+    """The margin ratio in percent as drawn: capped at TOP, and at TOP when undefined (the
+    balance is ≤ 0: past liquidation, not a gap in the line)."""
+    return [TOP if p.ratio is None else min(float(p.ratio) * 100, TOP) for p in points]
+
+
 def _ratio(axis: Any, times: list[Any], points: Sequence[Point], lines: Lines) -> None:
-    values = [TOP if p.ratio is None else min(float(p.ratio) * 100, TOP) for p in points]
+    values = ratio_line(points)
     axis.plot(times, values, color="tab:red", linewidth=1.4, label="margin ratio")
     past = [(t, TOP) for t, p in zip(times, points, strict=True) if p.ratio is None]
     if past:

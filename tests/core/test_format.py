@@ -12,10 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from assistant.chat.chart import Point, ratio_line
+from assistant.commands.calc import render
+from assistant.commands.recorded import Comparison
+from assistant.commands.replay import Report, as_text
+from assistant.commands.status import text as status_text
 from assistant.core import format as fmt
 from assistant.core.actions import SendAlert, reason_of
-from assistant.core.events import ExchangeFigures, PauseSet
+from assistant.core.events import BracketsLoaded, ExchangeFigures, MarkPriceUpdated, PauseSet
+from assistant.core.margin.health import book_health
+from assistant.core.margin.liquidation import uniform_distance
 from assistant.core.reconcile import figure_drift
+from assistant.core.replay import Replayer
 from assistant.core.rules.config import DepositRule, ReduceRule, Rules
 from assistant.core.rules.engine import evaluate
 from assistant.core.rules.memory import Memory
@@ -24,7 +32,8 @@ from assistant.core.values import Severity
 from assistant.service.notifier import Notifier
 from assistant.store.sqlite import SqliteStore
 from tests.core.rules.test_engine import at_price
-from tests.core.test_mirror import ready
+from tests.core.test_mirror import ready, snapshot
+from tests.helpers import real_2024_brackets
 
 D = Decimal
 
@@ -107,3 +116,29 @@ def test_an_undefined_ratio_is_the_worst_tier_and_says_why() -> None:
     assert ratio.severity == Severity.CRITICAL
     assert ratio.text.startswith("margin ratio past 100% (margin balance -")
     assert "n/a" not in ratio.text
+
+
+def test_an_undefined_ratio_reads_past_liquidation_in_status_replay_and_plots() -> None:
+    """Every other reader of a margin ratio that is None (the balance ≤ 0): `status` text,
+    replay's report and the plots of /chart, replay and simulate."""
+    state = at_price(ready(), "30000", 2_000)
+    assert state.book is not None and state.book.margin_ratio is None
+    down, up = uniform_distance(state.book)
+    body = render(book_health(state.book), down, up)
+    body.update(mode="auto", mode_source="config", stale=False, positions=[])
+    shown = status_text(body)
+    assert "margin ratio past 100% (margin balance ≤ 0)   margin balance -" in shown
+
+    replayer = Replayer(Rules(deposit=DepositRule(enabled=False), reduce=ReduceRule(enabled=False)))
+    replayer.feed_all(
+        [
+            (900, BracketsLoaded(real_2024_brackets(), 900)),
+            (1_000, snapshot()),
+            (2_000, MarkPriceUpdated("BTCUSDT", D("30000"), 2_000)),
+        ]
+    )
+    assert replayer.samples[-1].margin_ratio is None
+    report = Report(replayer, [], Comparison(), (0, 2_000), Path("a.db"))
+    assert "[margin ratio past 100% (margin balance ≤ 0)," in as_text(report)
+    points = [Point(s.at, s.margin_ratio, s.distance) for s in replayer.samples]
+    assert ratio_line(points)[-1] >= 100  # drawn at the top, not left out as "no data"
