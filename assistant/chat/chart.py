@@ -161,7 +161,7 @@ def history(
     strip.set_ylim(-0.6, len(rows) - 0.1)
     strip.set_ylabel("actions", fontsize=8)
     if seen:
-        strip.legend(loc="upper right", fontsize=7, ncols=5)
+        strip.legend(loc="lower right", fontsize=7, ncols=5)
     _time_axis(strip, clock)
     return _png(figure, axes)
 
