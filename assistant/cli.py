@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from assistant import version
 from assistant.errors import InputError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -22,6 +24,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="assistant", description="Margin guardian for Binance USDT-M futures.")
+    parser.add_argument("--version", action="version", version=f"assistant {version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     calc = commands.add_parser(
         "calc",
@@ -92,8 +95,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--json", action="store_true", help="machine-readable output")
     simulate.add_argument("--plot", help="draw margin ratio and distance to this PNG file")
-    check = commands.add_parser("check-config", help="validate a config file")
+    check = commands.add_parser(
+        "check-config",
+        help="validate a config file and say what the service will do",
+        description="Validate a config file, read every secret it names, and say what the"
+        " service will do with it.",
+    )
     check.add_argument("-c", "--config", help="config file (default: see README)")
+    check.add_argument(
+        "--credentials-dir",
+        metavar="DIR",
+        help="read credential:NAME secrets from DIR/NAME (default: $CREDENTIALS_DIRECTORY;"
+        ' with neither they are "not checked")',
+    )
     return parser
 
 
@@ -166,15 +180,19 @@ def _run_demo(scenario_name: str, config: str | None, seconds: float) -> int:
     from pathlib import Path
 
     from assistant.commands.demo import run
-    from assistant.emulator.exchange.scenario import load_scenario
-    from assistant.service.settings import load_settings
+    from assistant.commands.emulator import scenario_from
+    from assistant.service.settings import Settings, load_settings
 
     try:
         if seconds <= 1:
             raise InputError("--seconds: give more than a second")
-        scenario = load_scenario(scenario_name)
+        scenario = scenario_from(scenario_name)
+        # The example's rules are the defaults; an installed copy has no config/ beside it.
         example = Path(__file__).resolve().parent.parent / "config" / "assistant.example.toml"
-        settings = load_settings(Path(config) if config else example)
+        if config:
+            settings = load_settings(Path(config))
+        else:
+            settings = load_settings(example) if example.exists() else Settings()
     except InputError as exc:
         print(f"assistant demo: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -201,24 +219,30 @@ def _replay(args: argparse.Namespace, settings: Any) -> int:
     return 1 if args.check and report.comparison.differs else EXIT_OK
 
 
+def _check(path: Any, settings: Any, credentials_dir: str | None) -> int:
+    from pathlib import Path
+
+    from assistant.commands.check import check
+
+    report = check(settings, Path(credentials_dir) if credentials_dir else None)
+    if report.problems:
+        raise InputError("\n".join(f"{path}: {line}" for line in report.problems))
+    for line in report.notes:
+        print(f"{path}: {line}")
+    for line in report.warnings:
+        print(f"WARNING {path}: {line}")
+    print(report.summary)
+    return EXIT_OK
+
+
 def _with_settings(args: argparse.Namespace) -> int:
-    from assistant.service.settings import (
-        credentials,
-        find_config,
-        load_settings,
-        telegram_token,
-    )
+    from assistant.service.settings import find_config, load_settings
 
     try:
         path = find_config(args.config)
         settings = load_settings(path)
         if args.command == "check-config":
-            try:
-                credentials(settings)
-                telegram_token(settings)
-            except InputError as exc:
-                raise InputError(f"{path}: {exc}") from None
-            return EXIT_OK
+            return _check(path, settings, args.credentials_dir)
         if args.command == "replay":
             return _replay(args, settings)
         if args.command == "simulate":
@@ -239,8 +263,7 @@ def _with_settings(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def _command(args: argparse.Namespace) -> int:
     if args.command == "calc":
         raw = ("account", "positions", "brackets", "asset_index", "config", "symbol_config")
         if any(getattr(args, name) is not None for name in raw):
@@ -251,7 +274,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         return _run_demo(args.scenario, args.config, args.seconds)
     return _with_settings(args)
-    raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        code = _command(args)
+        sys.stdout.flush()  # here, so that a reader gone away is seen here
+    except BrokenPipeError:
+        # The reader stopped reading (`assistant status | head -1`): no traceback, and no
+        # second failure when Python flushes stdout on the way out.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILURE
+    return code
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
     AssistantError
     ├── InputError              bad input from a person: a file, a config, a command (exit 2)
     ├── StoreUnwritable         the store cannot write (a full disk): a row that must exist doesn't
+    ├── UnsupportedAccount      an account of a kind the service refuses (Portfolio Margin): exit 3
     └── ExchangeError           Binance answered with an error, or did not answer
         ├── Retryable           trying again later can succeed
         │   ├── RateLimited     429: slow down until `retry_after`
@@ -30,6 +31,11 @@ class InputError(AssistantError):
 
 class StoreUnwritable(AssistantError):
     """A row that must be committed before anything else happens (an intent) was not."""
+
+
+class UnsupportedAccount(AssistantError):
+    """The account is of a kind the service cannot compute yet (Portfolio Margin): it stops
+    rather than run with wrong figures (`assistant run` exits 3; systemd does not restart it)."""
 
 
 class ExchangeError(AssistantError):

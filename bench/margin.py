@@ -11,13 +11,14 @@ import json
 import random
 import statistics
 import time
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
 from assistant.binance.wire import parse_leverage_brackets
 from assistant.core.margin.book import MarginBook
 from assistant.core.margin.liquidation import distance, distance_lower_bound
-from assistant.core.model import Account, Position, PositionSide
+from assistant.core.model import Account, AssetRate, Collateral, Position, PositionSide
 
 DATA = (
     Path(__file__).resolve().parent.parent / "tests" / "data" / "leverage_brackets_2024-10-24.json"
@@ -103,6 +104,38 @@ def bench_guarded_distance(
     return steps / elapsed, solves / steps
 
 
+def multi_assets(n: int) -> MarginBook:
+    """`make_account(n)` in Multi-Assets mode: USDT at Binance's FAQ rates, half the collateral
+    in BTC whose index follows SYM000USDT's mark (so every update of it moves the collateral)."""
+    account = make_account(n)
+    link = account.positions[0].symbol
+    mark = account.marks[link]
+    rates = {
+        "USDT": AssetRate("USDT", Decimal("0.99"), Decimal("0.9801"), Decimal("0.99495")),
+        "BTC": AssetRate("BTC", mark, mark * Decimal("0.95"), mark * Decimal("1.05")),
+    }
+    btc = (account.wallet_balance / 2 / (mark * Decimal("0.95"))).quantize(Decimal("0.0001"))
+    held = Collateral(
+        {"USDT": account.wallet_balance / 2, "BTC": btc}, rates, {"BTC": (link, mark)}
+    )
+    return MarginBook.build(replace(account, asset="USD", collateral=held))
+
+
+def bench_multi_assets(n: int, steps: int = 5_000) -> tuple[float, float]:
+    """Updates/s of equity and ratio, and ms for every liquidation price + distance."""
+    book = multi_assets(n)
+    path = mark_path(book.account, steps)
+    start = time.perf_counter()
+    for symbol, price in path:
+        book = book.with_mark(symbol, price)
+        _ = book.margin_balance, book.margin_ratio
+    rate = steps / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for _ in range(20):
+        distance(book)
+    return rate, (time.perf_counter() - start) / 20 * 1e3
+
+
 def main() -> None:
     print("margin core: one mark-price update -> margin balance and margin ratio")
     for n in (1, 10, 50, 200):
@@ -117,6 +150,10 @@ def main() -> None:
             f"  effective leverage {leverage:2d}x: {rate:>9,.0f} updates/s,"
             f" exact solve on {share:6.1%} of updates"
         )
+    print("margin core, Multi-Assets (USD pool, BTC collateral following one symbol):")
+    for n in (1, 10, 50):
+        rate, ms = bench_multi_assets(n)
+        print(f"  {n:4d} positions: {rate:>8,.0f} updates/s; all liquidation prices {ms:.1f} ms")
 
 
 if __name__ == "__main__":

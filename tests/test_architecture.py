@@ -1,4 +1,5 @@
-"""The import rules of DESIGN.md, checked by walking every module's imports."""
+"""The import rules of docs/architecture.md ("Who may import whom"), checked by walking every
+module's imports."""
 
 from __future__ import annotations
 

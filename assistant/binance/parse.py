@@ -1,4 +1,5 @@
-"""Binance JSON to `core.events`: pure functions, wire names stop here.
+"""Binance stream frames to `core.events`: pure functions, wire names stop here (REST bodies
+are read in `snapshot.py`).
 
 A frame that cannot be understood is not an error for the caller to crash on: it comes back
 as `Skipped` with the reason, for the stream adapter to log and count.
@@ -6,38 +7,34 @@ as `Skipped` with the reason, for the stream adapter to log and count.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
+from assistant.binance.rows import algo_order, asset_rate, open_order
 from assistant.binance.wire import parse_decimal, parse_int, parse_margin_type, parse_side
 from assistant.core.events import (
-    AccountSnapshotted,
+    AccountModeChanged,
+    AlgoOrderUpdated,
+    AssetIndexUpdated,
     BalanceAndPositionUpdated,
     Event,
-    ExchangeFigures,
     LeverageChanged,
     ListenKeyExpired,
     MarginCallReceived,
     MarkPriceUpdated,
-    OpenOrder,
     OrderUpdated,
     PositionChange,
 )
-from assistant.core.model import MarginType, PositionSide
 from assistant.errors import InputError
-
-T = TypeVar("T")
 
 SYMBOL = re.compile(r"[A-Z0-9]{2,30}")
 # Events we know and deliberately do not mirror.
 KNOWN_UNUSED = {
     "TRADE_LITE",
-    "ALGO_UPDATE",
     "CONDITIONAL_ORDER_TRIGGER_REJECT",
     "STRATEGY_UPDATE",
     "GRID_UPDATE",
@@ -89,12 +86,9 @@ def parse_user_frame(frame: str | bytes | Mapping[str, Any]) -> Event | Skipped:
         if kind == "ORDER_TRADE_UPDATE":
             return _order_update(data)
         if kind == "ACCOUNT_CONFIG_UPDATE":
-            if "ac" in data:
-                ac = data["ac"]
-                return LeverageChanged(
-                    str(ac["s"]).upper(), parse_int(ac["l"], "ac.l"), _time(data, "E")
-                )
-            return Skipped("ACCOUNT_CONFIG_UPDATE without a leverage change", False)
+            return _config_update(data)
+        if kind == "ALGO_UPDATE":
+            return _algo_update(data)
         if kind == "MARGIN_CALL":
             cw = data.get("cw")
             rows = data.get("p") or []
@@ -117,24 +111,56 @@ def parse_market_frame(
 ) -> list[MarkPriceUpdated] | Skipped:
     """A mark-price frame: one `markPriceUpdate`, or the `!markPrice@arr` array."""
     try:
-        data = _unwrap(_load(frame))
-        if isinstance(data, Mapping) and "result" in data and "id" in data:
-            return Skipped("subscription reply", False)
-        items = data if isinstance(data, list) else [data]
-        updates = []
-        for item in items:
-            if not isinstance(item, Mapping) or item.get("e") != "markPriceUpdate":
-                return Skipped("not a markPriceUpdate", True)
-            price = parse_decimal(item["p"], "p")
-            if price <= 0:
-                return Skipped("mark price not positive", True)
-            symbol = item["s"]
-            if not isinstance(symbol, str) or not SYMBOL.fullmatch(symbol):
-                return Skipped("not a symbol name", True)
-            updates.append(MarkPriceUpdated(symbol, price, _time(item, "E")))
-        return updates
+        return _marks(_unwrap(_load(frame)))
     except MALFORMED as exc:
         return Skipped(f"malformed frame: {exc}"[:200], True)
+
+
+def parse_market_event(
+    frame: str | bytes | Mapping[str, Any] | list[Any],
+) -> list[MarkPriceUpdated] | AssetIndexUpdated | Skipped:
+    """Any frame of the market socket: mark prices (`markPriceUpdate`, one or the array), or
+    the asset index (`assetIndexUpdate`: `!assetIndex@arr`'s array, or one asset's object)."""
+    try:
+        data = _unwrap(_load(frame))
+        first = data[0] if isinstance(data, list) and data else data
+        if isinstance(first, Mapping) and first.get("e") == "assetIndexUpdate":
+            return _asset_index(data)
+        return _marks(data)
+    except MALFORMED as exc:
+        return Skipped(f"malformed frame: {exc}"[:200], True)
+
+
+def _marks(data: Any) -> list[MarkPriceUpdated] | Skipped:
+    if isinstance(data, Mapping) and "result" in data and "id" in data:
+        return Skipped("subscription reply", False)
+    items = data if isinstance(data, list) else [data]
+    updates = []
+    for item in items:
+        if not isinstance(item, Mapping) or item.get("e") != "markPriceUpdate":
+            return Skipped("not a markPriceUpdate", True)
+        price = parse_decimal(item["p"], "p")
+        if price <= 0:
+            return Skipped("mark price not positive", True)
+        symbol = item["s"]
+        if not isinstance(symbol, str) or not SYMBOL.fullmatch(symbol):
+            return Skipped("not a symbol name", True)
+        updates.append(MarkPriceUpdated(symbol, price, _time(item, "E")))
+    return updates
+
+
+def _asset_index(data: Any) -> AssetIndexUpdated | Skipped:
+    """`assetIndexUpdate` rows: `s` the index symbol (BTCUSD: asset BTC), `i` the index, `B`
+    the bid rate (a balance's value), `A` the ask rate (a debt's and a margin's); the newest
+    `E` of the frame dates it."""
+    items = data if isinstance(data, list) else [data]
+    rates, newest = [], 0
+    for n, item in enumerate(items):
+        if not isinstance(item, Mapping) or item.get("e") != "assetIndexUpdate":
+            return Skipped("not an assetIndexUpdate", True)
+        rates.append(asset_rate(item["s"], item["i"], item["B"], item["A"], f"[{n}]"))
+        newest = max(newest, _time(item, "E"))
+    return AssetIndexUpdated(tuple(rates), newest)
 
 
 def _time(data: Mapping[str, Any], key: str) -> int:
@@ -145,6 +171,7 @@ def _time(data: Mapping[str, Any], key: str) -> int:
 def _change(row: Mapping[str, Any], where: str) -> PositionChange:
     margin = row.get("mt")
     wallet = row.get("iw")
+    asset = row.get("ma")  # the margin asset: in real frames, not in Binance's example
     return PositionChange(
         symbol=str(row["s"]).upper(),
         side=parse_side(row.get("ps", "BOTH"), f"{where}.ps"),
@@ -152,142 +179,45 @@ def _change(row: Mapping[str, Any], where: str) -> PositionChange:
         entry_price=parse_decimal(row["ep"], f"{where}.ep"),
         margin_type=None if margin is None else parse_margin_type(margin, f"{where}.mt"),
         isolated_wallet=None if wallet is None else parse_decimal(wallet, f"{where}.iw"),
+        margin_asset=str(asset).upper() if isinstance(asset, str) and asset else None,
     )
 
 
 def _account_update(data: Mapping[str, Any]) -> BalanceAndPositionUpdated:
+    """ACCOUNT_UPDATE: `B` the cross wallet (`cw`) of each asset that changed, `P` each
+    position that changed. Only what changed is sent: an asset or a position not in it is
+    as it was."""
     body = data["a"]
-    cross = None
-    for row in body.get("B") or []:
-        if row.get("a") == "USDT":
-            cross = parse_decimal(row["cw"], "B.cw")
+    wallets: dict[str, Decimal] = {}
+    for i, row in enumerate(body.get("B") or []):
+        asset = row["a"]
+        if not isinstance(asset, str) or not asset:
+            raise InputError(f"B[{i}].a: expected an asset name")
+        wallets[asset.upper()] = parse_decimal(row["cw"], f"B[{i}].cw")
     changes = tuple(_change(row, f"P[{i}]") for i, row in enumerate(body.get("P") or []))
-    return BalanceAndPositionUpdated(str(body.get("m", "")), _time(data, "E"), cross, changes)
-
-
-def _order(o: Mapping[str, Any], *, rest: bool) -> OpenOrder:
-    names = (
-        (
-            "symbol",
-            "orderId",
-            "clientOrderId",
-            "side",
-            "positionSide",
-            "type",
-            "price",
-            "origQty",
-            "executedQty",
-            "reduceOnly",
-        )
-        if rest
-        else ("s", "i", "c", "S", "ps", "o", "p", "q", "z", "R")
-    )
-    symbol, oid, cid, side, pside, kind, price, qty, filled, reduce = (o[n] for n in names)
-    return OpenOrder(
-        symbol=str(symbol).upper(),
-        order_id=parse_int(oid, "orderId"),
-        client_id=str(cid),
-        side=str(side),
-        position_side=parse_side(pside, "positionSide"),
-        kind=str(kind),
-        price=parse_decimal(price, "price"),
-        quantity=parse_decimal(qty, "origQty"),
-        filled=parse_decimal(filled, "executedQty"),
-        reduce_only=bool(reduce),
+    return BalanceAndPositionUpdated(
+        str(body.get("m", "")), _time(data, "E"), wallets.get("USDT"), changes, wallets
     )
 
 
 def _order_update(data: Mapping[str, Any]) -> OrderUpdated:
     o = data["o"]
-    return OrderUpdated(_time(data, "E"), _order(o, rest=False), str(o["X"]), str(o["x"]))
+    return OrderUpdated(_time(data, "E"), open_order(o, rest=False), str(o["X"]), str(o["x"]))
 
 
-def _shape_errors_are_input_errors(parse: Callable[..., T]) -> Callable[..., T]:
-    """A body not shaped as Binance's (a missing key, a null, a wrong type) becomes an
-    InputError naming the parser, never a KeyError or AttributeError from deep inside it."""
-
-    @functools.wraps(parse)
-    def checked(*args: Any, **kwargs: Any) -> T:
-        try:
-            return parse(*args, **kwargs)
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-            what = parse.__name__.removeprefix("parse_")
-            raise InputError(f"{what}: unexpected body ({type(exc).__name__}: {exc})") from None
-
-    return checked
+def _algo_update(data: Mapping[str, Any]) -> AlgoOrderUpdated:
+    order, status = algo_order(data["o"], rest=False)
+    return AlgoOrderUpdated(_time(data, "E"), order, status)
 
 
-@_shape_errors_are_input_errors
-def parse_snapshot(
-    *,
-    taken_at: int,
-    account: Mapping[str, Any],
-    position_risk: list[Mapping[str, Any]],
-    symbol_config: list[Mapping[str, Any]],
-    open_orders: list[Mapping[str, Any]],
-    dual_side: Mapping[str, Any],
-) -> AccountSnapshotted:
-    """REST bodies (GET /fapi/v3/account, /fapi/v3/positionRisk, /fapi/v1/symbolConfig,
-    /fapi/v1/openOrders, /fapi/v1/positionSide/dual) to one snapshot event. Raises InputError
-    when a body is not what Binance sends."""
-    usdt = next((a for a in account.get("assets", []) if a.get("asset") == "USDT"), None)
-    if usdt is None:
-        raise InputError("account: no USDT asset")
-    leverage = {
-        str(c["symbol"]).upper(): parse_int(c["leverage"], "symbolConfig.leverage")
-        for c in symbol_config
-    }
-    margin_types = {
-        str(c["symbol"]).upper(): parse_margin_type(c["marginType"], "symbolConfig.marginType")
-        for c in symbol_config
-    }
-    positions = []
-    marks: dict[str, Decimal] = {}
-    liquidation: dict[tuple[str, PositionSide], Decimal] = {}
-    maint: dict[tuple[str, PositionSide], Decimal] = {}
-    for i, row in enumerate(position_risk):
-        where = f"positionRisk[{i}]"
-        symbol = str(row["symbol"]).upper()
-        side = parse_side(row.get("positionSide", "BOTH"), f"{where}.positionSide")
-        mark = parse_decimal(row["markPrice"], f"{where}.markPrice")
-        if mark > 0:
-            marks[symbol] = mark
-        amount = parse_decimal(row["positionAmt"], f"{where}.positionAmt")
-        if not amount:
-            continue
-        wallet = parse_decimal(row.get("isolatedWallet", "0"), f"{where}.isolatedWallet")
-        margin_type = margin_types.get(symbol, MarginType.ISOLATED if wallet else MarginType.CROSS)
-        positions.append(
-            PositionChange(
-                symbol,
-                side,
-                amount,
-                parse_decimal(row["entryPrice"], f"{where}.entryPrice"),
-                margin_type,
-                wallet,
-            )
-        )
-        liquidation[(symbol, side)] = parse_decimal(
-            row.get("liquidationPrice", "0"), f"{where}.liquidationPrice"
-        )
-        maint[(symbol, side)] = parse_decimal(row.get("maintMargin", "0"), f"{where}.maintMargin")
-    return AccountSnapshotted(
-        taken_at=taken_at,
-        wallet_balance=parse_decimal(usdt["crossWalletBalance"], "account.crossWalletBalance"),
-        hedge_mode=bool(dual_side.get("dualSidePosition", False)),
-        positions=tuple(positions),
-        leverage=leverage,
-        margin_types=margin_types,
-        open_orders=tuple(_order(o, rest=True) for o in open_orders),
-        marks=marks,
-        exchange=ExchangeFigures(
-            total_maint_margin=parse_decimal(
-                account["totalMaintMargin"], "account.totalMaintMargin"
-            ),
-            total_margin_balance=parse_decimal(
-                account["totalMarginBalance"], "account.totalMarginBalance"
-            ),
-            liquidation_prices=liquidation,
-            maint_margins=maint,
-        ),
-    )
+def _config_update(data: Mapping[str, Any]) -> Event | Skipped:
+    """ACCOUNT_CONFIG_UPDATE: `ac` a symbol's leverage, `ai` the Multi-Assets mode."""
+    if "ai" in data:
+        switched = data["ai"]["j"]
+        if not isinstance(switched, bool):
+            return Skipped("ACCOUNT_CONFIG_UPDATE ai.j is not a boolean", True)
+        return AccountModeChanged(switched, _time(data, "E"))
+    if "ac" in data:
+        ac = data["ac"]
+        return LeverageChanged(str(ac["s"]).upper(), parse_int(ac["l"], "ac.l"), _time(data, "E"))
+    return Skipped("ACCOUNT_CONFIG_UPDATE without a leverage or mode change", False)

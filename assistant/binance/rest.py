@@ -7,7 +7,6 @@ instead of ccxt's own throttle, which sleeps about 50 ms before every call.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -18,8 +17,8 @@ from typing import Any
 import aiohttp
 import ccxt.async_support as ccxt
 
+from assistant.binance import account
 from assistant.binance.answers import classify, json_object, reading
-from assistant.binance.parse import parse_snapshot
 from assistant.binance.weights import Weights, budget_of
 from assistant.binance.wire import (
     Transfer,
@@ -28,7 +27,13 @@ from assistant.binance.wire import (
     parse_leverage_brackets,
     parse_transfers,
 )
-from assistant.core.events import AccountSnapshotted, BracketsLoaded, FiltersLoaded, SymbolFilters
+from assistant.core.events import (
+    AccountSnapshotted,
+    AssetIndexUpdated,
+    BracketsLoaded,
+    FiltersLoaded,
+    SymbolFilters,
+)
 from assistant.core.model import PositionSide
 from assistant.errors import BadResponse, ClockSkew, ExchangeError, RateLimited, Rejected
 
@@ -118,6 +123,7 @@ class BinanceRest:
         self.clock = clock
         self.offset_ms = 0  # Binance's clock minus ours, from sync_clock()
         self.clock_margin_ms = SNAPSHOT_MARGIN_MS
+        self.multi_assets = False  # the mode the last snapshot found (it reads the index then)
         self.weights = Weights(clock)
 
     async def close(self) -> None:
@@ -248,26 +254,13 @@ class BinanceRest:
         return int(self.clock() * 1000) + self.offset_ms
 
     async def snapshot(self) -> AccountSnapshotted:
-        # A little early, for the error of the clock measurement: stream events after this
-        # moment are applied again on top of the snapshot, which is safe (they carry absolute
-        # values); dropping one the snapshot's reads missed would not be.
-        taken_at = self.server_ms() - self.clock_margin_ms
-        account, risk, config, orders, dual = await asyncio.gather(
-            self.call("fapiPrivateV3GetAccount"),
-            self.call("fapiPrivateV3GetPositionRisk"),
-            self.call("fapiPrivateGetSymbolConfig"),
-            self.call("fapiPrivateGetOpenOrders"),
-            self.call("fapiPrivateGetPositionSideDual"),
-        )
-        with reading("account snapshot"):
-            return parse_snapshot(
-                taken_at=taken_at,
-                account=account,
-                position_risk=risk,
-                symbol_config=config,
-                open_orders=orders,
-                dual_side=dual,
-            )
+        return await account.snapshot(self)
+
+    async def asset_index(self) -> AssetIndexUpdated:
+        return await account.asset_index(self)
+
+    async def portfolio_margin(self) -> bool:
+        return await account.portfolio_margin(self)
 
     async def brackets(self) -> BracketsLoaded:
         payload = await self.call("fapiPrivateGetLeverageBracket")
@@ -342,6 +335,7 @@ class BinanceRest:
     async def transfer_to_futures(
         self, amount: Decimal, *, stamp: Callable[[int], None] | None = None, asset: str = "USDT"
     ) -> int:
+        """Spot → USDⓈ-M futures (MAIN_UMFUTURE takes any asset: USDT, USDC, BTC...)."""
         result = await self.call(
             "sapiPostAssetTransfer",
             {"type": "MAIN_UMFUTURE", "asset": asset, "amount": format(amount, "f")},

@@ -4,7 +4,10 @@
   alive well inside its 60 minutes, recreate on -1125 or `listenKeyExpired`, rotate the
   connection before Binance's 24-hour cut.
 - Mark prices on `/market/ws` for every held symbol, subscribed and unsubscribed with
-  SUBSCRIBE frames as positions open and close.
+  SUBSCRIBE frames as positions open and close; on the same socket, while the account is in
+  Multi-Assets mode, the asset index (`!assetIndex@arr`, every second). Of its rows only
+  those of the assets the account holds or margins with, and only when they changed, go on
+  (one row a second per moving asset, not forty: each is journaled).
 - Reconnect with jittered exponential backoff. A watchdog turns silence into events: no mark
   for a held symbol within `stale_after` seconds is `DataWentStale`, and the market socket
   is reopened.
@@ -26,21 +29,24 @@ from dataclasses import dataclass, field
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
-from assistant.binance.parse import Skipped, parse_market_frame, parse_user_frame
+from assistant.binance.parse import Skipped, parse_market_event, parse_user_frame
 from assistant.binance.rest import BinanceRest
 from assistant.core import format as fmt
 from assistant.core.events import (
+    AssetIndexUpdated,
     DataWentStale,
     Event,
     ListenKeyExpired,
     StreamConnected,
     StreamDisconnected,
 )
+from assistant.core.model import AssetRate
 from assistant.core.ports import Clock
 from assistant.errors import ExchangeError, Rejected
 
 log = logging.getLogger(__name__)
 Sink = Callable[[Event, str | None, int], Awaitable[None]]
+ASSET_INDEX_STREAM = "!assetIndex@arr"  # served on /market, as mark prices are
 
 
 @dataclass
@@ -87,6 +93,9 @@ class BinanceStreams:
         self.future_tolerance_ms = future_tolerance_ms
         self.settings = settings or StreamSettings()
         self._held: frozenset[str] = frozenset()  # the symbols whose mark prices we follow
+        self._index = False  # the asset index is followed (Multi-Assets mode)
+        self._assets: frozenset[str] = frozenset()  # whose rates go on to the sink
+        self._rates: dict[str, AssetRate] = {}  # the last rates that went on, by asset
         self.counters = Counters()
         self._ids = 0
         self._symbols_changed = asyncio.Event()
@@ -228,6 +237,27 @@ class BinanceStreams:
         self._held = symbols
         self._symbols_changed.set()
 
+    def follow_asset_index(self, on: bool, assets: frozenset[str] = frozenset()) -> None:
+        """Multi-Assets mode on or off, and the assets whose rates matter (wallets that are
+        not zero, the margin assets of held positions): subscribed or unsubscribed at once."""
+        self._assets = assets if on else frozenset()
+        # An asset that stops mattering is forgotten: when it matters again, its rates go on.
+        self._rates = {a: r for a, r in self._rates.items() if a in self._assets}
+        if on != self._index:
+            self._index = on
+            self._rates = {}
+            self._symbols_changed.set()
+
+    def _index_rows(self, update: AssetIndexUpdated) -> AssetIndexUpdated | None:
+        """The rows of assets that matter whose rates changed since they last went on."""
+        fresh = tuple(
+            r for r in update.rates if r.asset in self._assets and self._rates.get(r.asset) != r
+        )
+        if not fresh or not self._index:
+            return None
+        self._rates.update((r.asset, r) for r in fresh)
+        return AssetIndexUpdated(fresh, update.event_at)
+
     async def _serve_market(self, ws: ClientConnection) -> str:
         subscribed: set[str] = set()
         last_seen: dict[str, float] = {}
@@ -251,9 +281,14 @@ class BinanceStreams:
                 if text is None:
                     continue
                 received = self.clock.now_ms()
-                updates = parse_market_frame(text)
+                updates = parse_market_event(text)
                 if isinstance(updates, Skipped):
                     self._skip(updates, "market")
+                    continue
+                if isinstance(updates, AssetIndexUpdated):
+                    rows = self._index_rows(updates)
+                    if rows is not None and not self._from_the_future(rows, "market", received):
+                        await self.sink(rows, None, received)  # the event holds all it used
                     continue
                 for update in updates:
                     if self._from_the_future(update, "market", received):
@@ -266,11 +301,20 @@ class BinanceStreams:
     async def _keep_subscribed(
         self, ws: ClientConnection, subscribed: set[str], last_seen: dict[str, float]
     ) -> None:
+        index = False  # this socket's asset index subscription
+        self._rates = {}  # a new socket: every row that matters goes on once more
         while True:
             self._symbols_changed.clear()
             wanted = {s.upper() for s in self._held}
             await self._resubscribe(ws, subscribed, wanted, last_seen)
+            if self._index != index:
+                index = self._index
+                await self._send(ws, "SUBSCRIBE" if index else "UNSUBSCRIBE", [ASSET_INDEX_STREAM])
             await self._symbols_changed.wait()
+
+    async def _send(self, ws: ClientConnection, method: str, params: list[str]) -> None:
+        self._ids += 1
+        await ws.send(json.dumps({"method": method, "params": params, "id": self._ids}))
 
     async def _resubscribe(
         self,
@@ -282,9 +326,7 @@ class BinanceStreams:
         added, removed = wanted - subscribed, subscribed - wanted
         for method, symbols in (("SUBSCRIBE", added), ("UNSUBSCRIBE", removed)):
             if symbols:
-                self._ids += 1
-                params = [f"{s.lower()}@markPrice@1s" for s in sorted(symbols)]
-                await ws.send(json.dumps({"method": method, "params": params, "id": self._ids}))
+                await self._send(ws, method, [f"{s.lower()}@markPrice@1s" for s in sorted(symbols)])
         for symbol in added:
             last_seen[symbol] = time.monotonic()  # the clock for staleness starts now
         subscribed |= added

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from assistant import version as installed_version
 from assistant.chat import chart
 from assistant.chat.actions import ChatActions
 from assistant.chat.parse import BadInput, duration
@@ -75,6 +76,7 @@ class ChatCommands:
                 "reduce-only order (asks to confirm)",
                 actions.reduce,
             ),
+            ("version", "/version", "which version of the assistant this is", self.version),
         ]:
             self.table[name] = (Command(name, usage, help_text), handler)
         self.table["start"] = (Command("", "/start", "same as /help"), self.help)
@@ -145,6 +147,9 @@ class ChatCommands:
             f" {code('/cancel TOKEN')} with the token shown under the question."
         )
         return [Reply("\n".join(lines))]
+
+    async def version(self, args: list[str], who: Who) -> list[Reply]:
+        return [Reply(esc(f"assistant {installed_version()}"))]
 
     async def status(self, args: list[str], who: Who) -> list[Reply]:
         return self.reads.status()

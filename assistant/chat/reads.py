@@ -10,6 +10,7 @@ from decimal import Decimal
 from assistant.chat.parse import BadInput, number
 from assistant.chat.view import Records, View
 from assistant.core import format as fmt
+from assistant.core.events import AlgoOrder
 from assistant.core.margin.book import MarginBook
 from assistant.core.margin.health import book_health
 from assistant.core.margin.liquidation import distance
@@ -103,12 +104,19 @@ class Reads:
     # ---- /positions ---------------------------------------------------------------------------
 
     def positions(self) -> list[Reply]:
-        book = self.book()
-        rows = book_health(book).positions
-        if not rows:
-            return [Reply("No open positions.")]
-        lines = ["<b>Positions</b>"]
-        for p in rows:
+        """Every pool's positions (the pool named when there are several: single-asset mode's
+        USDT, USDC...), each with the user's conditional orders on it."""
+        self.book()
+        state = self.view.state
+        pools = sorted(state.pools.items())
+        rows = [(asset, p) for asset, pool in pools for p in book_health(pool).positions]
+        algos = sorted(state.algo_orders.values(), key=lambda o: o.algo_id)
+        lines = ["<b>Positions</b>"] if rows else ["No open positions."]
+        named = ""
+        for asset, p in rows:
+            if len(pools) > 1 and asset != named:
+                named = asset
+                lines.append(f"<i>{esc(asset)} pool</i>")
             pos = p.position
             lp = p.liquidation_price
             away = "never" if lp is None else fmt.percent(abs(p.mark - lp) / p.mark)
@@ -124,41 +132,65 @@ class Reads:
                 f" uPnL {esc(fmt.coins(p.unrealized_pnl, pos.margin_asset))}, {esc(margin)}"
                 f"\n  liquidation {liquidation} ({esc(away)} away)"
             )
+            lines += [self.algo_line(o) for o in algos if (o.symbol, o.position_side) == pos.key]
+        held = {p.position.key for _, p in rows}
+        other = [o for o in algos if (o.symbol, o.position_side) not in held]
+        if other:
+            lines.append("<b>Conditional orders without a position</b>")
+            lines += [
+                f"{self.algo_line(o)} ({esc(o.symbol)} {esc(o.position_side)})" for o in other
+            ]
         return [Reply("\n".join(lines))]
+
+    def algo_line(self, order: AlgoOrder) -> str:
+        """A conditional order (Binance's algo service: stop, take-profit, trailing stop), in
+        one line under the position it would close."""
+        size = "closes the position" if order.close_position else fmt.exact(order.quantity)
+        trigger = order.trigger_price
+        when = f"at {fmt.price(trigger, self.tick(order.symbol))}" if trigger else "once activated"
+        only = ", reduce-only" if order.reduce_only and not order.close_position else ""
+        kind = order.kind.replace("_", " ").lower()
+        return f"  ↳ {esc(kind)} {esc(order.side)} {esc(size)} {esc(when)}{only}"
 
     # ---- /health ------------------------------------------------------------------------------
 
     def health(self) -> list[Reply]:
+        """Ours beside Binance's, pool by pool, both at the marks of Binance's last snapshot:
+        in single-asset mode each asset's own row of the account, in Multi-Assets mode its
+        USD totals. Then ours of now, with the data's age."""
         book = self.book()
-        compared = at_snapshot(self.view.state)
+        state = self.view.state
+        compared = at_snapshot(state)
         if compared is None:
             return [Reply("Binance's figures are not in yet (no account snapshot).")]
         now = self.clock.now_ms()
         age = esc(fmt.age(now - compared.at))
-        if compared.same_account:
-            head = (
-                f"<b>Ours | Binance's</b>, both at the marks of Binance's snapshot of {age} ago"
-                " (cross and isolated together, as Binance counts them)"
-            )
-        else:
-            head = (
-                f"<b>Ours | Binance's</b> at the marks of Binance's snapshot of {age} ago;"
-                " the account changed since (a fill or a transfer), so ours is the account"
+        head = (
+            f"<b>Ours | Binance's</b>, both at the marks of Binance's snapshot of {age} ago;"
+            f" account mode {esc(state.account_mode)}"
+        )
+        if not compared.same_account:
+            head += (
+                "; the account changed since (a fill or a transfer), so ours is the account"
                 " as it is now: a difference may be that change. The next snapshot compares"
                 " again."
             )
-        (ours_mm, their_mm), (ours_mb, their_mb) = compared.maintenance, compared.balance
-        unit = compared.unit
-        lines = [
-            head,
-            f"maintenance margin {esc(fmt.money(ours_mm))} | {esc(fmt.coins(their_mm, unit))}",
-            f"margin balance {esc(fmt.money(ours_mb))} | {esc(fmt.coins(their_mb, unit))}",
-        ]
+        lines = [head]
+        for pool in compared.pools:
+            (ours_mm, their_mm), (ours_mb, their_mb) = pool.maintenance, pool.balance
+            unit = esc(pool.asset)
+            lines.append(
+                f"maintenance margin {unit} {esc(fmt.money(ours_mm))} | {esc(fmt.money(their_mm))}"
+            )
+            lines.append(
+                f"margin balance {unit} {esc(fmt.money(ours_mb))} | {esc(fmt.money(their_mb))}"
+            )
         for (symbol, side), ours, theirs in compared.liquidation:
             ours_text = "none" if ours is None else self.price(symbol, ours)
             their_text = "none" if theirs is None else self.price(symbol, theirs)
             lines.append(f"{esc(symbol)} {esc(side.value)} liquidation {ours_text} | {their_text}")
-        newest = max(self.view.state.mark_at.values(), default=compared.at)
+        lines += [f"<b>ASSUMED</b> {esc(said)}" for said in state.assumptions]
+        newest = max(state.mark_at.values(), default=compared.at)
         lines.append(
             f"<i>now (newest mark {esc(fmt.age(now - newest))} old): margin ratio"
             f" {esc(fmt.ratio(book.margin_ratio))}, margin balance"

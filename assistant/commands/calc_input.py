@@ -28,6 +28,7 @@ from assistant.core.margin.pools import (
     multi_assets_pool,
     quote_asset,
     single_asset_pools,
+    unit,
 )
 from assistant.core.model import (
     ONE,
@@ -187,7 +188,7 @@ def load_pools(data: Any, configs: Mapping[str, Mapping[str, Any]] | None = None
         rates = rates_from(data.get("asset_index", []))
         anchors = {r.asset: marks[link] for r in rates if (link := link_symbol(r.asset)) in marks}
         held = collateral(wallets, {r.asset: r for r in rates}, anchors)
-        pools = multi_assets_pool(held, positions, marks, brackets)
+        pools = multi_assets_pool(held, positions, marks, brackets, unit(wallets))
     except ValueError as exc:
         raise InputError(f"positions: {exc}") from None
     mode = AccountMode.CREDITS if "BNFCR" in wallets else AccountMode.MULTI

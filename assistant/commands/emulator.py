@@ -7,12 +7,24 @@ import json
 import signal
 import sys
 
-from assistant.emulator.exchange.scenario import load_scenario
+from assistant.emulator.exchange.scenario import Scenario, load_scenario
 from assistant.emulator.server.app import Emulator
+from assistant.errors import InputError
+
+FORMAT = 'the format: docs/emulator.md, "Scenarios"'
+
+
+def scenario_from(name: str | None) -> Scenario:
+    """A built-in or a file, for a command: a bad one is one line (exit 2 in the CLI) that
+    says what is wrong and where the format is described."""
+    try:
+        return load_scenario(name)
+    except InputError as exc:
+        raise InputError(f"{exc} ({FORMAT})") from None
 
 
 async def serve(host: str, port: int, scenario_name: str | None) -> int:
-    scenario = load_scenario(scenario_name)  # InputError -> exit 2 in the CLI
+    scenario = scenario_from(scenario_name)
     emulator = await Emulator(scenario, host, port).start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

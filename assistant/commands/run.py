@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 
 from assistant.binance.rest import BinanceRest
-from assistant.errors import InputError
+from assistant.errors import InputError, UnsupportedAccount
 from assistant.service import redact, systemd
 from assistant.service.bootstrap import ChatOptions, Runtime, build
 from assistant.service.metrics import Metrics
@@ -24,6 +24,7 @@ from assistant.store.lock import StoreLock
 from assistant.store.sqlite import SqliteStore
 
 log = logging.getLogger("assistant")
+EXIT_REFUSED = 3  # an account of a kind the service refuses (Portfolio Margin)
 WS_BASES = {"live": "wss://fstream.binance.com", "demo": "wss://fstream.binancefuture.com"}
 
 
@@ -96,9 +97,12 @@ async def serve(settings: Settings, *, console: bool = False) -> int:
         asyncio.create_task(_ready(runtime)),
         asyncio.create_task(systemd.watchdog(lambda: runtime.alive)),
     ]
+    code = 0
     try:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    except UnsupportedAccount:  # said by its alert (log, Telegram) already
+        code = EXIT_REFUSED  # systemd's units do not restart it (RestartPreventExitStatus=3)
     finally:
         systemd.notify("STOPPING=1")
         for helper in helpers:
@@ -109,7 +113,7 @@ async def serve(settings: Settings, *, console: bool = False) -> int:
         if metrics is not None:
             await metrics.stop()
     log.info("stopped after %d events; the journal is flushed", runtime.loop.applied)
-    return 0
+    return code
 
 
 async def _ready(runtime: Runtime) -> None:

@@ -23,13 +23,14 @@ from typing import Any
 
 from assistant.binance.rest import BinanceRest
 from assistant.chat.chart import Lines, Mark, Point, history
+from assistant.commands.emulator import scenario_from
 from assistant.commands.tally import Tally
 from assistant.core import format as fmt
 from assistant.core.actions import SendAlert
 from assistant.core.margin.liquidation import distance
 from assistant.core.rules.config import scaled
 from assistant.core.values import Outcome as Settled
-from assistant.emulator.exchange.scenario import Scenario, load_scenario
+from assistant.emulator.exchange.scenario import Scenario
 from assistant.emulator.server.app import Emulator
 from assistant.errors import InputError
 from assistant.service.bootstrap import build
@@ -225,7 +226,7 @@ def run(
 ) -> int:
     if not 0 < speed <= 1000:
         raise InputError("--speed: between 0 and 1000 scenario seconds per second")
-    scenario = load_scenario(scenario_name)
+    scenario = scenario_from(scenario_name)
     outcome = asyncio.run(simulate(scenario, Path(scenario_name).name, settings, speed))
     if plot_to:
         Path(plot_to).write_bytes(plot(outcome, settings))

@@ -11,28 +11,48 @@ from assistant.core import format as fmt
 from assistant.core.margin.health import book_health
 from assistant.core.margin.liquidation import uniform_distance
 from assistant.core.mirror import MirrorState
+from assistant.core.rules.control import effective
+from assistant.core.rules.memory import Memory
 from assistant.errors import InputError
 from assistant.service.clock import SystemClock
-from assistant.service.settings import Settings
+from assistant.service.settings import Settings, rules_from
 from assistant.store.sqlite import SqliteStore
 
 
-def load_mirror(settings: Settings) -> MirrorState:
+def load_mirror(settings: Settings) -> tuple[MirrorState, Memory | None]:
+    """The mirrored account and the rules' memory (the chat's overrides), as last saved."""
     path = settings.store_path
     if not path.exists():
         raise InputError(f"{path}: no store yet; start the service with `assistant run` first")
     store = SqliteStore(path)
     try:
         loaded = store.load_state()
+        memory = store.load_memory(Memory)
     finally:
         store.db.close()
     if loaded is None:
         raise InputError(f"{path}: the store holds no account yet")
-    return loaded[0]
+    return loaded[0], memory
+
+
+def in_force(settings: Settings, memory: Memory | None) -> dict[str, Any]:
+    """The mode and the kill switch as the service applies them: the chat's `/mode` and
+    `/pause` (kept in the store) over the config's, while the config file is the one they
+    were set under; a pause from chat holds whatever the file says."""
+    rules = rules_from(settings)
+    if memory is None:
+        return {"mode": rules.mode.value, "mode_source": "config", "paused": rules.paused}
+    applied = effective(rules, memory)
+    chat = memory.overrides_version == rules.version and bool(memory.mode)
+    return {
+        "mode": applied.mode.value,
+        "mode_source": "chat" if chat else "config",
+        "paused": applied.paused,
+    }
 
 
 def status(settings: Settings, now_ms: int | None = None) -> dict[str, Any]:
-    state = load_mirror(settings)
+    state, memory = load_mirror(settings)
     now_ms = SystemClock().now_ms() if now_ms is None else now_ms
     book = state.book
     if book is None:
@@ -57,10 +77,10 @@ def status(settings: Settings, now_ms: int | None = None) -> dict[str, Any]:
     body["wallet_balance"] = fixed(state.wallet_balance)
     body["updated_at"] = state.updated_at
     body["stale"] = now_ms - oldest > settings.mirror.staleness_limit * 1000
-    body["mode"] = settings.actions.mode
+    body["age_seconds"] = round(max(0, now_ms - state.updated_at) / 1000, 1)
+    body.update(in_force(settings, memory))
     # Held symbols Binance sent no brackets for, computed at an assumed maintenance rate.
     body["assumed_brackets"] = {s: str(rate) for s, rate in sorted(state.assumed.items())}
-    body["mode_source"] = "config"
     legs = [
         pos
         for pool in [book, *(p for p in state.pools.values() if p is not book)]
@@ -99,7 +119,7 @@ def status(settings: Settings, now_ms: int | None = None) -> dict[str, Any]:
 
 
 def text(body: dict[str, Any]) -> str:
-    """A short human summary of `status`: percent, USDT and prices as in every other channel
+    """A short human summary of `status`: percent, money and prices as in every other channel
     (`--json` keeps the exact strings)."""
 
     def num(value: Any) -> Decimal | None:
@@ -107,8 +127,11 @@ def text(body: dict[str, Any]) -> str:
 
     ratio = num(body["margin_ratio"])
     unit = str(body.get("pool", "USDT"))
+    source = "set from chat" if body["mode_source"] == "chat" else "from the config"
     lines = [
-        f"mode {body['mode']} ({body['mode_source']})"
+        f"mode {body['mode']} ({source})"
+        + ("   PAUSED: no money moves" if body["paused"] else "")
+        + f"   data {body['age_seconds']:g}s old"
         + ("   DATA IS STALE" if body["stale"] else ""),
         f"margin ratio {fmt.ratio(ratio)}"
         f"   margin balance {fmt.coins(num(body['margin_balance']), unit)}"

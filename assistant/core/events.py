@@ -67,6 +67,13 @@ class ExchangeFigures:
     total_margin_balance: Decimal
     liquidation_prices: Mapping[tuple[str, PositionSide], Decimal] = field(default_factory=dict)
     maint_margins: Mapping[tuple[str, PositionSide], Decimal] = field(default_factory=dict)
+    # GET /fapi/v3/account's row of each asset, in that asset's units: `maintMargin` and
+    # `marginBalance` (a single-asset pool's own figures; one collateral's part in Multi-Assets).
+    asset_maint_margins: Mapping[str, Decimal] = field(default_factory=dict)
+    asset_margin_balances: Mapping[str, Decimal] = field(default_factory=dict)
+    # The two totals above: USDT's alone (False, single-asset mode) or the USD value of every
+    # asset (True, Multi-Assets and credits mode).
+    totals_in_usd: bool = False
 
 
 @dataclass(frozen=True, slots=True)

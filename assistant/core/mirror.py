@@ -45,6 +45,7 @@ from assistant.core.margin.pools import (
     multi_assets_pool,
     quote_asset,
     single_asset_pools,
+    unit,
     worst,
 )
 from assistant.core.model import (
@@ -376,6 +377,7 @@ def _rebuilt(state: MirrorState) -> MirrorState:
                 positions,
                 state.marks,
                 tables,
+                unit(state.wallets),
             )
         else:
             pools = single_asset_pools(wallets, positions, state.marks, tables)

@@ -11,7 +11,7 @@ from assistant.core.events import AccountSnapshotted, DriftDetected
 from assistant.core.margin.book import MarginBook
 from assistant.core.margin.liquidation import liquidation_prices
 from assistant.core.mirror import Key, MirrorState, rebuild
-from assistant.core.model import ZERO, Position
+from assistant.core.model import Position
 
 MONEY_TOLERANCE = Decimal("0.01")  # USDT; Binance truncates to 8 decimals, marks move between reads
 RELATIVE_TOLERANCE = Decimal("0.001")  # 0.1% of the exchange's own figure
@@ -133,19 +133,26 @@ def _position_drift(
 
 
 @dataclass(frozen=True, slots=True)
+class PoolCompared:
+    """One pool's totals beside Binance's own figures for it, each (ours, Binance's): in
+    single-asset mode the account row of its asset (isolated positions included, as Binance
+    counts them); in Multi-Assets mode the account's USD totals."""
+
+    asset: str
+    maintenance: tuple[Decimal, Decimal]
+    balance: tuple[Decimal, Decimal]
+
+
+@dataclass(frozen=True, slots=True)
 class Compared:
     """Our figures beside the exchange's, both at the moment of its latest snapshot: ours
-    recomputed at the snapshot's marks and counted as Binance counts its totals (cross and
-    isolated together; the USDT pool in single-asset mode, every pool in USD in Multi-Assets
-    mode). `same_account`: no account or order event arrived since the snapshot, so its
-    positions and wallets are the ones ours are computed from."""
+    recomputed at the snapshot's marks. `same_account`: no account or order event arrived
+    since the snapshot, so its positions and wallets are the ones ours are computed from."""
 
     at: int
     same_account: bool
-    unit: str  # of the totals: USDT, or USD in Multi-Assets mode
-    maintenance: tuple[Decimal, Decimal]  # (ours, the exchange's)
-    balance: tuple[Decimal, Decimal]
-    liquidation: tuple[tuple[Key, Decimal | None, Decimal | None], ...]
+    pools: tuple[PoolCompared, ...]
+    liquidation: tuple[tuple[Key, Decimal | None, Decimal | None], ...]  # (ours, Binance's)
 
 
 def at_snapshot(state: MirrorState) -> Compared | None:
@@ -156,29 +163,30 @@ def at_snapshot(state: MirrorState) -> Compared | None:
     then = rebuild(replace(state, marks={**state.marks, **state.snapshot_marks}))
     if then.book is None:
         return None
-    multi = then.book.valued is not None
-    mm = balance = ZERO
+    pools: list[PoolCompared] = []
     rows: list[tuple[Key, Decimal | None, Decimal | None]] = []
     for asset, pool in sorted(then.pools.items()):
-        counted = multi or asset == "USDT"
         account = pool.account
         prices = liquidation_prices(pool)
+        mm, balance = pool.mm, pool.margin_balance
         for pos in account.positions:
             rows.append((pos.key, prices.get(pos.key), exchange.liquidation_prices.get(pos.key)))
-            if not counted:
-                continue
-            mark = account.marks[pos.symbol]
-            size = abs(pos.amount) * mark
-            mm += account.brackets[pos.symbol].maintenance_margin(size) * _ask(pool, pos)
-            if not pos.is_cross:
+            if not pos.is_cross and pos.amount:
+                mark = account.marks[pos.symbol]
+                size = abs(pos.amount) * mark
+                mm += account.brackets[pos.symbol].maintenance_margin(size) * _ask(pool, pos)
                 balance += pos.isolated_balance(mark) * _ask(pool, pos)
-        if counted:
-            balance += pool.margin_balance
+        if exchange.totals_in_usd:
+            theirs = (exchange.total_maint_margin, exchange.total_margin_balance)
+        else:
+            theirs = (
+                exchange.asset_maint_margins.get(asset, exchange.total_maint_margin),
+                exchange.asset_margin_balances.get(asset, exchange.total_margin_balance),
+            )
+        pools.append(PoolCompared(asset, (mm, theirs[0]), (balance, theirs[1])))
     return Compared(
         state.snapshot_at,
         not state.recent,
-        "USD" if multi else "USDT",
-        (mm, exchange.total_maint_margin),
-        (balance, exchange.total_margin_balance),
+        tuple(pools),
         tuple((key, ours, theirs or None) for key, ours, theirs in sorted(rows)),
     )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import typing
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -33,6 +34,7 @@ from assistant.core.mirror import MirrorState
 from assistant.core.ports import ChatPort, Clock
 from assistant.core.rules.config import Rules
 from assistant.core.rules.memory import Memory
+from assistant.errors import UnsupportedAccount
 from assistant.service.clock import ExchangeClock
 from assistant.service.loop import Loop
 from assistant.service.metrics import Metrics
@@ -51,6 +53,7 @@ log = logging.getLogger(__name__)
 
 
 OPTIONAL = frozenset({"telegram", "outbox", "console"})  # channels, not the protection path
+DELIVERY_WAIT = 10.0  # seconds a refused account's alert may take to reach Telegram
 
 
 class From(enum.Enum):
@@ -141,26 +144,45 @@ class Runtime:
         return "" if self.state.ready else self.supervisor.blocked
 
     async def run(self) -> None:
-        """Until cancelled; on the way out the journal is flushed and the state saved."""
+        """Until cancelled; on the way out the journal is flushed and the state saved. An
+        account of a kind the service refuses (Portfolio Margin) raises UnsupportedAccount,
+        once its alert has gone out (or `DELIVERY_WAIT` has passed)."""
         self.loop.load()
+        refused: UnsupportedAccount | None = None
         try:
             async with asyncio.TaskGroup() as group:
                 # The channels first: whatever goes wrong from here on, someone is told.
                 for name, job in self.jobs:
                     if name in OPTIONAL:
                         group.create_task(self.supervisor.keep(name, job))
-                await self.supervisor.until_ok("filters", self.scheduler.load_filters)
-                await self.supervisor.until_ok("brackets", self.scheduler.load_brackets)
+                try:
+                    await self.supervisor.until_ok("filters", self.scheduler.load_filters)
+                    await self.supervisor.until_ok("brackets", self.scheduler.load_brackets)
+                except UnsupportedAccount:
+                    await self._delivered()
+                    raise
                 self.scheduler.start()
                 for name, job in self.jobs:
                     if name not in OPTIONAL:
                         group.create_task(self.supervisor.keep(name, job))
+        except* UnsupportedAccount as stopped:
+            refused = typing.cast(UnsupportedAccount, stopped.exceptions[0])
         finally:
             self.scheduler.stop()
             try:
                 self.loop.save()
             except Exception:
                 log.exception("could not save the state on the way out")
+        if refused is not None:
+            raise refused
+
+    async def _delivered(self) -> None:
+        """Until the outbox is empty (Telegram took every message), at most DELIVERY_WAIT."""
+        for _ in range(int(DELIVERY_WAIT / 0.1)):
+            if not self.store.outbox.count_pending():
+                return
+            await self.clock.sleep(0.1)
+        log.warning("stopping with messages still in the outbox; they go out on the next start")
 
 
 def timings_from(settings: Settings) -> Timings:
@@ -310,7 +332,9 @@ def build(
         executor=executor,
         streams=streams,
         scheduler=scheduler,
-        supervisor=Supervisor(clock, optional=OPTIONAL, alert=notifier),
+        supervisor=Supervisor(
+            clock, optional=OPTIONAL, alert=notifier, portfolio_margin=rest.portfolio_margin
+        ),
         loop=loop,
         chats=chat,
         metrics=metrics,

@@ -33,6 +33,7 @@ from assistant.core.events import (
     Event,
     ManualDeposit,
     ManualReduce,
+    MarkPriceUpdated,
     ModeSet,
     MuteSet,
     PauseSet,
@@ -103,7 +104,7 @@ class Loop:
     # ---- the one consumer -------------------------------------------------------------------
 
     def handle(self, event: Event, raw: str | None, received_at: int) -> None:
-        held = self.state.held_symbols
+        held, multi_assets = self.state.held_symbols, self.state.multi_assets
         done = step(self.state, self.memory, self.rules, event, received_at)
         self.state, self.memory = done.state, done.memory
         if self.state.held_symbols != held:
@@ -130,6 +131,22 @@ class Loop:
         if isinstance(event, StreamConnected) and event.stream == "user":
             self.scheduler.reconcile_now()
         self._ask_for_missing_brackets(received_at)
+        if not isinstance(event, MarkPriceUpdated):  # a mark changes no wallet, mode or pool
+            self._follow_asset_index(switched=multi_assets != self.state.multi_assets)
+
+    def _follow_asset_index(self, *, switched: bool) -> None:
+        """Multi-Assets mode needs the asset index: the stream follows it (the rates of the
+        assets that matter), the scheduler refreshes it, and a switch reads it at once, or
+        health stays blind (and says so) until the next refresh."""
+        state = self.state
+        assets = frozenset(
+            {a for a, amount in state.wallets.items() if amount}
+            | {state.margin_asset(s) for s in state.held_symbols}
+        )
+        self.streams.follow_asset_index(state.multi_assets, assets)
+        self.scheduler.follow_asset_index(state.multi_assets, assets)
+        if switched and state.multi_assets:
+            self.scheduler.asset_index_now()
 
     def _ask_for_missing_brackets(self, at: int) -> None:
         """A held symbol without brackets (newly listed, or left out of the last answer) is
@@ -265,8 +282,8 @@ class Loop:
         deposited = self.memory.deposited_today(at)
         text = (
             f"daily summary: margin ratio {fmt.ratio(book.margin_ratio)},"
-            f" margin balance {fmt.usdt(book.margin_balance)}, distance to liquidation"
-            f" {fmt.distance(min(moves) if moves else None)} (every mark together),"
+            f" margin balance {fmt.coins(book.margin_balance, book.asset)}, distance to"
+            f" liquidation {fmt.distance(min(moves) if moves else None)} (every mark together),"
             f" {len(self.state.positions)} position(s), deposited today {fmt.usdt(deposited)},"
             f" mode {self.effective_rules().mode if self.rules else 'mirror only'}"
         )
@@ -315,6 +332,7 @@ class Loop:
             # Not ready, not connected: nothing may act on this until a fresh snapshot lands.
             self.state = replace(state, snapshot_at=0, connected={})
             self.streams.follow(self.state.held_symbols)
+            self._follow_asset_index(switched=False)  # the first snapshot reads the index
             log.info("resumed from the store (saved at %s); reconciling before acting", saved_at)
         memory = self.store.load_memory(Memory)
         if memory is not None:

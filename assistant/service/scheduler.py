@@ -83,6 +83,7 @@ class Timings:
     reconcile_every: float = 60.0
     brackets_every: float = 3600.0
     brackets_retry: float = 30.0  # a held symbol has no brackets: asked at once, then this often
+    asset_index_every: float = 30.0  # Multi-Assets mode: the rates by REST besides the stream
     keepalive_every: float = 1800.0
     flush_every: float = 0.05
     save_every: float = 1.0
@@ -111,6 +112,8 @@ class Scheduler:
         self._scheduler: AsyncIOScheduler | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._brackets: asyncio.Future[None] | None = None  # a load out of turn, while it runs
+        self._index = False  # Multi-Assets mode: the asset index is refreshed
+        self._assets: frozenset[str] = frozenset()  # the assets whose rates matter
 
     # ---- producers ---------------------------------------------------------------------------
 
@@ -138,6 +141,42 @@ class Scheduler:
             await self.load_brackets()
         except ExchangeError as exc:
             log.warning("bracket refresh failed, will retry: %s", exc)
+
+    def follow_asset_index(self, on: bool, assets: frozenset[str]) -> None:
+        """Multi-Assets mode on or off (the loop says), and the assets whose rates matter."""
+        self._index, self._assets = on, assets
+
+    async def refresh_asset_index(self) -> None:
+        """Multi-Assets mode: the rates of the assets that matter, by REST (the stream brings
+        them every second; this keeps them coming while it does not)."""
+        if not self._index:
+            return
+        try:
+            update = await self.rest.asset_index()
+        except ExchangeError as exc:
+            log.warning("asset index refresh failed, will retry: %s", exc)
+            return
+        rates = tuple(r for r in update.rates if r.asset in self._assets)
+        if rates:
+            await self.inbox.put(replace(update, rates=rates), None, self.clock.now_ms())
+
+    def asset_index_now(self) -> None:
+        """The asset index out of turn: Multi-Assets mode was just switched on, and health
+        cannot be computed without it."""
+        self._index = True
+        self._spawn(self._every_rate())
+
+    async def _every_rate(self) -> None:
+        """All the rates (the assets that matter are not known yet right after a switch)."""
+        try:
+            await self.inbox.put(await self.rest.asset_index(), None, self.clock.now_ms())
+        except ExchangeError as exc:
+            log.warning("asset index after the switch failed; the next refresh retries: %s", exc)
+
+    def _spawn(self, job: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(job)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def reconcile_now(self) -> None:
         """A snapshot out of turn (the user stream (re)connected)."""
@@ -167,6 +206,7 @@ class Scheduler:
         t = self.timings
         scheduler.add_job(self.reconcile, "interval", seconds=t.reconcile_every)
         scheduler.add_job(self.refresh_brackets, "interval", seconds=t.brackets_every)
+        scheduler.add_job(self.refresh_asset_index, "interval", seconds=t.asset_index_every)
         scheduler.add_job(self._save, "interval", seconds=t.save_every)
         if self.daily_summary:
             hour, minute = (int(x) for x in self.daily_summary.split(":"))

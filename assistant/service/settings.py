@@ -25,15 +25,19 @@ from pydantic import (
     model_validator,
 )
 
-from assistant.core.rules.config import AlertRules, DepositRule, ReduceRule, Rules
+from assistant.core.rules.config import AlertRules, AssetCaps, DepositRule, ReduceRule, Rules
 from assistant.core.values import Mode, Policy
 from assistant.errors import InputError
 from assistant.service.units import (
+    Asset,
+    Cap,
     Duration,
     Fraction,
     Positive,
     Size,
     format_duration,
+    problems,
+    short_of_trigger,
 )
 
 DEFAULT_PATHS = (Path("config/assistant.toml"), Path("/etc/assistant/assistant.toml"))
@@ -159,25 +163,38 @@ class AlertsSection(_Section):
         return value
 
 
+class DepositAssetCaps(_Section):
+    """`[deposit.assets.ASSET]`: the caps of deposits in one asset other than USDT."""
+
+    max_per_action: Cap
+    max_per_day: Cap
+
+
 class DepositSection(_Section):
     enabled: bool = True
     trigger_ratio: Fraction | None = Decimal("0.70")
     trigger_distance: Fraction | None = Decimal("0.06")
     target_ratio: Positive = Decimal("0.50")
     target_distance: Fraction = Decimal("0.10")
-    max_per_action: Positive = Decimal("1000")
-    max_per_day: Positive = Decimal("3000")
+    max_per_action: Cap = Decimal("1000")
+    max_per_day: Cap = Decimal("3000")
     min_amount: Positive = Decimal("5")
     cooldown: Duration = 30.0
+    # What a Multi-Assets or credits account is topped up with, under the caps above (in
+    # single-asset mode they are USDT's pool's; another pool only with caps of its own).
+    asset: Asset = "USDT"
+    assets: dict[Asset, DepositAssetCaps] = Field(default_factory=dict)
 
-    @field_validator("max_per_action", "max_per_day")
-    @classmethod
-    def _a_cent_at_least(cls, value: Decimal) -> Decimal:
-        # Transfers are in whole cents and a cap is never rounded up: below one cent it would
-        # allow no deposit at all.
-        if value < Decimal("0.01"):
-            raise ValueError("at least 0.01: deposits are made in whole cents, never over a cap")
-        return value
+    @model_validator(mode="after")
+    def _caps(self) -> DepositSection:
+        if "USDT" in self.assets:
+            raise ValueError("assets.USDT: USDT's caps are max_per_action and max_per_day")
+        return self
+
+    @model_validator(mode="after")
+    def _targets(self) -> DepositSection:
+        short_of_trigger("a deposit", self)
+        return self
 
 
 class ReduceSection(_Section):
@@ -191,6 +208,11 @@ class ReduceSection(_Section):
     max_fraction: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.5")
     fee_rate: Fraction = Decimal("0.0005")
     cooldown: Duration = 10.0
+
+    @model_validator(mode="after")
+    def _targets(self) -> ReduceSection:
+        short_of_trigger("a reduction", self)
+        return self
 
 
 class Mirror(_Section):
@@ -225,14 +247,22 @@ class Settings(_Section):
 
     @property
     def store_path(self) -> Path:
+        """A relative `[store] path` is under systemd's StateDirectory when it sets one
+        (`$STATE_DIRECTORY`; the first, if it lists several), else beside the config file."""
         path = Path(self.store.path)
-        if not path.is_absolute() and self.source is not None:
-            path = self.source.parent / path
-        return path
+        if path.is_absolute():
+            return path
+        state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+        if state:
+            return Path(state) / path
+        return path if self.source is None else self.source.parent / path
 
 
-def resolve_secret(reference: str, where: str, *, literal_ok: bool) -> str:
-    """The secret a reference points at; literal values only where allowed."""
+def resolve_secret(
+    reference: str, where: str, *, literal_ok: bool, credentials_dir: Path | None = None
+) -> str:
+    """The secret a reference points at; literal values only where allowed. A credential is
+    read from `credentials_dir` when given, else from systemd's $CREDENTIALS_DIRECTORY."""
     kind, _, name = reference.partition(":")
     if kind == "env" and name:
         value = os.environ.get(name)
@@ -242,9 +272,12 @@ def resolve_secret(reference: str, where: str, *, literal_ok: bool) -> str:
     if kind == "file" and name:
         return _read_secret(Path(name), where)
     if kind == "credential" and name:
-        folder = os.environ.get("CREDENTIALS_DIRECTORY")
+        folder = credentials_dir or os.environ.get("CREDENTIALS_DIRECTORY")
         if not folder:
-            raise InputError(f"{where}: credential {name} needs systemd's CREDENTIALS_DIRECTORY")
+            raise InputError(
+                f"{where}: credential {name} needs systemd's CREDENTIALS_DIRECTORY"
+                " (check-config: give --credentials-dir DIR)"
+            )
         return _read_secret(Path(folder) / name, where)
     if literal_ok:
         return reference
@@ -271,17 +304,6 @@ def find_config(explicit: str | None) -> Path:
     )
 
 
-def problems(error: ValidationError) -> list[str]:
-    lines = []
-    for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"])
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = "unknown key"
-        lines.append(f"{key}: {message}")
-    return lines
-
-
 def load_settings(path: Path) -> Settings:
     """Read and validate; raises InputError with one `FILE: key: problem` line per problem."""
     try:
@@ -295,7 +317,7 @@ def load_settings(path: Path) -> Settings:
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        raise InputError("\n".join(f"{path}: {line}" for line in problems(exc))) from None
+        raise InputError("\n".join(f"{path}: {line}" for line in problems(exc, Settings))) from None
     version = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
     settings = settings.model_copy(update={"source": path.resolve(), "version": version})
     if settings.exchange.environment == "emulator" and not settings.exchange.rest_url:
@@ -314,16 +336,23 @@ def telegram_token(settings: Settings) -> str:
     return resolve_secret(token, "telegram.token", literal_ok=False) if token else ""
 
 
-def credentials(settings: Settings) -> tuple[str, str]:
-    """(api key, api secret), resolved; the emulator's own keys by default there."""
+def api_keys(settings: Settings) -> list[tuple[str, str, bool]]:
+    """(key, reference, literal allowed) of the API key and secret; none when the emulator's
+    own keys are used (its default)."""
     exchange = settings.exchange
     emulator = exchange.environment == "emulator"
     if emulator and exchange.api_key == Exchange().api_key and "BINANCE_API_KEY" not in os.environ:
-        return EMULATOR_KEY, EMULATOR_SECRET
-    return (
-        resolve_secret(exchange.api_key, "exchange.api_key", literal_ok=emulator),
-        resolve_secret(exchange.api_secret, "exchange.api_secret", literal_ok=emulator),
-    )
+        return []
+    return [
+        ("exchange.api_key", exchange.api_key, emulator),
+        ("exchange.api_secret", exchange.api_secret, emulator),
+    ]
+
+
+def credentials(settings: Settings) -> tuple[str, str]:
+    """(api key, api secret), resolved; the emulator's own keys by default there."""
+    keys = [resolve_secret(ref, where, literal_ok=ok) for where, ref, ok in api_keys(settings)]
+    return (keys[0], keys[1]) if keys else (EMULATOR_KEY, EMULATOR_SECRET)
 
 
 def rules_from(settings: Settings) -> Rules:
@@ -350,6 +379,8 @@ def rules_from(settings: Settings) -> Rules:
             d.max_per_day,
             d.min_amount,
             int(d.cooldown * 1000),
+            d.asset,
+            {a: AssetCaps(c.max_per_action, c.max_per_day) for a, c in d.assets.items()},
         ),
         reduce=ReduceRule(
             r.enabled,

@@ -17,10 +17,11 @@ from collections.abc import Awaitable, Callable
 from assistant.core.actions import SendAlert
 from assistant.core.ports import Clock
 from assistant.core.values import Severity
-from assistant.errors import ExchangeError, Rejected
+from assistant.errors import ExchangeError, Rejected, UnsupportedAccount
 
 log = logging.getLogger(__name__)
 Job = Callable[[], Awaitable[None]]
+Probe = Callable[[], Awaitable[bool]]
 Alert = Callable[[SendAlert], None]
 UP_AGAIN_AFTER = 30.0  # an optional channel that stays up this long after a crash is back
 KEY_REFUSED = {-2014, -2015, -1022}  # bad API key format, key/IP/permissions, bad signature
@@ -40,8 +41,10 @@ class Supervisor:
         *,
         optional: frozenset[str] = frozenset(),
         alert: Alert | None = None,
+        portfolio_margin: Probe | None = None,
     ) -> None:
         self.clock = clock
+        self.portfolio_margin = portfolio_margin  # is a refused key a Portfolio Margin account?
         self.optional = optional  # channels whose outage is an alert, not a death
         self.alert = alert
         self.crashed: set[str] = set()
@@ -108,7 +111,11 @@ class Supervisor:
     async def until_ok(self, what: str, step: Job) -> None:
         """A start-up step, tried again (with backoff) while the exchange cannot answer. A
         refused API key is no passing trouble: it is a critical alert (again every hour while
-        it lasts), `blocked` says so (systemd's status), and it is tried every 5 minutes."""
+        it lasts), `blocked` says so (systemd's status), and it is tried every 5 minutes.
+
+        Unless the key is a Portfolio Margin account's (Binance refuses fapi's account calls
+        for those, and answers GET /papi/v1/account): that is a critical alert and
+        `UnsupportedAccount`, which stops the service, never running with wrong figures."""
         said_at: int | None = None
         for attempt in range(10**9):
             try:
@@ -121,6 +128,8 @@ class Supervisor:
             except Rejected as exc:
                 if exc.code not in KEY_REFUSED:
                     raise
+                if self.portfolio_margin is not None and await self.portfolio_margin():
+                    self._refuse_portfolio_margin()
                 now = self.clock.now_ms()
                 self.blocked = f"not mirrored: the API key was refused ({exc.code})"
                 self.blocked_changed.set()
@@ -139,3 +148,17 @@ class Supervisor:
                 delay = backoff(attempt, first=0.5, ceiling=30.0)
                 log.warning("start-up step %s failed (%s); retrying in %.1fs", what, exc, delay)
                 await self.clock.sleep(delay)
+
+    def _refuse_portfolio_margin(self) -> None:
+        """A Portfolio Margin account: said through every channel (the alert's log line is the
+        one that says it), then `UnsupportedAccount`."""
+        self.blocked = "stopped: a Portfolio Margin account is not supported yet"
+        self.blocked_changed.set()
+        self._say(
+            "portfolio_margin",
+            Severity.CRITICAL,
+            "the account is NOT protected: it is a Portfolio Margin account, which the"
+            " assistant does not support yet (its figures would be wrong); the service stops"
+            " (exit status 3, not restarted)",
+        )
+        raise UnsupportedAccount("a Portfolio Margin account is not supported yet")

@@ -9,7 +9,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assistant.binance.parse import Skipped, parse_market_frame, parse_snapshot, parse_user_frame
+from assistant.binance.parse import Skipped, parse_market_frame, parse_user_frame
+from assistant.binance.snapshot import parse_snapshot
 from assistant.core.mirror import MirrorState, apply
 from assistant.errors import InputError
 from assistant.service.settings import load_settings
@@ -157,7 +158,7 @@ def test_broken_rest_bodies_are_an_input_error_never_a_crash(data: st.DataObject
         "position_risk": fixture("real.ccxt.fapi_v3_positionRisk.json"),
         "symbol_config": [{"symbol": "BTCUSDT", "leverage": 20, "marginType": "CROSSED"}],
         "open_orders": [],
-        "dual_side": {"dualSidePosition": False},
+        "account_config": {"multiAssetsMargin": False, "dualSidePosition": False},
     }
     name = data.draw(st.sampled_from(sorted(bodies)))
     body = bodies[name]

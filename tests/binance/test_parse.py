@@ -10,9 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assistant.binance.parse import Skipped, parse_market_frame, parse_snapshot, parse_user_frame
+from assistant.binance.parse import Skipped, parse_market_frame, parse_user_frame
+from assistant.binance.snapshot import parse_snapshot
 from assistant.binance.wire import parse_bracket_table, parse_leverage_brackets
 from assistant.core.events import (
+    AccountModeChanged,
     BalanceAndPositionUpdated,
     LeverageChanged,
     ListenKeyExpired,
@@ -63,7 +65,7 @@ def test_documented_user_events() -> None:
     leverage = parse_user_frame(json.dumps(docs["ACCOUNT_CONFIG_UPDATE_leverage"]))
     assert leverage == LeverageChanged("BTCUSDT", 25, 1611646737479)
     multi = parse_user_frame(json.dumps(docs["ACCOUNT_CONFIG_UPDATE_multi_assets"]))
-    assert isinstance(multi, Skipped) and not multi.malformed
+    assert multi == AccountModeChanged(True, 1611646737479)  # Multi-Assets mode switched on
     call = parse_user_frame(json.dumps(docs["MARGIN_CALL"]))
     assert call == MarginCallReceived(1587727187525, D("3.16812045"), ("ETHUSDT",))
     expired = parse_user_frame(json.dumps(docs["listenKeyExpired_docs_string_E"]))
@@ -149,7 +151,7 @@ def test_snapshot_from_real_captures() -> None:
         position_risk=fixture("real.ccxt.fapi_v3_positionRisk.json"),
         symbol_config=config,
         open_orders=[fixture("real.ccxt.fapi_v1_openOrder.json")],
-        dual_side={"dualSidePosition": False},
+        account_config={"multiAssetsMargin": True, "dualSidePosition": False},
     )
     assert snapshot.wallet_balance == D("3.72964781")
     [position] = snapshot.positions

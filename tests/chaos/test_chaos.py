@@ -44,7 +44,8 @@ PATHS = [
     ("GET", "/fapi/v3/positionRisk"),
     ("GET", "/fapi/v1/symbolConfig"),
     ("GET", "/fapi/v1/openOrders"),
-    ("GET", "/fapi/v1/positionSide/dual"),
+    ("GET", "/fapi/v1/accountConfig"),
+    ("GET", "/fapi/v1/openAlgoOrders"),
     ("GET", "/fapi/v1/leverageBracket"),
     ("POST", "/fapi/v1/listenKey"),
 ]
@@ -143,6 +144,10 @@ async def test_everything_holds_through_chaos(tmp_path: Path) -> None:
                     await control(emulator, "stall", {"streams": "all", "seconds": 2.0})
                 if n == 6:  # once the user stream is back, its listenKey expires
                     await service.wait_for(lambda s: bool(s.connected.get("user")), WAIT)
+                    async with asyncio.timeout(WAIT):  # back on the emulator's side too: the
+                        # mirror may not have seen the last disconnect yet
+                        while not any(sock.kind == "user" for sock in emulator.sockets):
+                            await asyncio.sleep(0.05)
                     await control(emulator, "expire", {})
                 if n in (3, 8):  # a ban on the next reconcile's account read
                     bans.append(emulator.now_ms())

@@ -125,7 +125,9 @@ def test_an_undefined_ratio_reads_past_liquidation_in_status_replay_and_plots() 
     assert state.book is not None and state.book.margin_ratio is None
     down, up = uniform_distance(state.book)
     body = render(book_health(state.book), down, up)
-    body.update(mode="auto", mode_source="config", stale=False, positions=[])
+    body.update(
+        mode="auto", mode_source="config", stale=False, paused=False, age_seconds=1, positions=[]
+    )
     shown = status_text(body)
     assert "margin ratio past 100% (margin balance ≤ 0)   margin balance -" in shown
 

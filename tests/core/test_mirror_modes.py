@@ -170,3 +170,23 @@ def test_multi_assets_tops_up_with_the_configured_asset_at_its_rate() -> None:
     assert transfer.asset == "USDT"
     usd_needed = book.mm / (ratio / 4) - book.margin_balance
     assert transfer.amount == (usd_needed / USDT.bid).quantize(D("0.01"), rounding="ROUND_CEILING")
+
+
+def test_the_users_stop_loss_is_told_never_lets_it_block_a_reduction() -> None:
+    """A close-position stop on the position does not hold back the reduce-only order (Binance
+    does not count untriggered conditional orders against it); the decision names it."""
+    from assistant.core.actions import PlaceReduceOnly
+    from assistant.core.events import AlgoOrder, AlgoOrderUpdated
+
+    state = ready(usdc_wallet="100")
+    stop = AlgoOrder(
+        "BTCUSDC", 7, "my-stop", "SELL", BOTH, "STOP_MARKET", D("50000"), D(0), False, True
+    )
+    state = apply(state, AlgoOrderUpdated(1_500, stop, "NEW"))
+    assert list(state.algo_orders) == [7]
+    actions = evaluate(state, Memory(), 2_500, AUTO).actions
+    (order,) = [a for a in actions if isinstance(a, PlaceReduceOnly)]
+    assert order.symbol == "BTCUSDC" and order.quantity > 0
+    assert "stop market at 50,000.00 (closes it all)" in order.reason
+    gone = apply(state, AlgoOrderUpdated(1_600, stop, "CANCELED"))
+    assert gone.algo_orders == {}

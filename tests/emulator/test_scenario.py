@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -87,7 +88,14 @@ async def test_a_scenario_file(tmp_path: Any) -> None:
             {
                 "symbols": {"BTCUSDT": {"mark": "1"}},
                 "multi_assets": True,
-                "positions": [{"symbol": "BTCUSDT", "marginType": "isolated"}],
+                "positions": [
+                    {
+                        "symbol": "BTCUSDT",
+                        "positionAmt": "1",
+                        "entryPrice": "1",
+                        "marginType": "isolated",
+                    }
+                ],
             },
             "cross margin only",
         ),
@@ -97,3 +105,81 @@ async def test_a_scenario_file(tmp_path: Any) -> None:
 def test_bad_scenarios_are_clear(raw: dict[str, Any], message: str) -> None:
     with pytest.raises(InputError, match=message):
         parse_scenario(raw)
+
+
+BTC = {"BTCUSDT": {"mark": "60000"}}
+
+
+@pytest.mark.parametrize(
+    ("raw", "line"),
+    [
+        ([], 'scenario: expected a JSON object with at least "symbols", got a list'),
+        (
+            {"symbol": BTC},
+            'scenario symbols: missing; expected an object like {"BTCUSDT": {"mark": "60000"}}'
+            ' (there is "symbol": did you mean "symbols"?)',
+        ),
+        ({"symbols": {}}, "scenario symbols: empty; list at least one symbol with its mark"),
+        (
+            {"symbols": BTC, "path": [{"t": "soon", "BTCUSDT": "1"}]},
+            "scenario path[0].t: not a number: 'soon'",
+        ),
+        (
+            {"symbols": BTC, "positions": [{"symbol": "BTCUSDT", "positionAmt": "1"}]},
+            "scenario positions[0]: needs entryPrice",
+        ),
+        (
+            {
+                "symbols": BTC,
+                "positions": [
+                    {"symbol": "BTCUSDT", "positionAmt": "1", "entryPrice": "1", "leverage": 2.5}
+                ],
+            },
+            "scenario positions[0].leverage: expected a whole number of at least 1, got 2.5",
+        ),
+        ({"symbols": BTC, "futures": "1000"}, 'scenario futures: expected an object like {"USDT":'),
+        (
+            {"symbols": {"BTCUSDT": {"mark": "1", "brackets": [{"notionalCap": 5}]}}},
+            "scenario symbols.BTCUSDT.brackets[0]: needs notionalFloor",
+        ),
+        (
+            {"symbols": BTC, "settings": {"sped": 2}},
+            "scenario settings: unknown key sped; did you mean speed?",
+        ),
+        (
+            {"symbols": BTC, "settings": {"legacy_ws_delivers": "false"}},
+            "scenario settings.legacy_ws_delivers: expected true or false, got 'false'",
+        ),
+        ({"symbols": BTC, "settings": {"speed": 0}}, "scenario settings.speed: must be above 0"),
+    ],
+)
+def test_a_mistake_is_named_with_what_was_expected(raw: Any, line: str) -> None:
+    """They once ended the emulator with a traceback, or said only "expected an object with a
+    symbols object"."""
+    with pytest.raises(InputError) as refused:
+        parse_scenario(raw)
+    assert str(refused.value).startswith(line), str(refused.value)
+
+
+def test_simulate_names_the_file_the_key_and_the_doc(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"symbols": BTC, "path": [{"t": 1, "BTCUSDT": "-5"}]}))
+    example = Path(__file__).resolve().parents[2] / "config" / "assistant.example.toml"
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant", "simulate", "-c", str(example), "--scenario", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (
+        f"{bad}: scenario path[0].BTCUSDT: must be above 0, got '-5'"
+        ' (the format: docs/emulator.md, "Scenarios")\n'
+    )
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "emulator.md").read_text()
+    assert "\n## Scenarios\n" in doc and "### Validation" in doc

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import queue
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +120,121 @@ def test_status_says_when_data_is_stale(tmp_path: Path) -> None:
     assert status(settings, now_ms=7_000)["stale"] is True
     body = status(settings, now_ms=4_000)
     assert body["margin_ratio"] == "0.04000000" and body["updated_at"] == 1_000
+
+
+class Lines:
+    """A process's stdout, line by line, read on a thread so a wait is bounded in time."""
+
+    def __init__(self, stream: Any) -> None:
+        self.queue: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        self.stream = stream
+        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        """After the process ended: the reader has seen the end of the stream."""
+        self.thread.join(timeout=10)
+        self.stream.close()
+
+    def _read(self, stream: Any) -> None:
+        for line in stream:
+            self.queue.put(line)
+
+    def wait(self, pattern: str, timeout: float = 20) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.queue.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no {pattern!r} within {timeout} s in {self.seen}") from None
+            self.seen.append(line)
+            found = re.search(pattern, line)
+            if found:
+                return found
+
+
+def status_until(config: Path, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """`status --json` until `done` holds (bounded: 150 tries, 20 s)."""
+    body: dict[str, Any] = {}
+    deadline = time.monotonic() + 20
+    for _ in range(150):
+        result = status_json(config)
+        if result.returncode == 0:
+            body = json.loads(result.stdout)
+            if done(body):
+                return body
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    raise AssertionError(f"status never showed it: {body}")
+
+
+def test_status_shows_the_mode_in_force_where_it_came_from_the_pause_and_the_age(
+    tmp_path: Path,
+) -> None:
+    """The issue: after a confirmed `/mode auto`, status said `mode dry-run (config)`."""
+    emulator = start("emulator", "--scenario", "calm")
+    log = (tmp_path / "service.log").open("w")
+    try:
+        assert emulator.stdout is not None
+        urls = json.loads(emulator.stdout.readline())
+        config = tmp_path / "assistant.toml"
+        config.write_text(
+            f'[exchange]\nenvironment = "emulator"\nrest_url = "{urls["rest"]}"\n'
+            f'ws_url = "{urls["ws"]}"\n[store]\npath = "a.db"\n'
+        )
+        service = subprocess.Popen(
+            [sys.executable, "-m", "assistant", "run", "-c", str(config), "--console"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+        assert service.stdin is not None
+        out = Lines(service.stdout)
+
+        def say(text: str) -> None:
+            assert service.stdin is not None
+            service.stdin.write(text + "\n")
+            service.stdin.flush()
+
+        try:
+            out.wait("console chat: type /help")
+            body = status_until(config, lambda b: True)
+            in_force = (body["mode"], body["mode_source"], body["paused"])
+            assert in_force == ("dry-run", "config", False)
+            assert 0 <= body["age_seconds"] < 10
+            say("/mode auto")
+            token = out.wait(r"type: /confirm (\S+)").group(1)
+            assert status_json(config).stdout.count('"mode_source": "config"') == 1  # not yet
+            say(f"/confirm {token}")
+            body = status_until(config, lambda b: b["mode"] == "auto")
+            assert body["mode_source"] == "chat" and body["paused"] is False
+            say("/pause")
+            body = status_until(config, lambda b: b["paused"])
+            assert (body["mode"], body["mode_source"]) == ("auto", "chat")
+            text = subprocess.run(
+                [sys.executable, "-m", "assistant", "status", "-c", str(config)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            ).stdout
+            assert re.match(r"mode auto \(set from chat\)   PAUSED: no money moves   data \d", text)
+            say("/version")
+            out.wait(rf"^assistant {re.escape(version('binance-margin-assistant'))}$")
+        finally:
+            service.send_signal(signal.SIGTERM)
+            try:
+                code = service.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                service.kill()
+                code = service.wait()
+            service.stdin.close()
+            out.close()
+        assert code == 0, (tmp_path / "service.log").read_text()[-2000:]
+    finally:
+        log.close()
+        emulator.terminate()
+        emulator.communicate(timeout=10)

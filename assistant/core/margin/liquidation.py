@@ -85,16 +85,48 @@ def liquidation_price(book: MarginBook, position: Position) -> Decimal | None:
             constant -= pos.amount * pos.entry_price
             legs.append(Leg(pos.amount, abs(pos.amount), table))
         return _pick(constant, legs, mark)
-    pnl_rate, mm_rate = valued.weights[position.symbol]
+    root = _usd_root(book, position, constant)
+    return _checked(book, position.symbol, mark, root)
+
+
+def _usd_root(
+    book: MarginBook, position: Position, constant: Decimal, again: bool = True
+) -> Decimal | None:
+    """The closed-form root in Multi-Assets mode, exact across the one kink a symbol's mark can
+    cause: its margin asset's equity (wallet + uPnL, linear in the mark) reaching 0, where that
+    asset's rate switches between bid and ask. Beyond it, solved again from there."""
+    valued = book.valued
+    assert valued is not None
+    account, symbol = book.account, position.symbol
+    mark, table = account.marks[symbol], account.brackets[symbol]
+    group = book.cross_legs[symbol]
+    pnl_rate, mm_rate = valued.weights[symbol]
     legs = []
     for pos in group:
         constant -= pos.amount * pos.entry_price * pnl_rate
         legs.append(Leg(pos.amount * pnl_rate, abs(pos.amount), table, mm_rate))
-    moving = valued.linked.get(position.symbol, ZERO)
+    moving = valued.linked.get(symbol, ZERO)
     if moving:
         constant -= moving
         legs.append(Leg(moving / mark, ONE, _NO_MARGIN))
-    return _checked(book, position.symbol, mark, _pick(constant, legs, mark))
+    root = _pick(constant, legs, mark)
+    slope = sum((pos.amount for pos in group), ZERO)
+    if root is None or not slope or not again or account.collateral is None:
+        return root
+    asset = position.margin_asset
+    equity = account.collateral.wallets.get(asset, ZERO) + sum(
+        (p.upnl(account.marks[p.symbol]) for p in account.positions if p.margin_asset == asset),
+        ZERO,
+    )
+    kink = mark - equity / slope
+    if not min(mark, root) < kink < max(mark, root):
+        return root
+    beyond = kink + (root - kink) * _EXACT  # just past it: the asset on its other rate
+    there = book.with_mark(symbol, beyond)
+    if there.headroom <= ZERO:
+        return beyond
+    others_upnl, others_mm = there.others(symbol)
+    return _usd_root(there, position, there.wallet_balance + others_upnl - others_mm, False)
 
 
 def _checked(book: MarginBook, symbol: str, mark: Decimal, root: Decimal | None) -> Decimal | None:

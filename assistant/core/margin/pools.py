@@ -73,7 +73,10 @@ def multi_assets_pool(
     positions: list[Position],
     marks: Mapping[str, Decimal],
     tables: Mapping[str, BracketTable],
+    name: str | None = None,
 ) -> dict[str, MarginBook]:
+    """The one pool of a Multi-Assets account, named `name` (default: by its wallets; a
+    credits account whose BNFCR row is 0 is still a credits account)."""
     held = {p.symbol for p in positions}
     linked = {s for s, _ in collateral.links.values() if s in marks}
     account = Account(
@@ -81,7 +84,7 @@ def multi_assets_pool(
         tuple(positions),
         {s: marks[s] for s in held | linked},
         {s: tables[s] for s in held},
-        unit(collateral.wallets),
+        name or unit(collateral.wallets),
         collateral,
     )
     return {account.asset: MarginBook.build(account)}

@@ -31,7 +31,7 @@ from assistant.core.margin.sizing import (
     reduce_to_ratio,
 )
 from assistant.core.mirror import MirrorState
-from assistant.core.model import ZERO, Position
+from assistant.core.model import ZERO, Position, PositionSide
 from assistant.core.rules.config import AssetCaps, DepositRule, ReduceRule
 from assistant.core.rules.memory import DAY_MS, Memory
 from assistant.core.values import Policy, Severity
@@ -284,6 +284,7 @@ def reduce(
     )
     if wanted < plan.quantity:
         why += f" (capped at {fmt.threshold(rule.max_fraction)} of the position per step)"
+    why += conditional_note(state, position)
     cancel = tuple(o.client_id for o in room.ours) if in_the_way else ()
     memory = replace(_decided(memory, decision), reduce_at=now)
     order = PlaceReduceOnly(
@@ -293,6 +294,34 @@ def reduce(
         return memory, [order]
     memory, told = _told(memory, now, position, room, wanted, quantity, alert_cooldown_ms)
     return memory, [order, *told]
+
+
+def conditional_note(state: MirrorState, position: Position) -> str:
+    """The user's own stop or take-profit orders that would close this position once triggered.
+
+    They are told, not counted against the reduction: Binance does not hold an untriggered
+    conditional order against a reduce-only order's room (-2022 counts open orders only), and a
+    close-position stop-loss on every position must not keep the guardian from protecting it.
+    Once triggered, such an order is an open order and is counted like any other."""
+    closing = "SELL" if position.amount > ZERO else "BUY"
+    mine = [
+        o
+        for o in state.algo_orders.values()
+        if o.symbol == position.symbol
+        and o.position_side == position.side
+        and o.side == closing
+        and (o.reduce_only or o.close_position or position.side != PositionSide.BOTH)
+    ]
+    if not mine:
+        return ""
+    filters = state.filters.get(position.symbol)
+    tick = filters.tick_size if filters else None
+    said = ", ".join(
+        f"{o.kind.replace('_', ' ').lower()} at {fmt.price(o.trigger_price, tick)}"
+        + (" (closes it all)" if o.close_position else f" ({fmt.exact(o.quantity)})")
+        for o in sorted(mine, key=lambda o: o.algo_id)
+    )
+    return f"; your own conditional order(s) on it, untouched: {said}"
 
 
 def describe_orders(orders: tuple[OpenOrder, ...]) -> str:

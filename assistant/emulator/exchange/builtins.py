@@ -1,4 +1,4 @@
-"""Built-in scenarios: `calm`, `crash` (as spec/interfaces.md pins it), `squeeze`, `wick`."""
+"""Built-in scenarios: `calm`, `crash` (docs/emulator.md describes each), `squeeze`, `wick`."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Scenarios: the starting account, its symbols, a price path and the emulator's settings.
 
-A scenario is a JSON object (see spec/interfaces.md) or the name of a built-in one. Every key
+A scenario is a JSON object (docs/emulator.md, "Scenarios") or the name of a built-in one. Every key
 but `symbols` is optional. Symbols with a real bracket table and real filters use them; others
 get a generic table and filters derived from their price, so a scenario can list fifty.
 """
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.emulator.exchange.builtins import BUILTINS
+from assistant.emulator.exchange.checks import check_scenario
 from assistant.emulator.exchange.modes.spec import AccountSpec, margin_asset_of, parse_account
 from assistant.errors import InputError
 
@@ -241,8 +242,7 @@ def _symbol(name: str, raw: Any) -> SymbolSpec:
 
 
 def parse_scenario(raw: Any) -> Scenario:
-    if not isinstance(raw, dict) or not isinstance(raw.get("symbols"), dict):
-        raise InputError("scenario: expected an object with a symbols object")
+    check_scenario(raw, Settings)
     symbols = {name.upper(): _symbol(name.upper(), spec) for name, spec in raw["symbols"].items()}
     path = []
     for i, point in enumerate(raw.get("path", [])):
@@ -312,4 +312,7 @@ def load_scenario(source: str | dict[str, Any] | None) -> Scenario:
         raise InputError(
             f"scenario {source}: not valid JSON: {exc.msg} at line {exc.lineno}"
         ) from None
-    return parse_scenario(raw)
+    try:
+        return parse_scenario(raw)
+    except InputError as exc:  # which file, then what in it
+        raise InputError(f"{source}: {exc}") from None
