@@ -95,13 +95,13 @@ def deposits(body: dict[str, Any]) -> list[dict[str, Any]]:
 def test_the_chat_s_deposit_counts_against_the_cap_when_the_rules_change(
     recording: Path, tmp_path: Path
 ) -> None:
-    """Reducing from the start (the account is 6.3% from liquidation, the target now 10%)
-    shifts every later decision's number: the chat's deposit no longer has its recorded id,
+    """Reducing from the start (a margin ratio of 6% is past a 1% trigger) shifts every later
+    decision's number: the chat's deposit no longer has its recorded id,
     and was once replayed as if it had moved nothing."""
     other = capped(
         tmp_path,
         ("trigger_ratio = 0.80", "trigger_ratio = 0.01"),
-        ("target_distance = 0.05", "target_distance = 0.10"),
+        ("target_ratio = 0.60", "target_ratio = 0.005"),
     )
     picture = tmp_path / "replay.png"
     result = cli("-c", str(other), "--store", str(recording), "--json", "--plot", str(picture))

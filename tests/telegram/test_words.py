@@ -100,8 +100,8 @@ async def test_health_compares_at_the_snapshot_s_marks_not_ours_of_now(
         await h.service.wait_for(lambda s: s.marks.get("BTCUSDT") == D("57000"), 10)
         text = (await h.ask("/health")).params["text"]  # ... Binance's snapshot did not
         assert "both at the marks of Binance's snapshot of" in text, text
-        mm = re.search(rf"maintenance margin {PRICE} \| {PRICE} USDT", text)
-        balance = re.search(rf"margin balance {PRICE} \| {PRICE} USDT", text)
+        mm = re.search(rf"maintenance margin USDT {PRICE} \| {PRICE}\n", text)
+        balance = re.search(rf"margin balance USDT {PRICE} \| {PRICE}\n", text)
         assert mm and balance, text
         assert mm.group(1) == mm.group(2) and balance.group(1) == balance.group(2)
         for side in re.findall(rf"liquidation {PRICE} \| {PRICE}", text):
