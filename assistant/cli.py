@@ -181,7 +181,7 @@ def _run_demo(scenario_name: str, config: str | None, seconds: float) -> int:
 
     from assistant.commands.demo import run
     from assistant.commands.emulator import scenario_from
-    from assistant.service.settings import Settings, load_settings
+    from assistant.service.settings import Settings, dashboard_token, load_settings
 
     try:
         if seconds <= 1:
@@ -193,6 +193,7 @@ def _run_demo(scenario_name: str, config: str | None, seconds: float) -> int:
             settings = load_settings(Path(config))
         else:
             settings = load_settings(example) if example.exists() else Settings()
+        dashboard_token(settings)  # a secret that cannot be resolved: one line, before anything
     except InputError as exc:
         print(f"assistant demo: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -28,6 +28,9 @@ CORE_FORBIDDEN_STDLIB = {
     "selectors",
 }
 ADAPTERS = {"binance", "store", "telegram"}
+# The dashboard reads the loop and the store through protocols of its own; only the composition
+# root knows both sides.
+DASHBOARD_MAY_IMPORT = {"core", "errors", "dashboard"}
 
 
 def imports_of(path: Path) -> set[str]:
@@ -83,12 +86,14 @@ def test_the_exchange_engine_does_not_know_its_server() -> None:
 
 # Who may import whom, above the core and the adapters (README, "Layout").
 SHELL_MAY_IMPORT = {
-    "service": {"core", "errors", "binance", "store", "service"},
+    "service": {"core", "errors", "secrets", "binance", "store", "service"},
     # The chat's replies are Telegram HTML by the chat port's contract; `telegram.render` is
     # the pure text module that writes it (and turns it into plain text for the console).
     "chat": {"core", "errors", "service", "chat"},
 }
 CHAT_MAY_ALSO = {"assistant.telegram.render"}
+# The config includes the dashboard's own section (its shape and the loopback rule).
+SERVICE_MAY_ALSO = {"assistant.dashboard.config"}
 BOOTSTRAP = PACKAGE / "service" / "bootstrap.py"  # the composition root wires everything
 
 
@@ -99,7 +104,9 @@ def test_the_shell_imports_downwards_only(layer: str) -> None:
             continue
         for name in imports_of(path):
             parts = name.split(".")
-            if parts[0] != "assistant" or len(parts) < 2 or name in CHAT_MAY_ALSO:
+            if parts[0] != "assistant" or len(parts) < 2:
+                continue
+            if name in (CHAT_MAY_ALSO if layer == "chat" else SERVICE_MAY_ALSO):
                 continue
             assert parts[1] in SHELL_MAY_IMPORT[layer], f"{path} imports {name}"
 
@@ -120,7 +127,17 @@ def test_the_chat_sees_the_service_only_through_its_public_faces() -> None:
 
 def test_the_composition_root_is_the_only_wiring() -> None:
     """Only `bootstrap` builds the runtime's collaborators; everything else asks it."""
-    wired = {"Loop", "Executor", "Notifier", "BinanceStreams", "Scheduler", "Inbox", "Proposals"}
+    wired = {
+        "Loop",
+        "Executor",
+        "Notifier",
+        "BinanceStreams",
+        "Scheduler",
+        "Inbox",
+        "Proposals",
+        "Dashboard",
+        "Hub",
+    }
     for path in [*PACKAGE.rglob("*.py"), *(PACKAGE.parent / "bench").rglob("*.py")]:
         if path == BOOTSTRAP:
             continue
@@ -131,13 +148,23 @@ def test_the_composition_root_is_the_only_wiring() -> None:
 
 def test_nothing_imports_the_shell() -> None:
     shell = ("assistant.service", "assistant.chat", "assistant.commands", "assistant.cli")
-    for sub in ("core", *ADAPTERS, "emulator"):
+    for sub in ("core", *ADAPTERS, "emulator", "dashboard"):
         for path in modules(sub):
             for name in imports_of(path):
                 assert not name.startswith(shell), f"{path}: {name}"
 
 
-@pytest.mark.parametrize("sub", ["service", "chat", "core", *sorted(ADAPTERS), "emulator"])
+def test_the_dashboard_reads_through_its_own_protocols() -> None:
+    for path in modules("dashboard"):
+        for name in imports_of(path):
+            parts = name.split(".")
+            if parts[0] == "assistant" and len(parts) > 1:
+                assert parts[1] in DASHBOARD_MAY_IMPORT, f"{path} imports {name}"
+
+
+@pytest.mark.parametrize(
+    "sub", ["service", "chat", "core", *sorted(ADAPTERS), "emulator", "dashboard"]
+)
 def test_nothing_below_the_commands_imports_them(sub: str) -> None:
     for path in modules(sub):
         for name in imports_of(path):

@@ -15,7 +15,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from assistant.errors import InputError
-from assistant.service.settings import Settings, api_keys, resolve_secret
+from assistant.secrets import resolve_secret
+from assistant.service.settings import Settings, api_keys
 
 
 @dataclass
@@ -44,6 +45,8 @@ def _secrets(settings: Settings, folder: Path | None, report: Report) -> None:
     references = list(api_keys(settings))
     if settings.telegram.token:
         references.append(("telegram.token", settings.telegram.token, False))
+    if settings.dashboard.token:
+        references.append(("dashboard.token", settings.dashboard.token, False))
     systemd = os.environ.get("CREDENTIALS_DIRECTORY")
     for where, reference, literal_ok in references:
         kind, _, name = reference.partition(":")

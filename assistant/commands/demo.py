@@ -3,7 +3,8 @@
 No keys, no network: the emulator runs in-process on a free loopback port, the service mirrors
 it over real websockets and REST, and the example rules act. The scenario runs faster than real
 time so it ends in about a minute; the rules' cooldowns are scaled by the same factor. The
-terminal shows live health every second, each alert and action as it happens, and a summary.
+terminal shows live health every second, each alert and action as it happens, and a summary;
+the dashboard shows the same in a browser, at the address printed first.
 """
 
 from __future__ import annotations
@@ -20,22 +21,25 @@ from typing import TextIO
 
 from assistant.binance.rest import BinanceRest
 from assistant.commands.run import log_handler
+from assistant.commands.status import reporter
 from assistant.commands.tally import Tally
 from assistant.core import format as fmt
 from assistant.core.actions import SendAlert
 from assistant.core.margin.liquidation import distance, liquidation_prices
 from assistant.core.mirror import MirrorState
 from assistant.core.rules.config import scaled
+from assistant.dashboard.server import DashboardOptions
 from assistant.emulator.exchange.scenario import Scenario
 from assistant.emulator.server.app import Emulator
 from assistant.errors import InputError
 from assistant.service import redact
-from assistant.service.bootstrap import ChatOptions, build
+from assistant.service.bootstrap import ChatOptions, Runtime, build
 from assistant.service.scheduler import Timings
-from assistant.service.settings import Settings, rules_from, telegram_token
+from assistant.service.settings import Settings, dashboard_token, rules_from, telegram_token
 from assistant.store.sqlite import SqliteStore
 
 TAIL = 3.0  # wall seconds after the scenario's last point
+LISTEN_WAIT = 5.0  # seconds the dashboard may take to listen before the demo goes on
 
 
 class Terminal:
@@ -104,9 +108,16 @@ async def play(scenario: Scenario, settings: Settings, seconds: float, out: Text
             timings=Timings(reconcile_every=30, staleness_limit=10),
             listeners=[terminal.alert],
             log_alerts=False,
+            dashboard=DashboardOptions(
+                reporter(settings),
+                host=settings.dashboard.host,
+                port=settings.dashboard.port,  # 0 (the default): a free port
+                token=dashboard_token(settings),
+            ),
         )
         task = asyncio.create_task(runtime.run())
         try:
+            await _announce(runtime, emulator, out)
             for _ in range(int(seconds + TAIL) + 30):  # bounded: once a second until the end
                 await asyncio.sleep(1.0)
                 terminal.health(runtime.state)
@@ -124,6 +135,24 @@ async def play(scenario: Scenario, settings: Settings, seconds: float, out: Text
             await emulator.stop()
     summary(terminal, emulator, out)
     return 0
+
+
+async def _announce(runtime: Runtime, emulator: Emulator, out: TextIO) -> None:
+    """The dashboard's address (once it listens) and the emulator's control API."""
+    board = runtime.dashboard
+    assert board is not None
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(board.listening.wait(), LISTEN_WAIT)
+    if board.url:
+        token = "?token=YOUR_TOKEN" if board.options.token else ""
+        out.write(f"dashboard: {board.url}{token}  (open it in a browser while the demo runs)\n")
+    else:
+        out.write("dashboard: not listening (the alerts say why); the demo goes on\n")
+    out.write(
+        f"emulator control API: {emulator.urls['control']} (POST /stall"
+        ' {"seconds": 20} shows the page going stale)\n'
+    )
+    out.flush()
 
 
 def summary(terminal: Terminal, emulator: Emulator, out: TextIO) -> None:
@@ -146,8 +175,10 @@ def summary(terminal: Terminal, emulator: Emulator, out: TextIO) -> None:
 
 def run(scenario: Scenario, settings: Settings, seconds: float) -> int:
     logging.basicConfig(level=logging.WARNING, handlers=[log_handler()])
-    secrets = [settings.telegram.token]
+    secrets = [settings.telegram.token, settings.dashboard.token]
     with contextlib.suppress(InputError):
         secrets.append(telegram_token(settings))
+    with contextlib.suppress(InputError):
+        secrets.append(dashboard_token(settings))
     redact.install(secrets)  # no log line may carry the bot token
     return asyncio.run(play(scenario, settings, seconds, sys.stdout))

@@ -14,12 +14,14 @@ import time
 from collections.abc import Sequence
 
 from assistant.binance.rest import BinanceRest
+from assistant.commands.status import reporter
+from assistant.dashboard.server import DashboardOptions
 from assistant.errors import InputError, UnsupportedAccount
 from assistant.service import redact, systemd
 from assistant.service.bootstrap import ChatOptions, Runtime, build
 from assistant.service.metrics import Metrics
 from assistant.service.money.exchange import on_request_sent
-from assistant.service.settings import Settings, credentials, telegram_token
+from assistant.service.settings import Settings, credentials, dashboard_token, telegram_token
 from assistant.store.lock import StoreLock
 from assistant.store.sqlite import SqliteStore
 
@@ -82,6 +84,7 @@ async def serve(settings: Settings, *, console: bool = False) -> int:
             token=token, console=sys.stdout if console else None, console_alerts=False
         ),
         metrics=metrics,
+        dashboard=dashboard_options(settings),
     )
     task = asyncio.create_task(runtime.run())
     loop = asyncio.get_running_loop()
@@ -116,6 +119,15 @@ async def serve(settings: Settings, *, console: bool = False) -> int:
     return code
 
 
+def dashboard_options(settings: Settings) -> DashboardOptions | None:
+    board = settings.dashboard
+    if not board.port:
+        return None
+    return DashboardOptions(
+        reporter(settings), host=board.host, port=board.port, token=dashboard_token(settings)
+    )
+
+
 async def _ready(runtime: Runtime) -> None:
     """READY=1 once the account is mirrored (first snapshot in), not merely started; or once
     it cannot be (a refused API key), with that as the status: systemd must not restart-loop
@@ -138,5 +150,7 @@ def run(settings: Settings, *, console: bool = False) -> int:
         secrets = [settings.telegram.token, exchange.api_key, exchange.api_secret]
         with contextlib.suppress(InputError):  # if not, serve() says so in one line
             secrets += [telegram_token(settings), *credentials(settings)]  # the resolved values
+        with contextlib.suppress(InputError):
+            secrets.append(dashboard_token(settings))
         setup_logging(secrets)
         return asyncio.run(serve(settings, console=console))

@@ -1,8 +1,10 @@
 """`assistant status`: the mirrored account's health, read from the store (the service need
-not be running; old data is flagged as stale)."""
+not be running; old data is flagged as stale). The dashboard's `GET /api/status` and its
+health events are `report` of the running service's own state: the same JSON."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -53,6 +55,18 @@ def in_force(settings: Settings, memory: Memory | None) -> dict[str, Any]:
 
 def status(settings: Settings, now_ms: int | None = None) -> dict[str, Any]:
     state, memory = load_mirror(settings)
+    return report(state, memory, settings, now_ms)
+
+
+def reporter(settings: Settings) -> Callable[[MirrorState, Memory, int], dict[str, Any]]:
+    """`report` for the running service's dashboard: its live state and memory, its clock."""
+    return lambda state, memory, now_ms: report(state, memory, settings, now_ms)
+
+
+def report(
+    state: MirrorState, memory: Memory | None, settings: Settings, now_ms: int | None = None
+) -> dict[str, Any]:
+    """The status of a mirrored state (InputError while it is incomplete)."""
     now_ms = SystemClock().now_ms() if now_ms is None else now_ms
     book = state.book
     if book is None:

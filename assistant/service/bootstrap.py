@@ -5,11 +5,12 @@ collaborator is a constructor argument; nothing is wired by setting attributes a
 Construction follows the direction of the data:
 
     chat ports ─► confirmations ─► proposals ─┐
-    store ─► notifier ────────────────────────┼─► executor ─┐
-    inbox ─► streams, scheduler ──────────────┴─────────────┴─► loop ─► chat commands
+    store, dashboard hub ─► notifier ─────────┼─► executor ─┐
+    inbox ─► streams, scheduler ──────────────┴─────────────┴─► loop ─► chat commands, dashboard
 
 so no collaborator needs one built after it: the executor reaches the people through the
-proposals, and their answers come back through the inbox.
+proposals, and their answers come back through the inbox; alerts reach the dashboard's pages
+through its hub (a listener of the notifier), and the dashboard reads the loop.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from assistant.core.mirror import MirrorState
 from assistant.core.ports import ChatPort, Clock
 from assistant.core.rules.config import Rules
 from assistant.core.rules.memory import Memory
+from assistant.dashboard.hub import Hub
+from assistant.dashboard.server import Dashboard, DashboardOptions
 from assistant.errors import UnsupportedAccount
 from assistant.service.clock import ExchangeClock
 from assistant.service.loop import Loop
@@ -52,7 +55,8 @@ from assistant.telegram.render import alert_html
 log = logging.getLogger(__name__)
 
 
-OPTIONAL = frozenset({"telegram", "outbox", "console"})  # channels, not the protection path
+# Channels, not the protection path.
+OPTIONAL = frozenset({"telegram", "outbox", "console", "dashboard"})
 DELIVERY_WAIT = 10.0  # seconds a refused account's alert may take to reach Telegram
 
 
@@ -93,6 +97,7 @@ class Runtime:
     loop: Loop
     chats: Chats | None = None
     metrics: Metrics | None = None
+    dashboard: Dashboard | None = None
     jobs: list[tuple[str, Job]] = field(default_factory=list)
 
     # ---- what a test, the status line or the demo may read ---------------------------------
@@ -213,6 +218,7 @@ def build(
     dedup_ms: int = 600_000,
     metrics: Metrics | None = None,
     inbox: Inbox | None = None,
+    dashboard: DashboardOptions | None = None,
 ) -> Runtime:
     """One runtime. `rules=None` mirrors only (no alerts, no actions). The adapters (the
     exchange client, the store, a metrics endpoint) are the caller's to open and close."""
@@ -244,6 +250,9 @@ def build(
         heard.append(console.alert)
     if metrics is not None:
         heard.append(metrics.alert)
+    hub = Hub() if dashboard is not None else None
+    if hub is not None:
+        heard.append(hub.alert)
     notifier = Notifier(
         store,
         chats=telegram.allowed_chat_ids if bot is not None else (),
@@ -312,6 +321,10 @@ def build(
     ]
     if rules is not None:
         jobs.append(("executor", executor.run))
+    board = None
+    if dashboard is not None and hub is not None:
+        board = Dashboard(dashboard, hub=hub, watched=loop, records=store, clock=clock)
+        jobs.append(("dashboard", board.serve))
     chat = None
     if ports:
         actions = ChatActions(loop, inbox, confirmations, clock)
@@ -338,6 +351,7 @@ def build(
         loop=loop,
         chats=chat,
         metrics=metrics,
+        dashboard=board,
         jobs=jobs,
     )
 

@@ -27,7 +27,9 @@ from pydantic import (
 
 from assistant.core.rules.config import AlertRules, AssetCaps, DepositRule, ReduceRule, Rules
 from assistant.core.values import Mode, Policy
+from assistant.dashboard.config import DashboardSection
 from assistant.errors import InputError
+from assistant.secrets import resolve_secret
 from assistant.service.units import (
     Asset,
     Cap,
@@ -242,6 +244,7 @@ class Settings(_Section):
     deposit: DepositSection = Field(default_factory=DepositSection)
     reduce: ReduceSection = Field(default_factory=ReduceSection)
     metrics: MetricsSection = Field(default_factory=MetricsSection)
+    dashboard: DashboardSection = Field(default_factory=DashboardSection)
     source: Path | None = Field(default=None, exclude=True)
     version: str = Field(default="", exclude=True)  # the config file's hash: decisions record it
 
@@ -256,39 +259,6 @@ class Settings(_Section):
         if state:
             return Path(state) / path
         return path if self.source is None else self.source.parent / path
-
-
-def resolve_secret(
-    reference: str, where: str, *, literal_ok: bool, credentials_dir: Path | None = None
-) -> str:
-    """The secret a reference points at; literal values only where allowed. A credential is
-    read from `credentials_dir` when given, else from systemd's $CREDENTIALS_DIRECTORY."""
-    kind, _, name = reference.partition(":")
-    if kind == "env" and name:
-        value = os.environ.get(name)
-        if value is None:
-            raise InputError(f"{where}: environment variable {name} is not set")
-        return value.strip()
-    if kind == "file" and name:
-        return _read_secret(Path(name), where)
-    if kind == "credential" and name:
-        folder = credentials_dir or os.environ.get("CREDENTIALS_DIRECTORY")
-        if not folder:
-            raise InputError(
-                f"{where}: credential {name} needs systemd's CREDENTIALS_DIRECTORY"
-                " (check-config: give --credentials-dir DIR)"
-            )
-        return _read_secret(Path(folder) / name, where)
-    if literal_ok:
-        return reference
-    raise InputError(f'{where}: give secrets as "env:NAME", "file:PATH" or "credential:NAME"')
-
-
-def _read_secret(path: Path, where: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise InputError(f"{where}: cannot read {path}: {exc.strerror}") from None
 
 
 def find_config(explicit: str | None) -> Path:
@@ -334,6 +304,12 @@ def telegram_token(settings: Settings) -> str:
     """The bot token, resolved ("" when Telegram is off)."""
     token = settings.telegram.token
     return resolve_secret(token, "telegram.token", literal_ok=False) if token else ""
+
+
+def dashboard_token(settings: Settings) -> str:
+    """The dashboard's token, resolved ("" when none is set)."""
+    token = settings.dashboard.token
+    return resolve_secret(token, "dashboard.token", literal_ok=False) if token else ""
 
 
 def api_keys(settings: Settings) -> list[tuple[str, str, bool]]:
