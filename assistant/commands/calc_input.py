@@ -186,7 +186,11 @@ def load_pools(data: Any, configs: Mapping[str, Mapping[str, Any]] | None = None
             pools = single_asset_pools(wallets, positions, marks, brackets)
             return Pools(AccountMode.SINGLE, pools, wallets)
         rates = rates_from(data.get("asset_index", []))
-        anchors = {r.asset: marks[link] for r in rates if (link := link_symbol(r.asset)) in marks}
+        anchors = {
+            r.asset: (link, marks[link])
+            for r in rates
+            if (link := link_symbol(r.asset, marks)) is not None
+        }
         held = collateral(wallets, {r.asset: r for r in rates}, anchors)
         pools = multi_assets_pool(held, positions, marks, brackets, unit(wallets))
     except ValueError as exc:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from assistant.core.margin.pools import STABLE as POOL_STABLE
+from assistant.core.model import STABLE as POOL_STABLE
 
 NONE = "n/a"
 RATIO_UNDEFINED = "past 100% (margin balance ≤ 0)"

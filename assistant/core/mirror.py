@@ -95,7 +95,7 @@ class MirrorState:
     margin_assets: Mapping[str, str] = field(default_factory=dict)
     multi_assets: bool = False
     rates: Mapping[str, AssetRate] = field(default_factory=dict)
-    rate_marks: Mapping[str, Decimal] = field(default_factory=dict)
+    rate_links: Mapping[str, tuple[str, Decimal]] = field(default_factory=dict)
     algo_orders: Mapping[int, AlgoOrder] = field(default_factory=dict)
     pools: Mapping[str, MarginBook] = field(default_factory=dict)  # derived, like `book`
     # The marks of the latest REST snapshot: the moment the exchange's figures are of.
@@ -321,18 +321,18 @@ def _algo(state: MirrorState, event: AlgoOrderUpdated) -> MirrorState:
 
 
 def _with_rates(state: MirrorState, rates: tuple[AssetRate, ...]) -> MirrorState:
-    """New asset index rates; each linked asset's anchored to its symbol's mark right now."""
+    """New asset index rates; each volatile asset linked to a held symbol of it (BTC to
+    BTCUSDT, else BTCUSDC...) and anchored to that symbol's mark right now."""
     merged = dict(state.rates)
-    anchors = dict(state.rate_marks)
+    links = dict(state.rate_links)
     for rate in rates:
         merged[rate.asset] = rate
-        link = link_symbol(rate.asset)
-        mark = None if link is None else state.marks.get(link)
-        if mark is None:
-            anchors.pop(rate.asset, None)
+        link = link_symbol(rate.asset, state.marks)
+        if link is None:
+            links.pop(rate.asset, None)
         else:
-            anchors[rate.asset] = mark
-    return replace(state, rates=merged, rate_marks=anchors)
+            links[rate.asset] = (link, state.marks[link])
+    return replace(state, rates=merged, rate_links=links)
 
 
 def rebuild(state: MirrorState) -> MirrorState:
@@ -373,7 +373,7 @@ def _rebuilt(state: MirrorState) -> MirrorState:
     try:
         if state.multi_assets:
             pools = multi_assets_pool(
-                collateral(state.wallets, state.rates, state.rate_marks),
+                collateral(state.wallets, state.rates, state.rate_links),
                 positions,
                 state.marks,
                 tables,

@@ -315,3 +315,59 @@ def test_calc_refuses_a_multi_assets_account_without_rates() -> None:
     data["asset_index"] = [{"symbol": "USDTUSD", "index": "1"}]
     with pytest.raises(Exception, match="asset index for USDC"):
         run(data)
+
+
+def test_btc_collateral_follows_a_btcusdc_mark_and_any_market_fall() -> None:
+    """BTC collateral moves with the BTC symbol held, USDC-quoted or not; and a fall of every
+    mark takes volatile collateral down even when no symbol of it is held."""
+    index = [
+        {"symbol": "USDCUSD", "index": "1"},
+        {"symbol": "BTCUSD", "index": "60000", "bidBuffer": "0.05", "askBuffer": "0.05"},
+    ]
+    data = {
+        "multi_assets": True,
+        "assets": [
+            {"asset": "USDC", "crossWalletBalance": "100"},
+            {"asset": "BTC", "crossWalletBalance": "1"},
+        ],
+        "asset_index": index,
+        "positions": [
+            {
+                "symbol": "BTCUSDC",
+                "positionAmt": "0.5",
+                "entryPrice": "60000",
+                "markPrice": "60000",
+                "leverage": 10,
+            }
+        ],
+        "brackets": {"BTCUSDC": one_tier("0.005")},
+    }
+    out = run(data)
+    # equity 100 + 0.95 p + 0.5 (p − 60000) = MM 0.0025 p  =>  p = 29900 / 1.4475
+    (lp,) = [D(p["liquidation_price"]) for p in out["positions"]]
+    assert lp.quantize(D("0.01")) == (D(29900) / D("1.4475")).quantize(D("0.01"))
+    assert abs(D(out["distance_to_liquidation"]["down"]) - (1 - lp / 60000)) < D("2e-8")
+    # an ETH long beside BTC collateral no BTC symbol moves: its own price holds BTC still,
+    # the market-wide fall does not
+    data["positions"] = [
+        {
+            "symbol": "ETHUSDC",
+            "positionAmt": "10",
+            "entryPrice": "3000",
+            "markPrice": "3000",
+            "leverage": 10,
+        }
+    ]
+    data["brackets"] = {"ETHUSDC": one_tier("0.005")}
+    data["assets"] = [
+        {"asset": "USDC", "crossWalletBalance": "100"},
+        {"asset": "BTC", "crossWalletBalance": "0.1"},
+    ]
+    out = run(data)
+    (eth,) = [D(p["liquidation_price"]) for p in out["positions"]]
+    down = D(out["distance_to_liquidation"]["down"])
+    assert down < 1 - eth / 3000  # falling together is worse than ETH alone
+    # at that uniform fall, equity = maintenance margin: 100 + 5700 f + 10 (3000 f − 3000)
+    f = 1 - down
+    # (the output is cut to 8 decimals: 35,550 USD per unit of f)
+    assert abs(100 + 5700 * f + 10 * (3000 * f - 3000) - D("0.005") * 10 * 3000 * f) < D("0.001")

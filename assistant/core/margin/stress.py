@@ -13,11 +13,12 @@ from decimal import Decimal
 from assistant.core.margin.book import MarginBook
 from assistant.core.margin.health import AccountHealth, account_health, book_health
 from assistant.core.margin.liquidation import liquidation_price, uniform_distance
-from assistant.core.model import ONE, ZERO, Account, Position
+from assistant.core.model import ONE, ZERO, Account, Position, market_moved
 
 
 def shocked(account: Account, move: Decimal, symbol: str | None = None) -> Account:
-    """The account with every mark (or only `symbol`'s) multiplied by (1 + move).
+    """The account with every mark (or only `symbol`'s) multiplied by (1 + move); a move of
+    every mark moves the volatile collateral of a Multi-Assets account too.
 
     `move` is a fraction: -0.10 is a 10% fall. It must stay above -1.
     """
@@ -26,6 +27,8 @@ def shocked(account: Account, move: Decimal, symbol: str | None = None) -> Accou
     if symbol is not None and symbol not in account.marks:
         raise ValueError(f"{symbol} has no mark price in this account")
     factor = ONE + move
+    if symbol is None:
+        return market_moved(account, factor)
     marks = {
         sym: (price * factor if symbol is None or sym == symbol else price)
         for sym, price in account.marks.items()

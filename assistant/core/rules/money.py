@@ -20,7 +20,6 @@ from assistant.core.actions import (
 )
 from assistant.core.events import OpenOrder
 from assistant.core.margin.book import MarginBook
-from assistant.core.margin.pools import STABLE
 from assistant.core.margin.sizing import (
     Room,
     cross_deposit,
@@ -31,7 +30,7 @@ from assistant.core.margin.sizing import (
     reduce_to_ratio,
 )
 from assistant.core.mirror import MirrorState
-from assistant.core.model import ZERO, Position, PositionSide
+from assistant.core.model import STABLE, ZERO, Position, PositionSide
 from assistant.core.rules.config import AssetCaps, DepositRule, ReduceRule
 from assistant.core.rules.memory import DAY_MS, Memory
 from assistant.core.values import Policy, Severity

@@ -30,7 +30,7 @@ from assistant.core.actions import (
     reason_of,
 )
 from assistant.core.events import ActionSettled, Event
-from assistant.core.margin.pools import STABLE
+from assistant.core.model import STABLE
 from assistant.core.ports import Clock
 from assistant.core.rules.config import Rules
 from assistant.core.rules.engine import Health
