@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal as D
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -32,6 +33,7 @@ from assistant.core.model import (
     Position,
     PositionSide,
 )
+from assistant.errors import InputError
 from tests.core.strategies import bracket_tables, decimals
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "binance"
@@ -371,3 +373,46 @@ def test_btc_collateral_follows_a_btcusdc_mark_and_any_market_fall() -> None:
     f = 1 - down
     # (the output is cut to 8 decimals: 35,550 USD per unit of f)
     assert abs(100 + 5700 * f + 10 * (3000 * f - 3000) - D("0.005") * 10 * 3000 * f) < D("0.001")
+
+
+def wallet(asset: str) -> dict[str, str]:
+    return {"asset": asset, "crossWalletBalance": "1"}
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        (lambda d: d.update(wallet_balance="5"), "not both"),
+        (lambda d: d["assets"].append({"asset": "USDT", "crossWalletBalance": "9"}), "twice"),
+        (lambda d: d["asset_index"].append({"symbol": "USDTUSD", "index": "0.5"}), "twice"),
+        (
+            lambda d: d.update(
+                multi_assets=False, assets=[{"asset": "BNFCR", "crossWalletBalance": "1"}]
+            ),
+            "credits mode",
+        ),
+        (
+            lambda d: d.update(
+                multi_assets=False, assets=[{"asset": "USDT", "crossWalletBalance": "1"}]
+            ),
+            "no USDC wallet",
+        ),
+    ],
+)
+def test_contradictory_input_is_refused_not_guessed(change: Any, said: str) -> None:
+    data = faq()
+    change(data)
+    with pytest.raises(InputError, match=said):
+        run(data)
+
+
+def test_raw_bodies_without_the_accounts_mode_are_refused() -> None:
+    account = (FIXTURES / "real.ccxt.fapi_v3_account.json").read_text()  # v3: no mode in it
+    positions = (FIXTURES / "real.ccxt.fapi_v3_positionRisk.json").read_text()
+    brackets = json.dumps({"BTCUSDT": one_tier("0.004")}, default=str)
+    bodies = {"account": account, "positions": positions, "brackets": brackets}
+    with pytest.raises(InputError, match="--config"):
+        calc_bodies(bodies)
+    config = json.dumps({"multiAssetsMargin": True, "dualSidePosition": False})
+    with pytest.raises(InputError, match="asset index"):
+        calc_bodies({**bodies, "config": config})
