@@ -151,8 +151,14 @@ def deposit_summary(settings: Settings) -> str:
     caps = {"USDT": (d.max_per_action, d.max_per_day)}
     caps |= {a: (c.max_per_action, c.max_per_day) for a, c in sorted(d.assets.items())}
     funded = ", ".join(f"{a} (at most {n} a deposit, {day} a day)" for a, (n, day) in caps.items())
-    return (
+    said = (
         f"Deposits: single-asset pools topped up from spot: {funded}; any other margin asset's"
         f" pool is alerted only. Multi-Assets and credits accounts are topped up with {d.asset}"
         f" (at most {d.max_per_action} a deposit, {d.max_per_day} a day)."
     )
+    if d.asset in ("USDT", "BNFCR"):
+        said += (
+            f" A credits (BNFCR) account cannot take {d.asset} (Binance takes BTC, ETH, BNB or"
+            " USDC there): it would be alerted only; set [deposit] asset for one."
+        )
+    return said

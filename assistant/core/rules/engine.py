@@ -172,7 +172,8 @@ def _unfunded(
     """A pool the deposit rule would top up but may not (no caps for its asset): said once per
     crossing, critical, so the owner knows nothing will come."""
     d = rules.deposit
-    if not d.enabled or money.funding(book, d) is not None:
+    why = money.funding(book, d)
+    if not d.enabled or not isinstance(why, str):
         return memory
     wants = money.triggered(
         health.margin_ratio, health.distance, d.trigger_ratio, d.trigger_distance
@@ -187,8 +188,7 @@ def _unfunded(
         True,
         now,
         rules.alerts.cooldown_ms,
-        f"needs margin, but no [deposit.assets.{book.asset}] caps are configured:"
-        f" nothing is transferred; add {book.asset} yourself or configure its caps"
+        f"needs margin, but {why}: nothing is transferred; add margin yourself"
         if wants
         else "no longer needs margin",
         metric="deposit",

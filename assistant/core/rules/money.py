@@ -20,6 +20,7 @@ from assistant.core.actions import (
 )
 from assistant.core.events import OpenOrder
 from assistant.core.margin.book import MarginBook
+from assistant.core.margin.pools import CREDITS
 from assistant.core.margin.sizing import (
     Room,
     cross_deposit,
@@ -70,17 +71,25 @@ def _decided(memory: Memory, decision_id: str) -> Memory:
     return replace(memory, pending=memory.pending | {decision_id}, decisions=memory.decisions + 1)
 
 
-def funding(book: MarginBook, rule: DepositRule) -> tuple[str, AssetCaps] | None:
+def funding(book: MarginBook, rule: DepositRule) -> tuple[str, AssetCaps] | str:
     """What tops up this pool, under which caps: Multi-Assets the configured asset under
     `[deposit]`'s caps; single-asset USDT under `[deposit]`'s, another asset under its own
-    `[deposit.assets.ASSET]` caps, or nothing (that pool is alerted, never funded)."""
+    `[deposit.assets.ASSET]` caps. Otherwise why not (that pool is alerted, never funded)."""
     own = AssetCaps(rule.max_per_action, rule.max_per_day)
     if book.valued is not None:
+        if book.asset == CREDITS and rule.asset in ("USDT", CREDITS):
+            # Binance's credits mode takes collateral transfers in BTC, ETH, BNB (or USDC) only.
+            return (
+                f"a credits (BNFCR) account cannot be topped up with {rule.asset}: set"
+                " [deposit] asset to BTC, ETH, BNB or USDC"
+            )
         return rule.asset, own
     if book.asset == "USDT":
         return "USDT", own
     caps = rule.assets.get(book.asset)
-    return None if caps is None else (book.asset, caps)
+    if caps is None:
+        return f"no [deposit.assets.{book.asset}] caps are configured"
+    return book.asset, caps
 
 
 def in_asset(book: MarginBook, amount: Decimal, asset: str) -> Decimal | None:
@@ -91,9 +100,18 @@ def in_asset(book: MarginBook, amount: Decimal, asset: str) -> Decimal | None:
         return amount
     if asset not in collateral.rates:
         return None
-    rate = collateral.rate(asset, book.account.marks)
-    equity = collateral.wallets.get(asset, ZERO)
-    return amount / (rate.bid if equity >= ZERO else rate.ask)
+    marks = book.account.marks
+    rate = collateral.rate(asset, marks)
+    equity = collateral.wallets.get(asset, ZERO) + sum(
+        (p.upnl(marks[p.symbol]) for p in book.account.positions if p.margin_asset == asset),
+        ZERO,
+    )
+    if equity >= ZERO:
+        return amount / rate.bid
+    debt = -equity * rate.ask  # a debt is valued at the ask rate: repaying it adds that much
+    if amount <= debt:
+        return amount / rate.ask
+    return -equity + (amount - debt) / rate.bid
 
 
 def book_deposit(memory: Memory, now: int, decision: str, asset: str, amount: Decimal) -> Memory:
@@ -133,7 +151,7 @@ def deposit(
     if not triggered(ratio, distance, rule.trigger_ratio, rule.trigger_distance):
         return memory, []
     source = funding(book, rule)
-    if source is None:
+    if isinstance(source, str):
         return memory, []  # the pool's alerts say it; check-config said it is not funded
     asset, caps = source
     need = max(
