@@ -16,7 +16,7 @@ from pathlib import Path
 
 from assistant.errors import InputError
 from assistant.secrets import resolve_secret
-from assistant.service.settings import Settings, api_keys
+from assistant.service.settings import Settings, api_keys, short_token
 
 
 @dataclass
@@ -63,6 +63,11 @@ def _secrets(settings: Settings, folder: Path | None, report: Report) -> None:
             continue
         if not value:
             report.problems.append(f"{where}: {kind} {name} is empty")
+        elif where == "dashboard.token":
+            try:
+                short_token(value, settings)
+            except InputError as exc:
+                report.problems.append(str(exc))
 
 
 def _store(settings: Settings, report: Report) -> None:

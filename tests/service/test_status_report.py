@@ -59,3 +59,28 @@ def test_a_store_that_never_held_an_account_says_so(tmp_path: Path) -> None:
     settings = Settings.model_validate({"store": {"path": str(path)}})
     with pytest.raises(InputError, match="holds no account yet"):
         status(settings)
+
+
+@pytest.mark.parametrize("name", ["/etc/hostname", "../x", ".hidden", "a/b"])
+def test_a_credential_is_a_name_never_a_path(name: str, tmp_path: Path) -> None:
+    from assistant.secrets import resolve_secret
+
+    with pytest.raises(InputError, match="not a credential's name"):
+        resolve_secret(
+            f"credential:{name}", "telegram.token", literal_ok=False, credentials_dir=tmp_path
+        )
+
+
+def test_a_short_dashboard_token_is_refused_beyond_loopback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from assistant.service.settings import dashboard_token
+
+    monkeypatch.setenv("BOARD", "12345")
+    open_page = Settings.model_validate(
+        {"dashboard": {"host": "0.0.0.0", "port": 8080, "token": "env:BOARD"}}
+    )
+    with pytest.raises(InputError, match="at least 16"):
+        dashboard_token(open_page)
+    local = Settings.model_validate({"dashboard": {"port": 8080, "token": "env:BOARD"}})
+    assert dashboard_token(local) == "12345"
