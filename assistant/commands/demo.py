@@ -21,6 +21,7 @@ from typing import TextIO
 
 from assistant.binance.rest import BinanceRest
 from assistant.commands.run import log_handler
+from assistant.commands.simulate import deposited_by_asset, deposited_words
 from assistant.commands.status import reporter
 from assistant.commands.tally import Tally
 from assistant.core import format as fmt
@@ -157,16 +158,14 @@ async def _announce(runtime: Runtime, emulator: Emulator, out: TextIO) -> None:
 
 def summary(terminal: Terminal, emulator: Emulator, out: TextIO) -> None:
     engine = emulator.engine
-    deposited = sum((Decimal(t["amount"]) for t in engine.transfers), Decimal(0))
+    deposited = deposited_words(deposited_by_asset(engine.transfers))
     filled = [
         o for o in engine.orders if o["clientOrderId"].startswith("mg-") and o["status"] == "FILLED"
     ]
     reduced = sum((Decimal(o["cumQuote"]) for o in filled), Decimal(0))
     out.write("\nsummary\n")
     out.write(f"  liquidated:        {'YES' if engine.liquidations else 'no'}\n")
-    out.write(
-        f"  USDT deposited:    {fmt.money(deposited)} in {len(engine.transfers)} transfer(s)\n"
-    )
+    out.write(f"  deposited:         {deposited} in {len(engine.transfers)} transfer(s)\n")
     out.write(f"  notional reduced:  {fmt.usdt(reduced)} in {len(filled)} order(s)\n")
     for line in terminal.tally.lines():
         out.write(f"  {line}\n")

@@ -62,7 +62,8 @@ class Outcome:
     config_mode: str
     liquidated: bool = False
     liquidated_at: float | None = None
-    deposited: Decimal = ZERO
+    deposited: Decimal = ZERO  # USDT's
+    by_asset: dict[str, Decimal] = field(default_factory=dict)  # every asset moved
     transfers: int = 0
     reduced_notional: Decimal = ZERO
     orders: int = 0
@@ -82,6 +83,7 @@ class Outcome:
             "liquidated": self.liquidated,
             "liquidated_at": self.liquidated_at,
             "deposited_usdt": str(self.deposited),
+            "deposited": {asset: str(amount) for asset, amount in sorted(self.by_asset.items())},
             "transfers": self.transfers,
             "reduced_notional_usdt": str(self.reduced_notional),
             "reduce_orders": self.orders,
@@ -106,7 +108,7 @@ class Outcome:
         when = f" at t={self.liquidated_at:.1f}s" if self.liquidated_at is not None else ""
         lines += [
             f"liquidated:        {'YES' + when if self.liquidated else 'no'}",
-            f"USDT deposited:    {fmt.money(self.deposited)} in {self.transfers} transfer(s)",
+            f"deposited:         {deposited_words(self.by_asset)} in {self.transfers} transfer(s)",
             f"notional reduced:  {fmt.usdt(self.reduced_notional)} in {self.orders} order(s)",
             f"fees paid:         {fmt.usdt(self.fees)}",
             *self.tally.lines(),
@@ -114,10 +116,26 @@ class Outcome:
         return "\n".join(lines)
 
 
+def deposited_by_asset(transfers: list[dict[str, Any]]) -> dict[str, Decimal]:
+    """Spot → futures transfers, summed per asset (a USDC pool is topped up in USDC)."""
+    moved: dict[str, Decimal] = {}
+    for row in transfers:
+        asset = str(row.get("asset", "USDT"))
+        moved[asset] = moved.get(asset, ZERO) + Decimal(row["amount"])
+    return moved
+
+
+def deposited_words(moved: dict[str, Decimal]) -> str:
+    if not moved:
+        return f"{fmt.money(ZERO)} USDT"
+    return ", ".join(f"{fmt.money(amount)} {asset}" for asset, amount in sorted(moved.items()))
+
+
 def _tally(outcome: Outcome, emulator: Emulator, started_ms: int, speed: float) -> None:
     engine = emulator.engine
     outcome.transfers = len(engine.transfers)
-    outcome.deposited = sum((Decimal(t["amount"]) for t in engine.transfers), ZERO)
+    outcome.by_asset = deposited_by_asset(engine.transfers)
+    outcome.deposited = outcome.by_asset.get("USDT", ZERO)
     ours = [o for o in engine.orders if o["clientOrderId"].startswith("mg-")]
     filled = [o for o in ours if o["status"] == "FILLED"]
     outcome.orders = len(filled)
