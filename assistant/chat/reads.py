@@ -209,22 +209,28 @@ class Reads:
         move = number(args[-1], "move") / 100
         if not Decimal("-0.99") <= move <= Decimal(10):
             raise BadInput("move: between -99% and +1000%")
-        if symbol is not None and symbol not in book.account.marks:
-            raise BadInput(f"{code(symbol[:20])} is not held")
-        report = stress_report(book.account, move, symbol)
-        before, after = report.before, report.after
+        pools = [p for p in self.view.state.pools.values() if p.account.positions] or [book]
+        if symbol is not None:
+            pools = [p for p in pools if symbol in p.account.marks]
+            if not pools:
+                raise BadInput(f"{code(symbol[:20])} is not held")
         where = f"{esc(symbol)} moves" if symbol else "every mark moves"
-        lines = [
-            f"<b>If {where} {esc(fmt.move(move))}</b>",
-            f"margin ratio {esc(fmt.ratio(before.margin_ratio))}"
-            f" → {esc(fmt.ratio(after.margin_ratio))}",
-            f"margin balance {esc(fmt.money(before.margin_balance))}"
-            f" → {esc(fmt.coins(after.margin_balance, book.asset))}"
-            f" (maintenance margin {esc(fmt.coins(after.maintenance_margin, book.asset))})",
-            self._verdict(report),
-        ]
-        for pos in report.isolated_liquidated:
-            lines.append(f"isolated {esc(pos.symbol)} {esc(pos.side.value)}: <b>LIQUIDATED</b>")
+        lines = [f"<b>If {where} {esc(fmt.move(move))}</b>"]
+        for pool in pools:  # each margin pool is liquidated on its own
+            report = stress_report(pool.account, move, symbol)
+            before, after = report.before, report.after
+            if len(self.view.state.pools) > 1:
+                lines.append(f"<b>{esc(pool.asset)} pool</b>")
+            lines += [
+                f"margin ratio {esc(fmt.ratio(before.margin_ratio))}"
+                f" → {esc(fmt.ratio(after.margin_ratio))}",
+                f"margin balance {esc(fmt.money(before.margin_balance))}"
+                f" → {esc(fmt.coins(after.margin_balance, pool.asset))}"
+                f" (maintenance margin {esc(fmt.coins(after.maintenance_margin, pool.asset))})",
+                self._verdict(report),
+            ]
+            for pos in report.isolated_liquidated:
+                lines.append(f"isolated {esc(pos.symbol)} {esc(pos.side.value)}: <b>LIQUIDATED</b>")
         return [Reply("\n".join(lines))]
 
     def _verdict(self, report: StressReport) -> str:
