@@ -25,6 +25,7 @@ from assistant.core.mirror import MirrorState
 from assistant.core.rules import alerts, blind, money
 from assistant.core.rules.config import Rules
 from assistant.core.rules.control import control, effective, manual
+from assistant.core.rules.funding import funding
 from assistant.core.rules.memory import DAY_MS, Memory, decided_day
 from assistant.core.values import Outcome, Severity
 
@@ -172,7 +173,7 @@ def _unfunded(
     """A pool the deposit rule would top up but may not (no caps for its asset): said once per
     crossing, critical, so the owner knows nothing will come."""
     d = rules.deposit
-    why = money.funding(book, d)
+    why = funding(book, d)
     if not d.enabled or not isinstance(why, str):
         return memory
     wants = money.triggered(
