@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -286,6 +287,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader stopped reading (`assistant status | head -1`): no traceback, and no
         # second failure when Python flushes stdout on the way out.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILURE
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EIO, errno.EDQUOT):
+            raise
+        # stdout cannot be written (a full disk, /dev/full): one line, on stderr.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"assistant: cannot write the output: {exc.strerror}", file=sys.stderr)
         return EXIT_FAILURE
     return code
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from assistant.errors import InputError
@@ -23,6 +24,11 @@ def resolve_secret(
     if kind == "file" and name:
         return _read_secret(Path(name), where)
     if kind == "credential" and name:
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}", name):
+            raise InputError(
+                f"{where}: credential {name[:40]!r} is not a credential's name (letters, digits,"
+                " _ . - @; no path): systemd gives each under its own name"
+            )
         folder = credentials_dir or os.environ.get("CREDENTIALS_DIRECTORY")
         if not folder:
             raise InputError(

@@ -120,3 +120,19 @@ def test_status_piped_into_head_prints_its_first_line_only(tmp_path: Path) -> No
     assert result.returncode == 0 and result.stderr == ""
     assert result.stdout.startswith("mode dry-run (from the config)")
     assert len(result.stdout.splitlines()) == 1
+
+
+def test_a_full_disk_on_stdout_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    source = tmp_path / "account.json"
+    source.write_text('{"wallet_balance": "100", "positions": [], "brackets": {}}')
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "assistant", "calc", str(source)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert result.stderr.strip() == "assistant: cannot write the output: No space left on device"

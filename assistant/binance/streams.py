@@ -36,6 +36,7 @@ from websockets.exceptions import WebSocketException
 from assistant.binance.parse import Skipped, parse_market_event, parse_user_frame
 from assistant.binance.rest import BinanceRest
 from assistant.binance.ticks import Conflater, follow_book, tick
+from assistant.core import format as fmt
 from assistant.core.events import (
     AssetIndexUpdated,
     DataWentStale,
@@ -158,7 +159,7 @@ class BinanceStreams:
         log.warning(
             "%s stream: refused a %s dated %d ms in the future (%d so far)",
             stream,
-            type(event).__name__,
+            fmt.event(event),
             at - received,
             self.counters.future,
         )

@@ -12,6 +12,7 @@ from assistant.chat.confirm import Confirmations
 from assistant.chat.parse import BadInput, clock, duration, number
 from assistant.chat.proposals import by
 from assistant.chat.view import Mailbox, View
+from assistant.core import format as fmt
 from assistant.core.events import Event, ManualDeposit, ManualReduce, ModeSet, MuteSet, PauseSet
 from assistant.core.margin.book import margin_ratio
 from assistant.core.margin.sizing import ratio_after_reduce
@@ -19,7 +20,7 @@ from assistant.core.model import PositionSide
 from assistant.core.ports import Clock, Reply, Who
 from assistant.core.rules.control import MODES, manual
 from assistant.core.rules.memory import NEVER
-from assistant.telegram.render import b, code, esc, money, pct
+from assistant.telegram.render import b, code, esc
 
 SYMBOL = re.compile(r"^[A-Z0-9]{2,20}$")
 
@@ -117,11 +118,16 @@ class ChatActions:
         book = self.view.state.book
         rule = self.view.effective_rules().deposit
         today = self.view.memory.deposited_today(self.clock.now_ms())
-        lines = [f"Transfer {b(f'{amount} USDT')} from spot to futures?"]
+        lines = [f"Transfer {b(fmt.usdt(amount))} from spot to futures?"]
         if book is not None:
             after = margin_ratio(book.mm, book.margin_balance + amount)
-            lines.append(f"Margin ratio {pct(book.margin_ratio)} → {pct(after)}")
-        lines.append(f"Deposited today {money(today)} of {money(rule.max_per_day)} USDT")
+            lines.append(
+                f"Margin ratio {esc(fmt.ratio(book.margin_ratio))} → {esc(fmt.ratio(after))}"
+            )
+        lines.append(
+            f"Deposited today {esc(fmt.money(today))} of {esc(fmt.usdt(rule.max_per_day))}"
+            " (max_per_day)"
+        )
 
         async def run(confirmer: Who) -> str:
             await self._put(ManualDeposit(amount, by(confirmer), self.clock.now_ms()))
@@ -168,8 +174,9 @@ class ChatActions:
         self._may_move()
         self._check(ManualReduce(symbol, side, quantity, by(who), self.clock.now_ms()))
         lines = [
-            f"Reduce-only {'SELL' if change.amount > 0 else 'BUY'} {b(f'{quantity} {symbol}')}"
-            f" ({esc(side.value)}, {pct(quantity / size, 0)} of the position)?"
+            f"Reduce-only {'SELL' if change.amount > 0 else 'BUY'}"
+            f" {b(f'{fmt.quantity(quantity, step)} {symbol}')}"
+            f" ({esc(side.value)}, {esc(fmt.percent(quantity / size))} of the position)?"
         ]
         book = state.book
         if book is not None:
@@ -178,8 +185,13 @@ class ChatActions:
                 fee = self.view.effective_rules().reduce.fee_rate
                 after = ratio_after_reduce(book, position, quantity, fee)
                 mark = book.account.marks[symbol]
-                lines.append(f"about {money(quantity * mark)} USDT at mark {esc(mark)}")
-                lines.append(f"Margin ratio {pct(book.margin_ratio)} → {pct(after)}")
+                tick = filters.tick_size if filters is not None else None
+                lines.append(
+                    f"about {esc(fmt.usdt(quantity * mark))} at mark {esc(fmt.price(mark, tick))}"
+                )
+                lines.append(
+                    f"Margin ratio {esc(fmt.ratio(book.margin_ratio))} → {esc(fmt.ratio(after))}"
+                )
 
         async def run(confirmer: Who) -> str:
             await self._put(

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 Run = Callable[[Who], Awaitable[str]]  # carries out what was confirmed; returns the outcome
 Expire = Callable[[str], Awaitable[None]]  # called with "cancelled", "expired" or "failed"
 Edit = Callable[[int, int, str], Awaitable[None]]
+Tell = Callable[[int, str], None]  # a chat that cannot edit (the console): say how it ended
 GONE = "This button no longer works (already used, or expired)."
 REMEMBERED = 256  # closed questions kept, to close a copy delivered after the answer
 
@@ -43,10 +44,13 @@ class Question:
 
 
 class Confirmations:
-    def __init__(self, timeout: float, clock: Clock, edit: Edit | None = None) -> None:
+    def __init__(
+        self, timeout: float, clock: Clock, edit: Edit | None = None, tell: Tell | None = None
+    ) -> None:
         self.timeout = timeout
         self.clock = clock
         self.edit = edit  # Telegram's: a closed question loses its buttons everywhere
+        self.tell = tell  # the console's: a closed question is said again, with its end
         self.open: dict[str, Question] = {}  # token -> its question
         self.closed: OrderedDict[str, str] = OrderedDict()  # token -> how its question ended
         self._edits: set[asyncio.Task[None]] = set()
@@ -175,12 +179,18 @@ class Confirmations:
 
     async def _edit_others(self, question: Question, who: Who | None, text: str) -> None:
         """Every copy of the question outside the answering chat (that one is edited by the
-        answer itself) loses its buttons and says how it ended."""
-        if self.edit is None:
-            return
+        answer itself) loses its buttons and says how it ended; a chat that cannot edit a
+        message (the console) is told instead."""
+        edited = set()
         for chat_id, message_id in question.messages:
-            if who is None or chat_id != who.chat_id:
+            if self.edit is not None and (who is None or chat_id != who.chat_id):
+                edited.add(chat_id)
                 await self.edit(chat_id, message_id, text)
+        if self.tell is None:
+            return
+        for chat_id in sorted(set(question.tokens.values()) - edited):
+            if who is None or chat_id != who.chat_id:
+                self.tell(chat_id, text)
 
     def close_all(self) -> None:
         for question in set(self.open.values()):

@@ -47,6 +47,12 @@ class ConsoleChat:
             text += f"\n  [{button.text}] type: /{verb} {button.data[2:]}"
         print(text, file=self.out, flush=True)
 
+    def closed(self, chat_id: int, text: str) -> None:
+        """A question shown here closed without an answer typed here (it expired, or was
+        answered in Telegram): say so, its buttons are gone."""
+        if chat_id == CONSOLE.chat_id:
+            print(f"{plain(text)}\n(that question is closed)", file=self.out, flush=True)
+
     def alert(self, alert: SendAlert) -> None:
         print(f"[{alert.severity}] {alert.key}: {alert.text}", file=self.out, flush=True)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 
+from assistant.core import format as fmt
 from assistant.service.units import parse_duration
 from assistant.telegram.render import code, esc
 
@@ -37,4 +37,4 @@ def duration(text: str, what: str, most: float) -> float:
 
 
 def clock(at_ms: int) -> str:
-    return dt.datetime.fromtimestamp(at_ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return fmt.when(at_ms)

@@ -11,14 +11,16 @@ from functools import partial
 
 from assistant.chat.confirm import Confirmations
 from assistant.chat.view import Mailbox
+from assistant.core import format as fmt
 from assistant.core.actions import MoneyAction, PlaceReduceOnly, TransferToFutures, describe
 from assistant.core.margin.book import margin_ratio
 from assistant.core.ports import Clock, Reply, Who
 from assistant.core.rules.config import Rules
 from assistant.core.rules.engine import Health
-from assistant.telegram.render import b, code, esc, pct
+from assistant.telegram.render import b, code, esc
 
 log = logging.getLogger(__name__)
+CONSOLE_CHAT = 0  # the console chat's id (Telegram's are never 0)
 # The question as one chat gets it: its own token, which works in that chat only.
 ReplyFor = Callable[[int], Reply]
 # A question to every chat of one kind, with when it expires; True if anyone will get it.
@@ -26,7 +28,11 @@ Ask = Callable[[ReplyFor, int, int], Awaitable[bool]]
 
 
 def by(who: Who) -> str:
-    return f"chat {who.chat_id}" + (f" ({who.name[:32]})" if who.name else "")
+    """Who did something from chat, as every message names them: `the console`,
+    `alice in chat 4242`, `chat 4242`."""
+    if who.chat_id == CONSOLE_CHAT:
+        return fmt.CONSOLE
+    return f"{who.name[:32]} in chat {who.chat_id}" if who.name else f"chat {who.chat_id}"
 
 
 class Proposals:
@@ -44,12 +50,12 @@ class Proposals:
         False when nobody could be asked."""
         lines = [f"The rules propose: {b(describe(action))}", f"why: {esc(action.reason)}"]
         if health is not None:
-            lines.append(f"margin ratio now {pct(health.margin_ratio)}")
+            lines.append(f"margin ratio now {esc(fmt.ratio(health.margin_ratio))}")
             if isinstance(action, TransferToFutures):
                 after = margin_ratio(
                     health.maintenance_margin, health.margin_balance + action.amount
                 )
-                lines.append(f"margin ratio after {pct(after)}")
+                lines.append(f"margin ratio after {esc(fmt.ratio(after))}")
         if isinstance(action, PlaceReduceOnly):
             lines.append(f"client order id {code(action.client_id)}")
 

@@ -66,6 +66,8 @@ def _list(data: Any, where: str) -> list[Any]:
 def wallets_from(data: Mapping[str, Any]) -> dict[str, Decimal]:
     """`wallet_balance` (USDT) and/or `assets` rows (crossWalletBalance, else walletBalance)."""
     wallets: dict[str, Decimal] = {}
+    if "wallet_balance" in data and "assets" in data:
+        raise InputError("give the wallet as wallet_balance (USDT only) or as assets, not both")
     if "wallet_balance" in data:
         wallets["USDT"] = parse_decimal(data["wallet_balance"], "wallet_balance")
     for i, row in enumerate(_list(data.get("assets", []), "assets")):
@@ -77,7 +79,10 @@ def wallets_from(data: Mapping[str, Any]) -> dict[str, Decimal]:
         field = "crossWalletBalance" if "crossWalletBalance" in row else "walletBalance"
         if field not in row:
             raise InputError(f"{where}: missing crossWalletBalance")
-        wallets[asset.strip().upper()] = parse_decimal(row[field], f"{where}.{field}")
+        name = asset.strip().upper()
+        if name in wallets:
+            raise InputError(f"{where}.asset: {name} is given twice")
+        wallets[name] = parse_decimal(row[field], f"{where}.{field}")
     if not wallets:
         raise InputError("wallet_balance: missing (or give the wallets per asset in `assets`)")
     return wallets
@@ -88,7 +93,7 @@ def rates_from(rows: Any, where: str = "asset_index") -> tuple[AssetRate, ...]:
     are Binance's own when given, else index × (1 − bidBuffer) and index × (1 + askBuffer)."""
     if isinstance(rows, Mapping):
         rows = [rows]
-    rates = []
+    rates: list[AssetRate] = []
     for i, row in enumerate(_list(rows, where)):
         here = f"{where}[{i}]"
         row = _object(row, here)
@@ -108,6 +113,8 @@ def rates_from(rows: Any, where: str = "asset_index") -> tuple[AssetRate, ...]:
             if ask is not None
             else index * (ONE + parse_decimal(row.get("askBuffer", 0), f"{here}.askBuffer"))
         )
+        if any(r.asset == symbol.upper()[:-3] for r in rates):
+            raise InputError(f"{here}.symbol: {symbol.upper()} is given twice")
         try:
             rates.append(AssetRate(symbol.upper()[:-3], index, bid_rate, ask_rate))
         except ValueError as exc:
@@ -181,12 +188,28 @@ def load_pools(data: Any, configs: Mapping[str, Mapping[str, Any]] | None = None
             raise InputError(f"brackets: no brackets for {position.symbol}")
         if position.amount:
             positions.append(position)
+    if not multi and "BNFCR" in wallets:
+        raise InputError(
+            "assets: a BNFCR wallet is the credits mode, a kind of Multi-Assets: set"
+            " multi_assets to true (and give asset_index)"
+        )
+    if not multi:
+        for i, position in enumerate(positions):
+            if position.margin_asset not in wallets:
+                raise InputError(
+                    f"positions[{i}]: {position.symbol} is margined in {position.margin_asset},"
+                    f" but no {position.margin_asset} wallet is given (add it to assets)"
+                )
     try:
         if not multi:
             pools = single_asset_pools(wallets, positions, marks, brackets)
             return Pools(AccountMode.SINGLE, pools, wallets)
         rates = rates_from(data.get("asset_index", []))
-        anchors = {r.asset: marks[link] for r in rates if (link := link_symbol(r.asset)) in marks}
+        anchors = {
+            r.asset: (link, marks[link])
+            for r in rates
+            if (link := link_symbol(r.asset, marks)) is not None
+        }
         held = collateral(wallets, {r.asset: r for r in rates}, anchors)
         pools = multi_assets_pool(held, positions, marks, brackets, unit(wallets))
     except ValueError as exc:
@@ -208,9 +231,14 @@ def from_bodies(
     /fapi/v3/positionRisk`, `GET /fapi/v1/leverageBracket`, and optionally `GET
     /fapi/v1/assetIndex`, `GET /fapi/v1/accountConfig`, `GET /fapi/v1/symbolConfig`."""
     body = _object(account, "--account")
-    multi = body.get("multiAssetsMargin", False)
+    multi = body.get("multiAssetsMargin")  # v2 has it; v3, the one to use, does not
     if config is not None:
         multi = _object(config, "--config").get("multiAssetsMargin", multi)
+    if not isinstance(multi, bool):
+        raise InputError(
+            "the account's mode is not in these bodies (GET /fapi/v3/account does not say it):"
+            " give --config ACCOUNTCONFIG.json, the body of GET /fapi/v1/accountConfig"
+        )
     data: dict[str, Any] = {
         "multi_assets": bool(multi),
         "assets": body.get("assets", []),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from assistant.errors import InputError
 from assistant.secrets import resolve_secret
-from assistant.service.settings import Settings, api_keys
+from assistant.service.settings import Settings, api_keys, short_token
 
 
 @dataclass
@@ -63,6 +63,11 @@ def _secrets(settings: Settings, folder: Path | None, report: Report) -> None:
             continue
         if not value:
             report.problems.append(f"{where}: {kind} {name} is empty")
+        elif where == "dashboard.token":
+            try:
+                short_token(value, settings)
+            except InputError as exc:
+                report.problems.append(str(exc))
 
 
 def _store(settings: Settings, report: Report) -> None:
@@ -151,8 +156,14 @@ def deposit_summary(settings: Settings) -> str:
     caps = {"USDT": (d.max_per_action, d.max_per_day)}
     caps |= {a: (c.max_per_action, c.max_per_day) for a, c in sorted(d.assets.items())}
     funded = ", ".join(f"{a} (at most {n} a deposit, {day} a day)" for a, (n, day) in caps.items())
-    return (
+    said = (
         f"Deposits: single-asset pools topped up from spot: {funded}; any other margin asset's"
         f" pool is alerted only. Multi-Assets and credits accounts are topped up with {d.asset}"
         f" (at most {d.max_per_action} a deposit, {d.max_per_day} a day)."
     )
+    if d.asset in ("USDT", "BNFCR"):
+        said += (
+            f" A credits (BNFCR) account cannot take {d.asset} (Binance takes BTC, ETH, BNB or"
+            " USDC there): it would be alerted only; set [deposit] asset for one."
+        )
+    return said

@@ -20,7 +20,11 @@ from pathlib import Path
 from typing import TextIO
 
 from assistant.binance.rest import BinanceRest
+from assistant.commands.run import log_handler
+from assistant.commands.simulate import deposited_by_asset, deposited_words
 from assistant.commands.status import reporter
+from assistant.commands.tally import Tally
+from assistant.core import format as fmt
 from assistant.core.actions import SendAlert
 from assistant.core.margin.liquidation import distance, liquidation_prices
 from assistant.core.mirror import MirrorState
@@ -39,21 +43,17 @@ TAIL = 3.0  # wall seconds after the scenario's last point
 LISTEN_WAIT = 5.0  # seconds the dashboard may take to listen before the demo goes on
 
 
-def _pct(value: Decimal | None) -> str:
-    return "   n/a" if value is None else f"{value * 100:6.2f}%"
-
-
 class Terminal:
     def __init__(self, out: TextIO, emulator: Emulator) -> None:
         self.out, self.emulator = out, emulator
-        self.alerts: list[SendAlert] = []
+        self.tally = Tally()
 
     def say(self, text: str) -> None:
         self.out.write(f"[t={self.emulator.scenario_time():6.1f}s] {text}\n")
         self.out.flush()
 
     def alert(self, alert: SendAlert) -> None:
-        self.alerts.append(alert)
+        self.tally.heard(alert)
         self.say(f"{alert.severity.upper():8} {alert.text}")
 
     def health(self, state: MirrorState) -> None:
@@ -63,13 +63,19 @@ class Terminal:
             return
         nearest = distance(book).nearest
         prices = liquidation_prices(book)
+
+        def price(symbol: str, value: Decimal | None) -> str:
+            filters = state.filters.get(symbol)
+            return fmt.price(value, filters.tick_size if filters else None)
+
         liq = ", ".join(
-            f"{s} {book.account.marks[s]:.2f} liq {'-' if p is None else f'{p:.2f}'}"
+            f"{s} mark {price(s, book.account.marks[s])} liq {'none' if p is None else price(s, p)}"
             for (s, _), p in prices.items()
         )
         self.say(
-            f"health   margin ratio {_pct(book.margin_ratio)}  distance {_pct(nearest)}"
-            f"  balance {book.margin_balance:.2f}  | {liq}"
+            f"health   margin ratio {fmt.ratio(book.margin_ratio):>7}"
+            f"  distance to liquidation {fmt.distance(nearest):>7}"
+            f"  margin balance {fmt.usdt(book.margin_balance)}  | {liq}"
         )
 
 
@@ -152,25 +158,22 @@ async def _announce(runtime: Runtime, emulator: Emulator, out: TextIO) -> None:
 
 def summary(terminal: Terminal, emulator: Emulator, out: TextIO) -> None:
     engine = emulator.engine
-    deposited = sum((Decimal(t["amount"]) for t in engine.transfers), Decimal(0))
-    reduced = sum(
-        (
-            o["cumQuote"]
-            for o in engine.orders
-            if o["clientOrderId"].startswith("mg-") and o["status"] == "FILLED"
-        ),
-        Decimal(0),
-    )
+    deposited = deposited_words(deposited_by_asset(engine.transfers))
+    filled = [
+        o for o in engine.orders if o["clientOrderId"].startswith("mg-") and o["status"] == "FILLED"
+    ]
+    reduced = sum((Decimal(o["cumQuote"]) for o in filled), Decimal(0))
     out.write("\nsummary\n")
-    out.write(f"  alerts:            {len(terminal.alerts)}\n")
-    out.write(f"  USDT deposited:    {deposited:.2f} in {len(engine.transfers)} transfer(s)\n")
-    out.write(f"  notional reduced:  {reduced:.2f} USDT\n")
     out.write(f"  liquidated:        {'YES' if engine.liquidations else 'no'}\n")
+    out.write(f"  deposited:         {deposited} in {len(engine.transfers)} transfer(s)\n")
+    out.write(f"  notional reduced:  {fmt.usdt(reduced)} in {len(filled)} order(s)\n")
+    for line in terminal.tally.lines():
+        out.write(f"  {line}\n")
     out.flush()
 
 
 def run(scenario: Scenario, settings: Settings, seconds: float) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, handlers=[log_handler()])
     secrets = [settings.telegram.token, settings.dashboard.token]
     with contextlib.suppress(InputError):
         secrets.append(telegram_token(settings))

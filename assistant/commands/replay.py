@@ -13,56 +13,27 @@ nothing to replay, an error (exit 2).
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from assistant.core.actions import CLEAR, STALE
+from assistant.chat.chart import Lines, Mark, Point, history
+from assistant.commands.recorded import (
+    NOT_RULES,
+    Comparison,
+    Recorded,
+    compare,
+    recorded_history,
+)
+from assistant.core import format as fmt
 from assistant.core.replay import Happened, Replayer
 from assistant.errors import InputError
 from assistant.service.settings import Settings, rules_from
 from assistant.service.units import format_duration
 from assistant.store.sqlite import SqliteStore
 
-SAME_MS = 1_000  # an alert within this of the recorded one counts as the same
-# Alerts the rules do not make (the executor's announcements, the daily summary).
-NOT_RULES = {"deposit", "reduce", "isolated-margin", "summary"}
-DECISION = re.compile(r"^(deposit|reduce|isolated)-(\d+)-\d+$")
-KINDS = {"deposit": "deposit", "reduce": "reduce", "isolated": "isolated-margin"}
-# Audit rows written before the alert columns: the metric by the key's first part, the tier
-# from the text (the rules' own wording, "past 80.00%", "all clear").
-LEGACY_METRICS = {"margin_ratio": "margin_ratio", "distance": "distance"}
-LEGACY_METRICS |= {"isolated": "isolated_ratio", "stale": "mark_age"}
-LEGACY_PAST = re.compile(r"past ([-\d.]+)%")
-
-Tier = Decimal | str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Recorded:
-    at: int
-    kind: str
-    key: str
-    severity: str
-    text: str
-    metric: str = ""
-    tier: Tier = None
-
-
-@dataclass
-class Comparison:
-    same: int = 0
-    new: list[Happened] = field(default_factory=list)
-    gone: list[Recorded] = field(default_factory=list)
-    earlier: list[tuple[Happened, int]] = field(default_factory=list)  # (replayed, by ms)
-    later: list[tuple[Happened, int]] = field(default_factory=list)
-
-    @property
-    def differs(self) -> bool:
-        return bool(self.new or self.gone or self.earlier or self.later)
+__all__ = ["NOT_RULES", "Report", "as_json", "as_text", "compare", "plot", "recorded_history"]
 
 
 @dataclass
@@ -90,82 +61,6 @@ def parse_time(text: str, where: str) -> int:
 
 def iso(at: int) -> str:
     return dt.datetime.fromtimestamp(at / 1000, dt.UTC).isoformat(timespec="milliseconds")
-
-
-def recorded_history(store: SqliteStore) -> list[Recorded]:
-    """Alerts the rules sent and money decisions made, as the audit table has them."""
-    out: list[Recorded] = []
-    decided: set[str] = set()
-    for row in store.audit_rows():
-        what, decision = str(row["what"]), str(row["decision_id"] or "")
-        if what.startswith("alert:"):
-            key = what[len("alert:") :]
-            if key in NOT_RULES:
-                continue
-            out.append(_alert(int(row["at"]), key, row))
-        elif decision and decision not in decided and (match := DECISION.match(decision)):
-            decided.add(decision)
-            kind = KINDS[match.group(1)]
-            out.append(Recorded(int(match.group(2)), "action", kind, "", decision))
-    return sorted(out, key=lambda r: r.at)
-
-
-def _alert(at: int, key: str, row: dict[str, Any]) -> Recorded:
-    """An alert's audit row: its fields from their columns, or (a row written before them)
-    from its text."""
-    severity, _, text = str(row["detail"]).partition(": ")
-    if row.get("severity") is not None:
-        severity, metric, tier = str(row["severity"]), str(row["metric"]), _tier(row["tier"])
-        return Recorded(at, "alert", key, severity, text, metric, tier)
-    metric = LEGACY_METRICS.get(key.partition(":")[0], "")
-    found = LEGACY_PAST.search(text)
-    if text.startswith("all clear"):
-        tier = CLEAR
-    elif metric == "mark_age":
-        tier = STALE
-    else:
-        tier = None if found is None else Decimal(found.group(1)) / 100
-    return Recorded(at, "alert", key, severity, text, metric, tier)
-
-
-def _tier(text: str | None) -> Tier:
-    """A tier as the audit table keeps it: a threshold (a number) or a tag."""
-    if text is None:
-        return None
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        return text
-
-
-def _matching(item: Happened | Recorded) -> tuple[str, str, str, str, Tier]:
-    """What must agree for two alerts to be the same one (tiers as numbers: 0.8 is 0.80)."""
-    return (item.kind, item.key, item.severity, item.metric, item.tier)
-
-
-def compare(replayed: list[Happened], recorded: list[Recorded]) -> Comparison:
-    """Each replayed alert or action matched with the nearest recorded one of the same key,
-    severity, metric and tier: the same (within a second), earlier, later, new, or gone."""
-    result = Comparison()
-    pool: dict[tuple[str, str, str, str, Tier], list[Recorded]] = defaultdict(list)
-    for row in recorded:
-        pool[_matching(row)].append(row)
-    for item in replayed:
-        candidates = pool.get(_matching(item), [])
-        if not candidates:
-            result.new.append(item)
-            continue
-        nearest = min(candidates, key=lambda r: abs(r.at - item.at))
-        candidates.remove(nearest)
-        shift = item.at - nearest.at
-        if abs(shift) <= SAME_MS:
-            result.same += 1
-        elif shift < 0:
-            result.earlier.append((item, -shift))
-        else:
-            result.later.append((item, shift))
-    result.gone = sorted((r for rows in pool.values() for r in rows), key=lambda r: r.at)
-    return result
 
 
 def replay(
@@ -217,12 +112,29 @@ def _figure(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _size_text(kind: str, size: Decimal | None, symbol: str) -> str:
+    if size is None:
+        return "amount unknown"
+    if kind == "reduce":
+        return f"{fmt.quantity(size)} {symbol}".strip()
+    if kind == "deposit":
+        return fmt.coins(size, symbol or "USDT")
+    return fmt.usdt(size) + (f" to {symbol}" if symbol else "")
+
+
+def _recorded_text(g: Recorded) -> str:
+    if g.kind != "action":
+        return g.text
+    how = f", recorded: {fmt.outcome(g.outcome)}" if g.outcome else ""
+    return f"{_size_text(g.key, g.size, g.symbol)} ({g.text}{how})"
+
+
 def as_json(report: Report, settings: Settings) -> dict[str, Any]:
     r, c = report.replayer, report.comparison
 
     def item(h: Happened) -> dict[str, Any]:
         health = h.health
-        return {
+        body = {
             "at": h.at,
             "time": iso(h.at),
             "kind": h.kind,
@@ -233,6 +145,15 @@ def as_json(report: Report, settings: Settings) -> dict[str, Any]:
             "margin_ratio": _figure(health.margin_ratio if health else None),
             "distance": _figure(health.distance if health else None),
         }
+        if h.kind == "action":
+            body.update(size=_figure(h.size), symbol=h.symbol, would=h.would)
+        return body
+
+    def gone(g: Recorded) -> dict[str, Any]:
+        body = {"at": g.at, "time": iso(g.at), "kind": g.kind, "key": g.key, "text": g.text}
+        if g.kind == "action":
+            body.update(size=_figure(g.size), symbol=g.symbol, outcome=g.outcome)
+        return body
 
     return {
         "config": str(settings.source) if settings.source else None,
@@ -246,18 +167,12 @@ def as_json(report: Report, settings: Settings) -> dict[str, Any]:
         "compared": {
             "same": c.same,
             "new": [item(h) for h in c.new],
-            "gone": [
-                {"at": g.at, "time": iso(g.at), "kind": g.kind, "key": g.key, "text": g.text}
-                for g in c.gone
-            ],
+            "gone": [gone(g) for g in c.gone],
             "earlier": [{**item(h), "by_ms": ms} for h, ms in c.earlier],
             "later": [{**item(h), "by_ms": ms} for h, ms in c.later],
+            "resized": [{**item(h), "recorded": gone(g)} for h, g in c.resized],
         },
     }
-
-
-def _pct(value: Any) -> str:
-    return "n/a" if value is None else f"{value * 100:.2f}%"
 
 
 def as_text(report: Report) -> str:
@@ -270,38 +185,66 @@ def as_text(report: Report) -> str:
     for h in r.happened:
         health = h.health
         figures = (
-            f"ratio {_pct(health.margin_ratio)}, distance {_pct(health.distance)}" if health else ""
+            f"margin ratio {fmt.ratio(health.margin_ratio)},"
+            f" distance to liquidation {fmt.distance(health.distance)}"
+            if health
+            else ""
         )
-        what = f"{h.severity.upper()} {h.key}" if h.kind == "alert" else f"ACTION {h.key}"
+        if h.kind == "alert":
+            what = f"{h.severity.upper()} {h.key}"
+        else:
+            what = f"ACTION {h.key}, would be {h.would.upper()}"
         lines.append(f"  {iso(h.at)}  {what}: {h.text}  [{figures}]")
     lines.append(
         f"compared with what happened: {c.same} the same, {len(c.new)} new, {len(c.gone)} gone,"
-        f" {len(c.earlier)} earlier, {len(c.later)} later"
+        f" {len(c.earlier)} earlier, {len(c.later)} later, {len(c.resized)} resized"
+        " (actions are paired by kind, amount and time; alerts by key, severity and tier)"
     )
     for h in c.new:
         lines.append(f"  new      {iso(h.at)}  {h.key}: {h.text}")
     for g in c.gone:
-        lines.append(f"  gone     {iso(g.at)}  {g.key}: {g.text}")
+        lines.append(f"  gone     {iso(g.at)}  {g.key}: {_recorded_text(g)}")
     for h, ms in c.earlier:
         lines.append(f"  earlier  {iso(h.at)}  {h.key} by {ms / 1000:.1f}s: {h.text}")
     for h, ms in c.later:
         lines.append(f"  later    {iso(h.at)}  {h.key} by {ms / 1000:.1f}s: {h.text}")
+    for h, g in c.resized:
+        lines.append(
+            f"  resized  {iso(h.at)}  {h.key}: {_size_text(h.key, h.size, h.symbol)}"
+            f" where {iso(g.at)} had {_recorded_text(g)}"
+        )
     return "\n".join(lines)
 
 
 def plot(report: Report, settings: Settings) -> bytes:
-    from assistant.chat.chart import Mark, history
-
-    rules = report.replayer.rules
-    samples = [
-        (
-            s.at / 1000,
-            None if s.margin_ratio is None else float(s.margin_ratio),
-            None if s.distance is None else float(s.distance),
-        )
-        for s in report.replayer.samples
+    """The recorded account's health (the journal's: replay moves nothing), the actions that
+    were recorded and those these rules would have taken, side by side."""
+    r = report.replayer
+    points = [Point(s.at, s.margin_ratio, s.distance) for s in r.samples]
+    marks = [
+        Mark(h.at, h.text, "liquidation" if h.key == "liquidation" else "alert")
+        for h in r.happened
+        if h.kind == "alert"
     ]
-    marks = [Mark(h.at / 1000, h.text, h.kind) for h in report.replayer.happened]
+    marks += [
+        Mark(h.at, f"{_size_text(h.key, h.size, h.symbol)} ({h.would})", h.key, "replayed")
+        for h in r.happened
+        if h.kind == "action"
+    ]
+    marks += [
+        Mark(g.at, _size_text(g.key, g.size, g.symbol), g.key, "recorded")
+        for g in report.recorded
+        if g.kind == "action"
+    ]
+    rows = ("replayed", "recorded")
+    return history(points, marks, Lines.of(r.rules), plot_title(report, settings), rows=rows)
+
+
+def plot_title(report: Report, settings: Settings) -> str:
+    """What the plot shows: the account as recorded (a replay moves nothing), and the
+    actions recorded beside those these rules would have taken."""
     config = settings.source.name if settings.source else "the config"
-    title = f"replay of {report.store.name} with {config}"
-    return history(samples, marks, rules.alerts.ratio_tiers, rules.alerts.distance_tiers, title)
+    return (
+        f"{report.store.name}: the recorded account's margin health; actions recorded vs"
+        f" replayed with {config} (alerts and lines: {config}'s)"
+    )

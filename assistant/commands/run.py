@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Sequence
 
 from assistant.binance.rest import BinanceRest
@@ -29,15 +30,26 @@ EXIT_REFUSED = 3  # an account of a kind the service refuses (Portfolio Margin)
 WS_BASES = {"live": "wss://fstream.binance.com", "demo": "wss://fstream.binancefuture.com"}
 
 
+def log_handler() -> logging.Handler:
+    """Log lines on stderr, one event per line. In the foreground each starts with the time
+    (UTC, to the millisecond); under systemd (`JOURNAL_STREAM` set) journald stamps them."""
+    handler = logging.StreamHandler(sys.stderr)
+    if os.environ.get("JOURNAL_STREAM"):
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        return handler
+    formatter = logging.Formatter(
+        "%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S"
+    )
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    return handler
+
+
 def setup_logging(secrets: Sequence[str] = ()) -> None:
     """One event per line, as journald likes it. Secrets are cut from every line (the HTTP
     client under Telegram logs URLs with the bot token); `ASSISTANT_DEBUG=1` logs everything."""
     debug = os.environ.get("ASSISTANT_DEBUG") == "1"
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
-        stream=sys.stderr,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, handlers=[log_handler()])
     if not debug:
         for noisy in ("apscheduler", "websockets", "httpx", "httpcore", "ccxt", "telegram"):
             logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import sys
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -21,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from assistant.binance.rest import BinanceRest
-from assistant.chat.chart import Mark, history
+from assistant.chat.chart import Lines, Mark, Point, history
 from assistant.commands.emulator import scenario_from
+from assistant.commands.tally import Tally
+from assistant.core import format as fmt
 from assistant.core.actions import SendAlert
 from assistant.core.margin.liquidation import distance
 from assistant.core.rules.config import scaled
@@ -37,7 +40,18 @@ from assistant.service.settings import Settings, rules_from
 from assistant.store.sqlite import SqliteStore
 
 TAIL = 5.0  # scenario seconds after the last point, for the last actions to settle
+ORDER_SIZE = re.compile(r"reduce-only (?:SELL|BUY) (\S+ \S+)")
 ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """A money action the emulator carried out, as its notice said it."""
+
+    t: float  # scenario seconds
+    kind: str  # deposit, reduce, isolated-margin
+    text: str
+    amount: str  # what moved, for the plot: "200.00 USDT", "0.5 BTCUSDT"
 
 
 @dataclass
@@ -48,14 +62,16 @@ class Outcome:
     config_mode: str
     liquidated: bool = False
     liquidated_at: float | None = None
-    deposited: Decimal = ZERO
+    deposited: Decimal = ZERO  # USDT's
+    by_asset: dict[str, Decimal] = field(default_factory=dict)  # every asset moved
     transfers: int = 0
     reduced_notional: Decimal = ZERO
     orders: int = 0
     fees: Decimal = ZERO
     alerts: list[tuple[float, str, str]] = field(default_factory=list)  # (t, severity, text)
-    actions: list[tuple[float, str]] = field(default_factory=list)
-    samples: list[tuple[float, float | None, float | None]] = field(default_factory=list)
+    actions: list[Done] = field(default_factory=list)
+    samples: list[Point] = field(default_factory=list)  # at: scenario milliseconds
+    tally: Tally = field(default_factory=Tally)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -67,12 +83,17 @@ class Outcome:
             "liquidated": self.liquidated,
             "liquidated_at": self.liquidated_at,
             "deposited_usdt": str(self.deposited),
+            "deposited": {asset: str(amount) for asset, amount in sorted(self.by_asset.items())},
             "transfers": self.transfers,
             "reduced_notional_usdt": str(self.reduced_notional),
             "reduce_orders": self.orders,
             "fees_usdt": str(self.fees),
             "alerts": [{"t": t, "severity": s, "text": x} for t, s, x in self.alerts],
-            "actions": [{"t": t, "text": x} for t, x in self.actions],
+            "actions": [
+                {"t": a.t, "kind": a.kind, "amount": a.amount, "text": a.text} for a in self.actions
+            ],
+            "alert_count": self.tally.alert_count,
+            "notice_count": self.tally.notice_count,
         }
 
     def as_text(self) -> str:
@@ -81,24 +102,40 @@ class Outcome:
             f" rules in auto (the config says {self.config_mode})",
         ]
         happened = [(t, f"{severity.upper():8} {text}") for t, severity, text in self.alerts]
-        happened += [(t, f"ACTION   {text}") for t, text in self.actions]
+        happened += [(a.t, f"ACTION   {a.text}") for a in self.actions]
         for t, text in sorted(happened, key=lambda item: item[0]):
             lines.append(f"  t={t:7.1f}s  {text}")
         when = f" at t={self.liquidated_at:.1f}s" if self.liquidated_at is not None else ""
         lines += [
             f"liquidated:        {'YES' + when if self.liquidated else 'no'}",
-            f"USDT deposited:    {self.deposited:.2f} in {self.transfers} transfer(s)",
-            f"notional reduced:  {self.reduced_notional:.2f} USDT in {self.orders} order(s)",
-            f"fees paid:         {self.fees:.2f} USDT",
-            f"alerts:            {len(self.alerts)}",
+            f"deposited:         {deposited_words(self.by_asset)} in {self.transfers} transfer(s)",
+            f"notional reduced:  {fmt.usdt(self.reduced_notional)} in {self.orders} order(s)",
+            f"fees paid:         {fmt.usdt(self.fees)}",
+            *self.tally.lines(),
         ]
         return "\n".join(lines)
+
+
+def deposited_by_asset(transfers: list[dict[str, Any]]) -> dict[str, Decimal]:
+    """Spot → futures transfers, summed per asset (a USDC pool is topped up in USDC)."""
+    moved: dict[str, Decimal] = {}
+    for row in transfers:
+        asset = str(row.get("asset", "USDT"))
+        moved[asset] = moved.get(asset, ZERO) + Decimal(row["amount"])
+    return moved
+
+
+def deposited_words(moved: dict[str, Decimal]) -> str:
+    if not moved:
+        return f"{fmt.money(ZERO)} USDT"
+    return ", ".join(f"{fmt.money(amount)} {asset}" for asset, amount in sorted(moved.items()))
 
 
 def _tally(outcome: Outcome, emulator: Emulator, started_ms: int, speed: float) -> None:
     engine = emulator.engine
     outcome.transfers = len(engine.transfers)
-    outcome.deposited = sum((Decimal(t["amount"]) for t in engine.transfers), ZERO)
+    outcome.by_asset = deposited_by_asset(engine.transfers)
+    outcome.deposited = outcome.by_asset.get("USDT", ZERO)
     ours = [o for o in engine.orders if o["clientOrderId"].startswith("mg-")]
     filled = [o for o in ours if o["status"] == "FILLED"]
     outcome.orders = len(filled)
@@ -127,10 +164,12 @@ async def simulate(scenario: Scenario, name: str, settings: Settings, speed: flo
 
         def heard(alert: SendAlert) -> None:
             t = emulator.scenario_time()
+            outcome.tally.heard(alert)
             if alert.outcome is None:  # the rules' alerts; the executor's say how it went
                 outcome.alerts.append((t, alert.severity, alert.text))
             elif alert.outcome == Settled.DONE:
-                outcome.actions.append((t, alert.text.removeprefix("done: ")))
+                text = alert.text.removeprefix("done: ")
+                outcome.actions.append(Done(t, alert.key, text, _amount(alert)))
 
         runtime = build(
             settings,
@@ -172,31 +211,32 @@ async def _sample(service: Loop, emulator: Emulator, outcome: Outcome) -> None:
         book = service.state.book
         if book is None or not service.state.ready:
             continue
-        ratio, near = book.margin_ratio, distance(book).nearest
-        outcome.samples.append(
-            (
-                emulator.scenario_time(),
-                None if ratio is None else float(ratio),
-                None if near is None else float(near),
-            )
-        )
+        at = int(emulator.scenario_time() * 1000)
+        outcome.samples.append(Point(at, book.margin_ratio, distance(book).nearest))
+
+
+def _amount(alert: SendAlert) -> str:
+    """What a done action moved, for the plot's label: USDT, or the order's size."""
+    if alert.amount is not None:
+        return fmt.usdt(alert.amount)
+    found = ORDER_SIZE.search(alert.text)
+    return found.group(1) if found else ""
 
 
 def plot(outcome: Outcome, settings: Settings) -> bytes:
+    """The simulated account's margin health, the rules' alerts, and the actions done."""
     rules = rules_from(settings)
-    marks = [Mark(t, text, "alert") for t, _, text in outcome.alerts]
-    marks += [Mark(t, text, "action") for t, text in outcome.actions]
+    ms = 1000
+    marks = [Mark(int(t * ms), text, "alert") for t, _, text in outcome.alerts]
+    marks += [Mark(int(a.t * ms), a.amount, a.kind, "done") for a in outcome.actions]
     if outcome.liquidated_at is not None:
-        marks.append(Mark(outcome.liquidated_at, "liquidated", "liquidation"))
-    title = f"simulate {outcome.scenario} at {outcome.speed:g}x"
-    return history(
-        outcome.samples,
-        marks,
-        rules.alerts.ratio_tiers,
-        rules.alerts.distance_tiers,
-        title,
-        clock=False,
+        marks.append(Mark(int(outcome.liquidated_at * ms), "liquidated", "liquidation"))
+    title = (
+        f"simulate {outcome.scenario} at {outcome.speed:g}x: margin health with these rules"
+        f" in auto ({len(outcome.actions)} actions done"
+        f"{', LIQUIDATED' if outcome.liquidated else ''})"
     )
+    return history(outcome.samples, marks, Lines.of(rules), title, clock=False)
 
 
 def run(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from assistant.core import format as fmt
 from assistant.core.model import PositionSide
 from assistant.core.values import Outcome, Severity
 
@@ -19,6 +20,7 @@ WITHDRAWN = "withdrawn"
 # Every order we send carries a client id with this prefix: an open order without it is the
 # user's own, and never ours to cancel.
 CLIENT_PREFIX = "mg-"
+MANUAL = "asked from chat"  # the reason of an action a person asked for in chat
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,7 @@ class SendAlert:
     tier: Decimal | str | None = None  # the threshold crossed, or CLEAR / STALE
     amount: Decimal | None = None  # the USDT of a money notice
     outcome: Outcome | None = None  # the executor's announcements: done, dry-run, ...
+    decision_id: str = ""  # the executor's announcements: the decision they are about
     quiet: bool = False  # a record only (the log and the audit table), sent to nobody
 
 
@@ -81,17 +84,40 @@ MoneyAction = TransferToFutures | AddIsolatedMargin | PlaceReduceOnly
 Action = SendAlert | MoneyAction
 
 
+def _leg(symbol: str, side: PositionSide) -> str:
+    """A position as people name it: the symbol, and in hedge mode its leg."""
+    return symbol if side == PositionSide.BOTH else f"{symbol} {side.value}"
+
+
 def describe(action: MoneyAction) -> str:
     if isinstance(action, TransferToFutures):
-        return f"transfer {action.amount} {action.asset} from spot to futures"
+        return f"transfer {fmt.coins(action.amount, action.asset)} from spot to futures"
     if isinstance(action, AddIsolatedMargin):
-        return f"add {action.amount} USDT to isolated {action.symbol} {action.position_side.value}"
-    what = (
-        f"reduce-only {action.side} {action.quantity} {action.symbol} {action.position_side.value}"
-    )
+        where = _leg(action.symbol, action.position_side)
+        return f"add {fmt.usdt(action.amount)} to isolated {where}"
+    where = _leg(action.symbol, action.position_side)
+    what = f"reduce-only {action.side} {fmt.quantity(action.quantity)} {where}"
     if action.cancel:
         what += f", after cancelling our stale order(s) {', '.join(action.cancel)}"
     return what
+
+
+def reason_of(action: MoneyAction) -> str:
+    """Why it is done, as a clause: who asked for it in chat, or the rule's reason (and who
+    confirmed it, in confirm mode)."""
+    if action.reason == MANUAL:
+        return fmt.asked(action.by)
+    return f"{action.reason}; confirmed by {action.by}" if action.by else action.reason
+
+
+def size(action: MoneyAction) -> Decimal:
+    """USDT for a deposit or a top-up, the quantity for an order."""
+    return action.quantity if isinstance(action, PlaceReduceOnly) else action.amount
+
+
+def symbol_of(action: MoneyAction) -> str:
+    """An order's or a top-up's symbol; a transfer's asset."""
+    return action.asset if isinstance(action, TransferToFutures) else action.symbol
 
 
 def kind_of(action: MoneyAction) -> str:

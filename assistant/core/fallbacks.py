@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from assistant.core.margin.pools import CREDITS, link_symbol
+from assistant.core.margin.pools import CREDITS
 from assistant.core.model import ONE, ZERO, AssetRate, Bracket, BracketTable, Collateral, Position
 
 ASSUMED_CAP = Decimal("1e15")  # an assumed table's one tier covers any notional Binance allows
@@ -27,18 +27,13 @@ def assumed_table(rate: Decimal) -> BracketTable:
 def collateral(
     wallets: Mapping[str, Decimal],
     asset_rates: Mapping[str, AssetRate],
-    rate_marks: Mapping[str, Decimal],
+    links: Mapping[str, tuple[str, Decimal]],
 ) -> Collateral:
     """A Multi-Assets pool's collateral: credits valued at 1 USD when Binance gives no rate."""
     rates = dict(asset_rates)
     if CREDITS in wallets and CREDITS not in rates:
         rates[CREDITS] = CREDIT_RATE
-    links = {}
-    for asset, anchor in rate_marks.items():
-        link = link_symbol(asset)
-        if link is not None:
-            links[asset] = (link, anchor)
-    return Collateral({a: v for a, v in wallets.items() if v}, rates, links)
+    return Collateral({a: v for a, v in wallets.items() if v}, rates, dict(links))
 
 
 def assumed_rates(

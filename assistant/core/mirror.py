@@ -97,9 +97,11 @@ class MirrorState:
     margin_assets: Mapping[str, str] = field(default_factory=dict)
     multi_assets: bool = False
     rates: Mapping[str, AssetRate] = field(default_factory=dict)
-    rate_marks: Mapping[str, Decimal] = field(default_factory=dict)
+    rate_links: Mapping[str, tuple[str, Decimal]] = field(default_factory=dict)
     algo_orders: Mapping[int, AlgoOrder] = field(default_factory=dict)
     pools: Mapping[str, MarginBook] = field(default_factory=dict)  # derived, like `book`
+    # The marks of the latest REST snapshot: the moment the exchange's figures are of.
+    snapshot_marks: Mapping[str, Decimal] = field(default_factory=dict)
     # The shadow mark's estimator per symbol whose book is followed (`core.shadow`): it
     # never enters the margin book, which is computed from real marks only.
     quotes: Mapping[str, Quote] = field(default_factory=dict)
@@ -274,6 +276,7 @@ def _snapshot(state: MirrorState, event: AccountSnapshotted) -> MirrorState:
         open_orders={o.order_id: o for o in event.open_orders},
         exchange=event.exchange,
         snapshot_at=event.taken_at,
+        snapshot_marks=dict(event.marks),
         updated_at=max(state.updated_at, event.taken_at),
         recent=(),
     )
@@ -331,18 +334,18 @@ def _algo(state: MirrorState, event: AlgoOrderUpdated) -> MirrorState:
 
 
 def _with_rates(state: MirrorState, rates: tuple[AssetRate, ...]) -> MirrorState:
-    """New asset index rates; each linked asset's anchored to its symbol's mark right now."""
+    """New asset index rates; each volatile asset linked to a held symbol of it (BTC to
+    BTCUSDT, else BTCUSDC...) and anchored to that symbol's mark right now."""
     merged = dict(state.rates)
-    anchors = dict(state.rate_marks)
+    links = dict(state.rate_links)
     for rate in rates:
         merged[rate.asset] = rate
-        link = link_symbol(rate.asset)
-        mark = None if link is None else state.marks.get(link)
-        if mark is None:
-            anchors.pop(rate.asset, None)
+        link = link_symbol(rate.asset, state.marks)
+        if link is None:
+            links.pop(rate.asset, None)
         else:
-            anchors[rate.asset] = mark
-    return replace(state, rates=merged, rate_marks=anchors)
+            links[rate.asset] = (link, state.marks[link])
+    return replace(state, rates=merged, rate_links=links)
 
 
 def rebuild(state: MirrorState) -> MirrorState:
@@ -383,7 +386,7 @@ def _rebuilt(state: MirrorState) -> MirrorState:
     try:
         if state.multi_assets:
             pools = multi_assets_pool(
-                collateral(state.wallets, state.rates, state.rate_marks),
+                collateral(state.wallets, state.rates, state.rate_links),
                 positions,
                 state.marks,
                 tables,

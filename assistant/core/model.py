@@ -18,6 +18,8 @@ from enum import StrEnum
 ZERO = Decimal(0)
 ONE = Decimal(1)
 CUM_TOLERANCE = Decimal("0.000001")  # relative; Binance's tables satisfy the recursion exactly
+# Collateral whose value does not move with crypto prices (credits and USD stablecoins).
+STABLE = frozenset({"USDT", "USDC", "FDUSD", "BUSD", "BNFCR", "USD1", "BFUSD", "LDUSDT", "RWUSD"})
 
 
 class PositionSide(StrEnum):
@@ -224,6 +226,24 @@ class Account:
         return Account(
             self.wallet_balance, self.positions, marks, self.brackets, self.asset, self.collateral
         )
+
+
+def market_moved(account: Account, factor: Decimal) -> Account:
+    """The account once the whole market moves by `factor`: every mark, and in Multi-Assets
+    mode the volatile collateral (BTC, ETH...) no held symbol moves, its index with them."""
+    marks = {sym: price * factor for sym, price in account.marks.items()}
+    held = account.collateral
+    if held is None:
+        return account.with_marks(marks)
+    rates = dict(held.rates)
+    for asset, rate in held.rates.items():
+        link = held.links.get(asset)
+        if asset not in STABLE and (link is None or link[0] not in account.marks):
+            rates[asset] = rate.scaled(factor)
+    moved = Collateral(held.wallets, rates, held.links)
+    return Account(
+        account.wallet_balance, account.positions, marks, account.brackets, account.asset, moved
+    )
 
 
 def validate_account(account: Account) -> None:

@@ -3,11 +3,14 @@ figures and the exchange's. Like with like: Binance's totals include isolated po
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from assistant.core import format as fmt
 from assistant.core.events import AccountSnapshotted, DriftDetected
 from assistant.core.margin.book import MarginBook
-from assistant.core.mirror import MirrorState
+from assistant.core.margin.liquidation import liquidation_prices
+from assistant.core.mirror import Key, MirrorState, rebuild
 from assistant.core.model import Position
 
 MONEY_TOLERANCE = Decimal("0.01")  # USDT; Binance truncates to 8 decimals, marks move between reads
@@ -21,6 +24,10 @@ def _differs(ours: Decimal, theirs: Decimal, relative: Decimal = RELATIVE_TOLERA
     return abs(ours - theirs) > max(MONEY_TOLERANCE, abs(theirs) * relative)
 
 
+def _position(amount: Decimal, entry: Decimal) -> str:
+    return f"{fmt.exact(amount)} @ {fmt.exact(entry)}"
+
+
 def mirror_drift(state: MirrorState, snapshot: AccountSnapshotted) -> list[DriftDetected]:
     """The mirror against a snapshot: positions, wallet and open orders must match exactly."""
     at = snapshot.taken_at
@@ -28,8 +35,8 @@ def mirror_drift(state: MirrorState, snapshot: AccountSnapshotted) -> list[Drift
     theirs = {(p.symbol, p.side): p for p in snapshot.positions if p.amount}
     for key in sorted(set(theirs) | set(state.positions)):
         mine, real = state.positions.get(key), theirs.get(key)
-        ours_text = "none" if mine is None else f"{mine.amount} @ {mine.entry_price}"
-        their_text = "none" if real is None else f"{real.amount} @ {real.entry_price}"
+        ours_text = "none" if mine is None else _position(mine.amount, mine.entry_price)
+        their_text = "none" if real is None else _position(real.amount, real.entry_price)
         same = (mine is None and real is None) or (
             mine is not None
             and real is not None
@@ -42,7 +49,10 @@ def mirror_drift(state: MirrorState, snapshot: AccountSnapshotted) -> list[Drift
     if state.wallet_balance != snapshot.wallet_balance:
         drift.append(
             DriftDetected(
-                "wallet balance", str(state.wallet_balance), str(snapshot.wallet_balance), at
+                "wallet balance",
+                f"{fmt.exact(state.wallet_balance)} USDT",
+                f"{fmt.exact(snapshot.wallet_balance)} USDT",
+                at,
             )
         )
     if state.multi_assets != snapshot.multi_assets:  # switched with no ACCOUNT_CONFIG_UPDATE seen
@@ -100,7 +110,9 @@ def figure_drift(state: MirrorState) -> list[DriftDetected]:
             what += " (USDT pool)"
         if state.assumed:
             what += f" without {', '.join(sorted(state.assumed))}"
-        drift.append(DriftDetected(what, str(total), str(theirs_total), at))
+        unit = "USD" if multi else "USDT"
+        ours, theirs = f"{fmt.money(total)} {unit}", f"{fmt.money(theirs_total)} {unit}"
+        drift.append(DriftDetected(what, ours, theirs, at))
     return drift
 
 
@@ -116,4 +128,65 @@ def _position_drift(
     if theirs is None or not _differs(mm, theirs):
         return []
     what = f"maintenance margin {pos.symbol} {pos.side.value}"
-    return [DriftDetected(what, str(mm), str(theirs), at)]
+    asset = pos.margin_asset
+    return [DriftDetected(what, fmt.coins(mm, asset), fmt.coins(theirs, asset), at)]
+
+
+@dataclass(frozen=True, slots=True)
+class PoolCompared:
+    """One pool's totals beside Binance's own figures for it, each (ours, Binance's): in
+    single-asset mode the account row of its asset (isolated positions included, as Binance
+    counts them); in Multi-Assets mode the account's USD totals."""
+
+    asset: str
+    maintenance: tuple[Decimal, Decimal]
+    balance: tuple[Decimal, Decimal]
+
+
+@dataclass(frozen=True, slots=True)
+class Compared:
+    """Our figures beside the exchange's, both at the moment of its latest snapshot: ours
+    recomputed at the snapshot's marks. `same_account`: no account or order event arrived
+    since the snapshot, so its positions and wallets are the ones ours are computed from."""
+
+    at: int
+    same_account: bool
+    pools: tuple[PoolCompared, ...]
+    liquidation: tuple[tuple[Key, Decimal | None, Decimal | None], ...]  # (ours, Binance's)
+
+
+def at_snapshot(state: MirrorState) -> Compared | None:
+    """None until there is a book and a snapshot to compare it with."""
+    exchange = state.exchange
+    if state.book is None or exchange is None:
+        return None
+    then = rebuild(replace(state, marks={**state.marks, **state.snapshot_marks}))
+    if then.book is None:
+        return None
+    pools: list[PoolCompared] = []
+    rows: list[tuple[Key, Decimal | None, Decimal | None]] = []
+    for asset, pool in sorted(then.pools.items()):
+        account = pool.account
+        prices = liquidation_prices(pool)
+        mm, balance = pool.mm, pool.margin_balance
+        for pos in account.positions:
+            rows.append((pos.key, prices.get(pos.key), exchange.liquidation_prices.get(pos.key)))
+            if not pos.is_cross and pos.amount:
+                mark = account.marks[pos.symbol]
+                size = abs(pos.amount) * mark
+                mm += account.brackets[pos.symbol].maintenance_margin(size) * _ask(pool, pos)
+                balance += pos.isolated_balance(mark) * _ask(pool, pos)
+        if exchange.totals_in_usd:
+            theirs = (exchange.total_maint_margin, exchange.total_margin_balance)
+        else:
+            theirs = (
+                exchange.asset_maint_margins.get(asset, exchange.total_maint_margin),
+                exchange.asset_margin_balances.get(asset, exchange.total_margin_balance),
+            )
+        pools.append(PoolCompared(asset, (mm, theirs[0]), (balance, theirs[1])))
+    return Compared(
+        state.snapshot_at,
+        not state.recent,
+        tuple(pools),
+        tuple((key, ours, theirs or None) for key, ours, theirs in sorted(rows)),
+    )

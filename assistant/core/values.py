@@ -29,7 +29,7 @@ class Outcome(StrEnum):
     AWAITING_CONFIRMATION = "awaiting-confirmation"  # confirm mode, and nobody can confirm
     CANCELLED = "cancelled"  # a proposal a person declined
     EXPIRED = "expired"  # a proposal nobody confirmed in time
-    REPLAYED = "replayed"  # a replay's decision, never carried out
+    REPLAYED = "replayed"  # a replay's decision, never carried out; the caps count it as moved
 
 
 class Mode(StrEnum):

@@ -242,7 +242,10 @@ def build(
     console = ConsoleChat(options.console) if options.console is not None else None
     ports: list[ChatPort] = [p for p in (bot, console) if p is not None]
     confirmations = Confirmations(
-        telegram.confirm_timeout, clock, edit=bot.edit if bot is not None else None
+        telegram.confirm_timeout,
+        clock,
+        edit=bot.edit if bot is not None else None,
+        tell=console.closed if console is not None else None,
     )
     heard: list[Listener] = list(listeners)
     if console is not None and options.console_alerts:

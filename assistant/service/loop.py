@@ -24,6 +24,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from assistant.binance.streams import BinanceStreams
+from assistant.core import format as fmt
 from assistant.core.actions import SendAlert
 from assistant.core.events import (
     CapsRestored,
@@ -56,6 +57,8 @@ from assistant.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 CHAT_EVENTS = (ModeSet, PauseSet, MuteSet, ManualDeposit, ManualReduce)
+HEALTH_STEP = Decimal("0.01")  # a margin ratio move that earns a health row before its time
+HEALTH_JUMP = Decimal("0.05")  # ... and one that earns it at once
 
 
 class Loop:
@@ -93,6 +96,7 @@ class Loop:
         self.decisions: list[Decision] = []
         self.applied = 0
         self._last_health = 0
+        self._last_ratio: Decimal | None = None  # the margin ratio of the last health row
         self._last_prune = 0
         self._brackets_asked = -(2**62)  # when brackets were last asked for out of turn
         self._brackets_missing: frozenset[str] = frozenset()  # the symbols last said missing
@@ -107,20 +111,22 @@ class Loop:
             self.streams.follow(self.state.held_symbols)
         self.store.append(event, received_at, raw)
         self.applied += 1
+        alerted = self.rules is not None and self.rules.alerts.drift  # the alert logs it
         for item in done.drift:  # journaled after their snapshot: replay's order
-            log.warning(
-                "drift: %s: ours %s, exchange %s (the exchange's state is taken)",
+            log.log(
+                logging.INFO if alerted else logging.WARNING,
+                "drift: %s differs: ours %s, Binance's %s (Binance's state is taken)",
                 item.what,
                 item.ours,
                 item.theirs,
             )
             self.store.append(item, received_at)
             self.drift.append(item)
-        if received_at - self._last_health >= self.timings.health_every * 1000:
+        if self._health_due(done.decision, received_at):
             self._optional(self._record_health, received_at)
         self._route(event, done.decision, received_at)
         if isinstance(event, DataWentStale):
-            log.warning("stale data: %s since %s", event.what, event.since)
+            log.warning("stale data: %s since %s", event.what, fmt.when(event.since))
             self.stale.append(event)
         if isinstance(event, StreamConnected) and event.stream == "user":
             self.scheduler.reconcile_now()
@@ -163,12 +169,16 @@ class Loop:
         rules = effective(self.rules, self.memory)
         money = isinstance(event, CHAT_EVENTS)
         if isinstance(event, (ModeSet, PauseSet)):
+            if isinstance(event, ModeSet):
+                asked = f"mode {event.mode or 'as the config says'} asked"
+            else:
+                asked = "money actions " + ("paused" if event.paused else "resumed")
             log.warning(
-                "%s from chat (%s): mode %s%s",
-                type(event).__name__,
+                "chat: %s by %s; in force now: mode %s%s",
+                asked,
                 event.by,
                 rules.mode,
-                ", paused" if rules.paused else "",
+                ", paused (no money moves)" if rules.paused else "",
             )
             self.executor.follow(rules)
         for action in decision.actions:
@@ -189,7 +199,7 @@ class Loop:
             if self.metrics is not None:
                 self.metrics.observe(self.state, event)
         except Exception:
-            log.exception("could not handle %s; skipped", type(event).__name__)
+            log.exception("could not handle an event (%s); skipped", fmt.event(event))
 
     def _tick(self, tick: Tick, at: int) -> None:
         try:
@@ -270,20 +280,38 @@ class Loop:
             )
         down, up = uniform_distance(book)
         moves = [m for m in (down, up) if m is not None]
-        nearest = f"{min(moves) * 100:.2f}%" if moves else "none"
-        ratio = book.margin_ratio
         deposited = self.memory.deposited_today(at)
         text = (
-            f"daily summary: margin ratio {'n/a' if ratio is None else f'{ratio * 100:.2f}%'},"
-            f" margin balance {book.margin_balance:.2f} {book.asset}, liquidation at a {nearest}"
-            " move,"
-            f" {len(self.state.positions)} position(s), deposited today {deposited:.2f} USDT,"
+            f"daily summary: margin ratio {fmt.ratio(book.margin_ratio)},"
+            f" margin balance {fmt.coins(book.margin_balance, book.asset)}, distance to"
+            f" liquidation {fmt.distance(min(moves) if moves else None)} (every mark together),"
+            f" {len(self.state.positions)} position(s), deposited today {fmt.usdt(deposited)},"
             f" mode {self.effective_rules().mode if self.rules else 'mirror only'}"
         )
         return SendAlert("summary", Severity.INFO, text, at)
 
+    def _health_due(self, decision: Decision, at: int) -> bool:
+        """A row of the health series every `health_every`, and sooner while health moves
+        fast or the rules act: at most one a second for a move of a percentage point, one
+        every 0.1 s for an alert, an action or a jump of five: the last moments before a
+        liquidation are the ones a chart must show."""
+        since = at - self._last_health
+        if since >= self.timings.health_every * 1000:
+            return True
+        health = decision.health
+        if since < 100 or health is None:
+            return False
+        ratio, last = health.margin_ratio, self._last_ratio
+        if ratio is None or last is None:
+            moved = HEALTH_JUMP if ratio is not last else Decimal(0)
+        else:
+            moved = abs(ratio - last)
+        if decision.actions or moved >= HEALTH_JUMP:
+            return True
+        return since >= 1000 and moved >= HEALTH_STEP
+
     def _record_health(self, at: int) -> None:
-        """One row of the health series (downsampled to `health_every`)."""
+        """One row of the health series."""
         book = self.state.book
         if book is None or not self.state.ready:
             return
@@ -293,6 +321,7 @@ class Loop:
             at, book.margin_ratio, book.margin_balance, book.mm, min(moves) if moves else None
         )
         self._last_health = at
+        self._last_ratio = book.margin_ratio
 
     # ---- lifecycle --------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from pydantic import (
 
 from assistant.core.rules.config import AlertRules, AssetCaps, DepositRule, ReduceRule, Rules
 from assistant.core.values import Mode, Policy
-from assistant.dashboard.config import DashboardSection
+from assistant.dashboard.config import DashboardSection, is_loopback
 from assistant.errors import InputError
 from assistant.secrets import resolve_secret
 from assistant.service.units import (
@@ -116,8 +116,7 @@ class Store(_Section):
     critical_free: Size = 500_000_000  # and a critical alert below this
     # Journal, audit and sent outbox rows older than this are pruned (intents and claims never).
     retention: Duration = 7 * 86400.0
-    # The shadow mark's inputs (quotes: book and trade, conflated) are pruned sooner.
-    retention_book: Duration = 86400.0
+    retention_book: Duration = 86400.0  # the shadow mark's quotes (book, trades): pruned sooner
 
     @field_validator("retention")
     @classmethod
@@ -313,10 +312,24 @@ def telegram_token(settings: Settings) -> str:
     return resolve_secret(token, "telegram.token", literal_ok=False) if token else ""
 
 
+MIN_TOKEN = 16  # characters of a dashboard token that guards a page open to the network
+
+
 def dashboard_token(settings: Settings) -> str:
-    """The dashboard's token, resolved ("" when none is set)."""
+    """The dashboard's token, resolved ("" when none is set); a short one is refused when the
+    page listens beyond loopback (it would be guessed)."""
     token = settings.dashboard.token
-    return resolve_secret(token, "dashboard.token", literal_ok=False) if token else ""
+    value = resolve_secret(token, "dashboard.token", literal_ok=False) if token else ""
+    short_token(value, settings)
+    return value
+
+
+def short_token(value: str, settings: Settings) -> None:
+    if value and len(value) < MIN_TOKEN and not is_loopback(settings.dashboard.host):
+        raise InputError(
+            f"dashboard.token: {len(value)} characters; at least {MIN_TOKEN} are needed when the"
+            " page listens beyond loopback (e.g. the output of `openssl rand -hex 16`)"
+        )
 
 
 def api_keys(settings: Settings) -> list[tuple[str, str, bool]]:
@@ -351,9 +364,7 @@ def rules_from(settings: Settings) -> Rules:
             int(a.cooldown * 1000),
             int(a.stale_after * 1000),
             a.drift,
-            early=a.early,
-            early_stale_after_ms=int(a.early_stale_after * 1000),
-            early_max_spread=a.early_max_spread,
+            *(a.early, int(a.early_stale_after * 1000), a.early_max_spread),
         ),
         deposit=DepositRule(
             d.enabled,

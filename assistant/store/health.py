@@ -38,13 +38,20 @@ class HealthSeries:
         return cursor.rowcount
 
     def health_since(self, since: int, until: int, points: int = 1500) -> list[dict[str, Any]]:
-        """The health series between two times, oldest first, at most about `points` rows
-        (the last row of each equal slice of time; figures as strings)."""
-        step = max(1, (until - since) // points)
+        """The health series between two times, oldest first, at most about `points` rows:
+        the span the rows actually cover is cut into equal slices and the last row of each
+        is kept, so a short history is drawn whole however long the period asked, and the
+        newest row is always in (figures as strings)."""
+        first, last = self.db.execute(
+            "SELECT MIN(at), MAX(at) FROM health WHERE at >= ? AND at <= ?", [since, until]
+        ).fetchone()
+        if first is None:
+            return []
+        step = max(1, (last - first) // points)
         return list(
             self.db.query(
                 "SELECT * FROM health WHERE at IN (SELECT MAX(at) FROM health"
                 " WHERE at >= ? AND at <= ? GROUP BY (at - ?) / ?) ORDER BY at",
-                [since, until, since, step],
+                [first, last, first, step],
             )
         )

@@ -323,9 +323,10 @@ class SqliteStore(HealthSeries):
         tier, amount = alert.tier, alert.amount
         self._audit(
             "INSERT INTO audit (at, decision_id, what, detail, severity, metric, tier, amount,"
-            " outcome) VALUES (?, '', ?, ?, ?, ?, ?, ?, ?)",
+            " outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 alert.at,
+                alert.decision_id,
                 f"alert:{alert.key}",
                 f"{alert.severity}: {alert.text}",
                 str(alert.severity),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-from decimal import Decimal
 
 from assistant.core.actions import SendAlert
 
@@ -24,14 +23,6 @@ def b(value: object) -> str:
 
 def code(value: object) -> str:
     return f"<code>{esc(value)}</code>"
-
-
-def pct(value: Decimal | None, places: int = 2) -> str:
-    return "n/a" if value is None else f"{value * 100:.{places}f}%"
-
-
-def money(value: Decimal | None) -> str:
-    return "n/a" if value is None else f"{value:,.2f}"
 
 
 def plain(text: str) -> str:

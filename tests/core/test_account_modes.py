@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal as D
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -32,6 +33,7 @@ from assistant.core.model import (
     Position,
     PositionSide,
 )
+from assistant.errors import InputError
 from tests.core.strategies import bracket_tables, decimals
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "binance"
@@ -315,3 +317,102 @@ def test_calc_refuses_a_multi_assets_account_without_rates() -> None:
     data["asset_index"] = [{"symbol": "USDTUSD", "index": "1"}]
     with pytest.raises(Exception, match="asset index for USDC"):
         run(data)
+
+
+def test_btc_collateral_follows_a_btcusdc_mark_and_any_market_fall() -> None:
+    """BTC collateral moves with the BTC symbol held, USDC-quoted or not; and a fall of every
+    mark takes volatile collateral down even when no symbol of it is held."""
+    index = [
+        {"symbol": "USDCUSD", "index": "1"},
+        {"symbol": "BTCUSD", "index": "60000", "bidBuffer": "0.05", "askBuffer": "0.05"},
+    ]
+    data = {
+        "multi_assets": True,
+        "assets": [
+            {"asset": "USDC", "crossWalletBalance": "100"},
+            {"asset": "BTC", "crossWalletBalance": "1"},
+        ],
+        "asset_index": index,
+        "positions": [
+            {
+                "symbol": "BTCUSDC",
+                "positionAmt": "0.5",
+                "entryPrice": "60000",
+                "markPrice": "60000",
+                "leverage": 10,
+            }
+        ],
+        "brackets": {"BTCUSDC": one_tier("0.005")},
+    }
+    out = run(data)
+    # equity 100 + 0.95 p + 0.5 (p − 60000) = MM 0.0025 p  =>  p = 29900 / 1.4475
+    (lp,) = [D(p["liquidation_price"]) for p in out["positions"]]
+    assert lp.quantize(D("0.01")) == (D(29900) / D("1.4475")).quantize(D("0.01"))
+    assert abs(D(out["distance_to_liquidation"]["down"]) - (1 - lp / 60000)) < D("2e-8")
+    # an ETH long beside BTC collateral no BTC symbol moves: its own price holds BTC still,
+    # the market-wide fall does not
+    data["positions"] = [
+        {
+            "symbol": "ETHUSDC",
+            "positionAmt": "10",
+            "entryPrice": "3000",
+            "markPrice": "3000",
+            "leverage": 10,
+        }
+    ]
+    data["brackets"] = {"ETHUSDC": one_tier("0.005")}
+    data["assets"] = [
+        {"asset": "USDC", "crossWalletBalance": "100"},
+        {"asset": "BTC", "crossWalletBalance": "0.1"},
+    ]
+    out = run(data)
+    (eth,) = [D(p["liquidation_price"]) for p in out["positions"]]
+    down = D(out["distance_to_liquidation"]["down"])
+    assert down < 1 - eth / 3000  # falling together is worse than ETH alone
+    # at that uniform fall, equity = maintenance margin: 100 + 5700 f + 10 (3000 f − 3000)
+    f = 1 - down
+    # (the output is cut to 8 decimals: 35,550 USD per unit of f)
+    assert abs(100 + 5700 * f + 10 * (3000 * f - 3000) - D("0.005") * 10 * 3000 * f) < D("0.001")
+
+
+def wallet(asset: str) -> dict[str, str]:
+    return {"asset": asset, "crossWalletBalance": "1"}
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        (lambda d: d.update(wallet_balance="5"), "not both"),
+        (lambda d: d["assets"].append({"asset": "USDT", "crossWalletBalance": "9"}), "twice"),
+        (lambda d: d["asset_index"].append({"symbol": "USDTUSD", "index": "0.5"}), "twice"),
+        (
+            lambda d: d.update(
+                multi_assets=False, assets=[{"asset": "BNFCR", "crossWalletBalance": "1"}]
+            ),
+            "credits mode",
+        ),
+        (
+            lambda d: d.update(
+                multi_assets=False, assets=[{"asset": "USDT", "crossWalletBalance": "1"}]
+            ),
+            "no USDC wallet",
+        ),
+    ],
+)
+def test_contradictory_input_is_refused_not_guessed(change: Any, said: str) -> None:
+    data = faq()
+    change(data)
+    with pytest.raises(InputError, match=said):
+        run(data)
+
+
+def test_raw_bodies_without_the_accounts_mode_are_refused() -> None:
+    account = (FIXTURES / "real.ccxt.fapi_v3_account.json").read_text()  # v3: no mode in it
+    positions = (FIXTURES / "real.ccxt.fapi_v3_positionRisk.json").read_text()
+    brackets = json.dumps({"BTCUSDT": one_tier("0.004")}, default=str)
+    bodies = {"account": account, "positions": positions, "brackets": brackets}
+    with pytest.raises(InputError, match="--config"):
+        calc_bodies(bodies)
+    config = json.dumps({"multiAssetsMargin": True, "dualSidePosition": False})
+    with pytest.raises(InputError, match="asset index"):
+        calc_bodies({**bodies, "config": config})

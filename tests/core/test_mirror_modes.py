@@ -187,6 +187,46 @@ def test_the_users_stop_loss_is_told_never_lets_it_block_a_reduction() -> None:
     actions = evaluate(state, Memory(), 2_500, AUTO).actions
     (order,) = [a for a in actions if isinstance(a, PlaceReduceOnly)]
     assert order.symbol == "BTCUSDC" and order.quantity > 0
-    assert "STOP_MARKET at 50000 (closes it all)" in order.reason
+    assert "stop market at 50,000.00 (closes it all)" in order.reason
     gone = apply(state, AlgoOrderUpdated(1_600, stop, "CANCELED"))
     assert gone.algo_orders == {}
+
+
+def test_a_deposit_that_repays_a_debt_is_sized_at_the_ask_then_the_bid() -> None:
+    """Multi-Assets: a negative USDT balance is valued at the ask rate; a deposit first repays
+    it (each USDT worth the ask), then adds equity at the bid. Sized so, it lands on target."""
+    from assistant.core.rules.money import in_asset
+
+    debt = AssetRate("USDT", D(1), D("0.99"), D("1.02"))
+    state = apply(ready(multi=True, usdc_wallet="5000"), AssetIndexUpdated((debt, USDC), 1_100))
+    state = apply(state, BalanceAndPositionUpdated("ORDER", 1_200, D(-1000), (), {}))
+    book = state.book
+    assert book is not None
+    equity = D(-1000) + D("0.1") * (D(60000) - D(60000))  # the BTCUSDT leg at its entry
+    assert book.valued is not None and book.valued.weights["BTCUSDT"][0] == D("1.02")
+    need = D(1500)  # USD of equity wanted: 1,020 repay the debt, 480 more at the bid
+    amount = in_asset(book, need, "USDT")
+    assert amount == -equity + (need - D(1020)) / D("0.99")
+    wallets = dict(book.account.collateral.wallets)  # type: ignore[union-attr]
+    wallets["USDT"] += amount
+    after = replace(book.account, collateral=replace(book.account.collateral, wallets=wallets))
+    from assistant.core.margin.book import MarginBook
+
+    assert MarginBook.build(after).margin_balance - book.margin_balance == need
+
+
+def test_a_credits_account_is_not_topped_up_with_usdt() -> None:
+    state = ready(multi=True, usdc_wallet="100")
+    state = apply(state, BalanceAndPositionUpdated("ORDER", 1_500, None, (), {"BNFCR": D(0)}))
+    assert state.book is not None and state.book.asset == "BNFCR"
+    book = state.book
+    assert book.margin_ratio is not None
+    low = book.margin_ratio / 2  # triggered, and short of a target below it
+    rules = replace(AUTO, deposit=replace(AUTO.deposit, trigger_ratio=low, target_ratio=low / 2))
+    moved, said = transfers(state, rules)
+    assert moved == []
+    (alert,) = [a for a in said if a.key == "unfunded:BNFCR"]
+    assert "cannot be topped up with USDT" in alert.text
+    btc = replace(rules, deposit=replace(rules.deposit, asset="USDC"))
+    moved, _ = transfers(state, btc)
+    assert [t.asset for t in moved] == ["USDC"]

@@ -34,7 +34,7 @@ def test_a_missed_fill_and_wallet_change_are_reported_with_both_values() -> None
     drift = {d.what: (d.ours, d.theirs) for d in mirror_drift(state, snapshot(at=5_000))}
     assert drift == {
         "position BTCUSDT BOTH": ("0.4 @ 60000", "0.5 @ 60000"),
-        "wallet balance": ("2990", "3000"),
+        "wallet balance": ("2990 USDT", "3000 USDT"),
     }
 
 

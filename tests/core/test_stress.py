@@ -1,4 +1,4 @@
-"""Stress and the cheap distance bound, on Binance's FAQ account."""
+"""Stress (and where it liquidates) and the cheap distance bound."""
 
 from __future__ import annotations
 
@@ -7,9 +7,16 @@ from decimal import Decimal
 import pytest
 
 from assistant.core.margin.book import MarginBook
-from assistant.core.margin.liquidation import distance, distance_lower_bound, uniform_distance
-from assistant.core.margin.stress import shocked, stress
+from assistant.core.margin.liquidation import (
+    distance,
+    distance_lower_bound,
+    liquidation_price,
+    uniform_distance,
+)
+from assistant.core.margin.stress import shocked, stress, stress_report
+from assistant.core.model import Account, MarginType, Position, PositionSide
 from tests.core.test_golden import faq_account
+from tests.helpers import real_2024_brackets
 
 D = Decimal
 
@@ -52,3 +59,46 @@ def test_lower_bound_never_exceeds_the_exact_distance() -> None:
     bound = distance_lower_bound(book)
     down, _ = uniform_distance(book)
     assert bound is not None and down is not None and 0 < bound <= down
+
+
+def ten_x_long(margin_type: MarginType = MarginType.CROSS) -> Account:
+    """1,000 USDT behind a 10x BTC long (the issue's `/stress -30`: balance → -2,000)."""
+    position = Position(
+        "BTCUSDT", PositionSide.BOTH, D("0.1"), D("100000"), margin_type, D("1000"), 10
+    )
+    wallet = D("0") if margin_type is MarginType.ISOLATED else D("1000")
+    brackets = real_2024_brackets()
+    return Account(wallet, (position,), {"BTCUSDT": D("100000")}, {"BTCUSDT": brackets["BTCUSDT"]})
+
+
+def test_a_balance_below_zero_is_liquidated_not_a_missing_ratio() -> None:
+    report = stress_report(ten_x_long(), D("-0.30"))
+    assert report.after.margin_balance == D("-2000") and report.after.margin_ratio is None
+    assert report.liquidated  # was "not liquidated": a None ratio read as "no liquidation"
+    # ... and where: the move that brings the balance down to the maintenance margin.
+    move = report.liquidation_move
+    assert move is not None and D("-0.30") < move < 0
+    at = MarginBook.build(shocked(ten_x_long(), move))
+    assert abs(at.headroom) < D("1e-12")
+    assert report.liquidation_marks == {"BTCUSDT": D("100000") * (1 + move)}
+    assert not stress_report(ten_x_long(), D("-0.05")).liquidated  # short of it
+    assert stress_report(ten_x_long(), D("-0.05")).liquidation_move == move
+
+
+def test_one_symbol_stress_names_its_liquidation_price_and_no_price_the_other_way() -> None:
+    account = ten_x_long()
+    report = stress_report(account, D("-0.30"), "BTCUSDT")
+    book = MarginBook.build(account)
+    price = liquidation_price(book, account.positions[0])
+    assert report.liquidated and report.liquidation_marks == {"BTCUSDT": price}
+    up = stress_report(account, D("0.50"), "BTCUSDT")
+    assert not up.liquidated and up.liquidation_move is None  # a long is not liquidated up
+
+
+def test_an_isolated_position_with_nothing_left_is_liquidated() -> None:
+    """Its own ratio is undefined once its margin is ≤ 0: liquidated, not skipped."""
+    report = stress_report(ten_x_long(MarginType.ISOLATED), D("-0.30"))
+    (pos,) = report.after.positions
+    assert pos.margin_ratio is None
+    assert [p.symbol for p in report.isolated_liquidated] == ["BTCUSDT"]
+    assert not report.liquidated  # no cross positions to liquidate

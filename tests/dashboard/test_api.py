@@ -177,7 +177,7 @@ async def test_the_dashboard_api_of_the_running_service(tmp_path: Path) -> None:
                     "alert", lambda a: a["metric"] == "distance" and a["tier"] == "0.06"
                 )
                 assert arrived - sent < 1.0, f"the alert took {arrived - sent:.3f}s"
-                assert alert["severity"] == "warning" and "6.00%" in alert["text"]
+                assert alert["severity"] == "warning" and "past 6%" in alert["text"]
                 # dry-run: the deposit rule's decision is announced as an action.
                 _, action = await events.first("action", lambda a: a["key"] == "deposit")
                 assert action["outcome"] == "dry-run"

@@ -42,11 +42,11 @@ def test_the_token_is_a_reference_resolved_like_every_secret(tmp_path: Path) -> 
     assert result.returncode == 2
     assert "dashboard.token: environment variable NO_SUCH_DASH_TOKEN is not set" in result.stderr
     assert check(missing, NO_SUCH_DASH_TOKEN="t0ken-for-tests").returncode == 0
-    (tmp_path / "token").write_text("from-a-file\n")
+    (tmp_path / "token").write_text("from-a-file-long-enough\n")
     from_file = write(
         tmp_path, f'[dashboard]\nhost = "::"\nport = 1\ntoken = "file:{tmp_path}/token"\n'
     )
-    assert dashboard_token(load_settings(from_file)) == "from-a-file"
+    assert dashboard_token(load_settings(from_file)) == "from-a-file-long-enough"
 
 
 def test_on_loopback_no_token_is_needed_and_it_is_off_by_default(tmp_path: Path) -> None:

@@ -183,3 +183,10 @@ def test_simulate_names_the_file_the_key_and_the_doc(tmp_path: Path) -> None:
     )
     doc = (Path(__file__).resolve().parents[2] / "docs" / "emulator.md").read_text()
     assert "\n## Scenarios\n" in doc and "### Validation" in doc
+
+
+@pytest.mark.parametrize("value", ["1e30", "1e999999", "-1e20"])
+def test_absurd_magnitudes_are_refused_with_the_key_not_a_traceback(value: str) -> None:
+    raw = {"futures": {"USDT": value}, "symbols": {"BTCUSDT": {"mark": "60000"}}}
+    with pytest.raises(InputError, match=r"futures\.USDT: out of range"):
+        load_scenario(raw)

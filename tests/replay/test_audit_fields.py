@@ -10,6 +10,7 @@ from typing import Any
 import sqlite_utils
 
 from assistant.commands import replay
+from assistant.commands.recorded import _tier as tier_of
 from assistant.core.actions import CLEAR, STALE, SendAlert
 from assistant.core.replay import Happened
 from assistant.core.values import Outcome, Severity
@@ -154,7 +155,7 @@ def test_the_recording_audits_every_alert_with_the_fields_the_replay_gives(
     assert rows and all(r["severity"] in ("info", "warning", "critical") for r in rows)
     rules = [r for r in rows if r["what"][6:] not in replay.NOT_RULES]
     happened = [h for h in report.replayer.happened if h.kind == "alert"]
-    assert [(r["at"], r["what"][6:], r["metric"], replay._tier(r["tier"])) for r in rules] == [
+    assert [(r["at"], r["what"][6:], r["metric"], tier_of(r["tier"])) for r in rules] == [
         (h.at, h.key, h.metric, h.tier) for h in happened
     ]
     assert any(h.metric == "distance" and isinstance(h.tier, Decimal) for h in happened)

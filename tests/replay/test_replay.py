@@ -68,7 +68,7 @@ def test_other_thresholds_change_the_report_as_expected(
     c = report.comparison
     gone = [g.text for g in c.gone]
     new = [h.text for h in c.new]
-    assert any("past 10.0%" in t for t in gone) and any("past 8.00%" in t for t in new)
+    assert any("past 10%" in t for t in gone) and any("past 8%" in t for t in new)
     assert any(g.kind == "action" and g.key == "deposit" for g in c.gone)
     assert not any(h.kind == "action" and h.key == "deposit" for h in report.replayer.happened)
     assert c.differs

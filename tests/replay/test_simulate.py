@@ -55,6 +55,10 @@ def test_the_example_rules_avoid_the_liquidation_and_without_them_it_happens(
     assert actions and all(a.startswith(("transfer ", "reduce-only ", "add ")) for a in actions)
     texts = [str(a["text"]) for a in saved["alerts"]]  # type: ignore[attr-defined]
     assert not any(t.startswith(("done: ", "dry-run: ")) for t in texts)  # announcements apart
+    assert saved["alert_count"] == len(texts)  # what the demo counts as alerts too
+    assert int(str(saved["notice_count"])) >= len(actions)
+    kinds = {str(a["kind"]): str(a["amount"]) for a in saved["actions"]}  # type: ignore[attr-defined]
+    assert kinds["deposit"].endswith(" USDT") and kinds["reduce"].endswith("USDT")
     image = Image.open(io.BytesIO(picture.read_bytes()))
     image.verify()
     assert image.format == "PNG"

@@ -353,14 +353,19 @@ async def test_positions_shows_each_conditional_order_beside_its_position(tmp_pa
             await h.service.wait_for(lambda s: len(s.algo_orders) == 3, WAIT)
             text = (await h.ask("/positions")).params["text"]
             health = (await h.ask("/health")).params["text"]
+            stress = (await h.ask("/stress -9")).params["text"]
     finally:
         await emulator.stop()
+    # /stress: each pool on its own; 9% liquidates the USDC pool (at 55,276.38), not USDT's
+    usdt_part = stress.split("<b>USDT pool</b>")[1]
+    usdc_part = stress.split("<b>USDC pool</b>")[1].split("<b>USDT pool</b>")[0]
+    assert "LIQUIDATED" in usdc_part and "LIQUIDATED" not in usdt_part
     usdt, usdc = text.split("<b>BTCUSDT</b>")[1], text.split("<b>BTCUSDC</b>")[1]
-    assert "↳ stop market SELL closes the position at 55000" in usdt.split("<b>")[0]
+    assert "↳ stop market SELL closes the position at 55,000.0" in usdt.split("<b>")[0]
     assert "↳ take profit market SELL 0.05" in usdc.split("<b>")[0]
     assert "reduce-only" in usdc.split("<b>")[0]
     other = text.split("Conditional orders without a position</b>")[1]
-    assert "↳ stop market BUY 1" in other and "at 4000" in other and "(ETHUSDT BOTH)" in other
+    assert "↳ stop market BUY 1" in other and "at 4,000.00" in other and "(ETHUSDT BOTH)" in other
     assert "<i>USDC pool</i>" in text and "<i>USDT pool</i>" in text
     # /health: each pool's figures beside Binance's own row of that asset
     assert "account mode single-asset" in health

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -49,6 +50,15 @@ def test_the_demo_saves_the_crash_account_and_says_so() -> None:
     assert "margin ratio" in out and " liq " in out  # live health with liquidation prices
     assert "liquidated:        no" in out
     assert "Traceback" not in err
+    # It counts what `simulate` counts, and says what: the rules' alerts, then the notices of
+    # money actions, each line of the run one or the other.
+    said = re.findall(r"\] (?:INFO|WARNING|CRITICAL) +(.*)", out)
+    notices = [t for t in said if t.startswith(("done: ", "dry-run: ", "failed", "outcome "))]
+    rules = re.search(r"alerts: +(\d+) from the rules", out)
+    counted = re.search(r"action notices: +(\d+)", out)
+    assert rules and counted, out[-600:]
+    assert int(rules.group(1)) == len(said) - len(notices) > 0
+    assert int(counted.group(1)) == len(notices) > 0
 
 
 def test_a_bad_demo_scenario_is_one_line() -> None:

@@ -329,5 +329,5 @@ async def test_the_daily_summary_reads_the_mirrored_health(
         await service.wait_for(lambda s: s.ready, WAIT)
         alert = service.loop.summary(1_000)
     assert alert.severity == "info"
-    assert "margin ratio 6.00%" in alert.text and "margin balance 3000.00 USDT" in alert.text
+    assert "margin ratio 6.00%" in alert.text and "margin balance 3,000.00 USDT" in alert.text
     assert "2 position(s)" in alert.text and "mode dry-run" in alert.text

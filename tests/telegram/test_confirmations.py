@@ -26,7 +26,7 @@ async def test_a_deposit_happens_once_on_confirm_and_a_second_press_does_nothing
     async with Harness(emulator, tmp_path) as h:
         question = await h.ask("/deposit 150")
         text = question.params["text"]
-        assert "Transfer <b>150 USDT</b>" in text and "Margin ratio" in text
+        assert "Transfer <b>150.00 USDT</b>" in text and "Margin ratio" in text
         confirm, cancel = h.buttons(question)
         assert confirm.startswith("c:") and cancel.startswith("x:")
         assert emulator.engine.transfers == []  # nothing moves before the press
@@ -35,7 +35,7 @@ async def test_a_deposit_happens_once_on_confirm_and_a_second_press_does_nothing
         await wait_until(lambda: len(emulator.engine.transfers) == 1)
         again = await h.press(confirm)
         assert "no longer works" in again.params["text"]
-        await h.take(lambda c: "done: transfer 150 USDT" in str(c.params.get("text")))
+        await h.take(lambda c: "done: transfer 150.00 USDT" in str(c.params.get("text")))
         assert [Decimal(t["amount"]) for t in emulator.engine.transfers] == [Decimal("150")]
 
 

@@ -74,7 +74,7 @@ async def test_chart_sends_a_png_of_sensible_size(emulator: Emulator, tmp_path: 
             store.record_health(at, ratio, Decimal(10_000 - i), Decimal(3000), Decimal("0.2"))
         reply = await h.ask("/chart 3h")
         assert reply.method == "sendPhoto"
-        assert "last 3h" in reply.params["caption"]
+        assert "3h" in reply.params["caption"]
         image = Image.open(io.BytesIO(reply.params["photo"]))
         image.verify()
         assert image.format == "PNG"

@@ -84,10 +84,15 @@ async def test_a_pause_stops_money_already_queued(emulator: Emulator, tmp_path: 
         queued = TransferToFutures("deposit-1-0", Decimal(100), "queued before the pause", 1, "x")
         service.executor.submit(queued, replace(Rules(), mode="auto"), None)
         await wait_until(
-            lambda: any(r["decision_id"] == "deposit-1-0" for r in service.store.audit_rows())
+            lambda: any(
+                r["decision_id"] == "deposit-1-0" and r["what"] == "dry-run"
+                for r in service.store.audit_rows()
+            )
         )
-        row = next(r for r in service.store.audit_rows() if r["decision_id"] == "deposit-1-0")
-        assert row["what"] == "dry-run" and row["detail"] == "paused"
+        rows = [r for r in service.store.audit_rows() if r["decision_id"] == "deposit-1-0"]
+        assert [(r["what"], r["detail"]) for r in rows if r["what"] == "dry-run"] == [
+            ("dry-run", "paused")
+        ]
     assert emulator.engine.transfers == []
 
 

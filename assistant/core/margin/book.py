@@ -38,6 +38,7 @@ from dataclasses import dataclass, replace
 from decimal import Context, Decimal
 
 from assistant.core.model import (
+    STABLE,
     ZERO,
     Account,
     BracketTable,
@@ -151,6 +152,9 @@ class Valuation:
     wallet: Decimal
     weights: Mapping[str, tuple[Decimal, Decimal]]
     linked: Mapping[str, Decimal]
+    # The USD value of volatile collateral (BTC, ETH...) that no held symbol moves: fixed along
+    # one symbol's mark, but it falls with the market when every mark does (a uniform move).
+    volatile: Decimal = ZERO
 
 
 def valuation(account: Account, collateral: Collateral) -> Valuation:
@@ -170,7 +174,7 @@ def valuation(account: Account, collateral: Collateral) -> Valuation:
         rate = collateral.rate(asset, marks)
         side_rate[asset] = rate.bid if amount >= ZERO else rate.ask
         ask[asset] = rate.ask
-    wallet = ZERO
+    wallet = volatile = ZERO
     linked: dict[str, Decimal] = {}
     for asset, amount in collateral.wallets.items():
         if not amount:
@@ -180,11 +184,13 @@ def valuation(account: Account, collateral: Collateral) -> Valuation:
         link = collateral.links.get(asset)
         if link is not None and link[0] in marks:
             linked[link[0]] = linked.get(link[0], ZERO) + value
+        elif asset not in STABLE:
+            volatile += value
     weights = {
         pos.symbol: (side_rate[pos.margin_asset], ask[pos.margin_asset])
         for pos in account.positions
     }
-    return Valuation(wallet, weights, linked)
+    return Valuation(wallet, weights, linked, volatile)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +240,7 @@ class MarginBook:
         linked_free = (
             ZERO
             if valued is None
-            else sum((v for s, v in valued.linked.items() if s not in per_symbol), ZERO)
+            else sum((v for s, v in valued.linked.items() if s not in per_symbol), valued.volatile)
         )
         return cls(
             account=account,

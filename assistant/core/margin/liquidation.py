@@ -33,7 +33,15 @@ from decimal import Decimal
 
 from assistant.core.margin.book import MarginBook
 from assistant.core.margin.solver import Leg, first_root, headroom, slope_at
-from assistant.core.model import ONE, ZERO, Bracket, BracketTable, Position, PositionSide
+from assistant.core.model import (
+    ONE,
+    ZERO,
+    Bracket,
+    BracketTable,
+    Position,
+    PositionSide,
+    market_moved,
+)
 
 BOUND_SAFETY = Decimal("0.999999")
 _FAR = Decimal(10**9)  # "no move of this kind can liquidate" (no exposure to it)
@@ -222,9 +230,10 @@ def uniform_distance(book: MarginBook) -> tuple[Decimal | None, Decimal | None]:
     if not legs:
         return None, None
     if valued is not None:
-        for value in valued.linked.values():
-            constant -= value
-            legs.append(Leg(value, ONE, _NO_MARGIN))
+        for value in (*valued.linked.values(), valued.volatile):
+            if value:
+                constant -= value
+                legs.append(Leg(value, ONE, _NO_MARGIN))
     if book.headroom <= ZERO:
         return ZERO, ZERO
     low = first_root(constant, legs, ONE, up=False)
@@ -232,8 +241,7 @@ def uniform_distance(book: MarginBook) -> tuple[Decimal | None, Decimal | None]:
     if valued is not None:
 
         def f(factor: Decimal) -> Decimal:
-            marks = {s: p * factor for s, p in account.marks.items()}
-            return MarginBook.build(account.with_marks(marks)).headroom
+            return MarginBook.build(market_moved(account, factor)).headroom
 
         low, high = _refine(f, ONE, low, book), _refine(f, ONE, high, book)
     return (None if low is None else ONE - low), (None if high is None else high - ONE)

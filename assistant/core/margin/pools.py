@@ -9,15 +9,14 @@ pool closest to liquidation.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from assistant.core.margin.book import MarginBook
-from assistant.core.model import ZERO, Account, BracketTable, Collateral, Position
+from assistant.core.model import STABLE, ZERO, Account, BracketTable, Collateral, Position
 
 # Quote assets a USDⓈ-M symbol can end in, longest first (`BTCFDUSD` before `BTCUSD...`).
 QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "BTC", "ETH", "BNB")
-STABLE = frozenset({"USDT", "USDC", "FDUSD", "BUSD", "BNFCR", "USD1", "BFUSD", "LDUSDT", "RWUSD"})
 CREDITS = "BNFCR"
 
 
@@ -30,10 +29,23 @@ def quote_asset(symbol: str) -> str:
     return "USDT"
 
 
-def link_symbol(asset: str) -> str | None:
-    """The symbol whose mark a collateral asset's index follows (BTC → BTCUSDT); none for
-    stablecoins."""
-    return None if asset in STABLE else f"{asset}USDT"
+def base_asset(symbol: str) -> str:
+    """`BTCUSDC` → BTC; `ETHUSDT_250627` → ETH."""
+    base = symbol.split("_", 1)[0]
+    quote = quote_asset(symbol)
+    return base[: -len(quote)] if base.endswith(quote) else base
+
+
+def link_symbol(asset: str, symbols: Iterable[str]) -> str | None:
+    """The symbol among `symbols` whose mark a collateral asset's index follows: BTC moves with
+    BTCUSDT, else BTCUSDC, else any symbol of BTC; none for stablecoins or without one."""
+    if asset in STABLE:
+        return None
+    held = set(symbols)
+    for quote in ("USDT", "USDC", "FDUSD"):
+        if f"{asset}{quote}" in held:
+            return f"{asset}{quote}"
+    return next((s for s in sorted(held) if base_asset(s) == asset), None)
 
 
 def unit(wallets: Mapping[str, Decimal]) -> str:

@@ -12,9 +12,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
+from assistant.core import format as fmt
 from assistant.core.actions import CLEAR, SendAlert
+from assistant.core.events import (
+    AccountModeChanged,
+    ActionSettled,
+    DriftDetected,
+    Event,
+    MarginCallReceived,
+    OrderUpdated,
+)
+from assistant.core.rules.config import Rules
 from assistant.core.rules.memory import Memory
-from assistant.core.values import Severity
+from assistant.core.values import Outcome, Severity
 
 
 def level(
@@ -74,7 +84,7 @@ def tiered(
         describe = describe()
     if new > old:
         severity = Severity.CRITICAL if new == len(tiers) - 1 else Severity.WARNING
-        text = f"{label} {describe}: past {_pct(tiers[new])}"
+        text = f"{label} {describe}: past {fmt.threshold(tiers[new])}"
         memory = replace(memory, sent_at={**memory.sent_at, sent: now})
         crossed = tiers[new] if tag is None else tag
         return memory, [SendAlert(key, severity, text, now, metric, crossed)]
@@ -86,9 +96,56 @@ def tiered(
     return memory, []
 
 
-def _pct(value: Decimal) -> str:
-    return f"{value * 100:.4g}%"
-
-
-def pct(value: Decimal | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.2f}%"
+def of_event(event: Event | None, rules: Rules, now: int) -> list[SendAlert]:
+    """The alerts an event is by itself: a mode switch, drift, a liquidation, a margin call,
+    a money action that failed or whose outcome is unknown."""
+    if isinstance(event, AccountModeChanged):
+        text = (
+            "the account switched to Multi-Assets mode: its figures are now one pool in USD over"
+            " every collateral asset, at Binance's asset index rates"
+            if event.multi_assets
+            else "the account switched to single-asset mode: one pool per margin asset again"
+        )
+        return [SendAlert("account_mode", Severity.CRITICAL, text, now, metric="account_mode")]
+    if isinstance(event, DriftDetected) and event.what == "account mode":
+        text = f"the account's mode changed from {event.ours} to {event.theirs} (found by a"
+        text += " reconcile); its health is computed in the new mode from now on"
+        return [SendAlert("account_mode", Severity.CRITICAL, text, now, metric="account_mode")]
+    if isinstance(event, DriftDetected) and rules.alerts.drift:
+        return [
+            SendAlert(
+                "drift",
+                Severity.WARNING,
+                f"{event.what} differs: ours {event.ours}, Binance's {event.theirs}"
+                " (Binance's state is taken)",
+                now,
+            )
+        ]
+    if (
+        isinstance(event, OrderUpdated)
+        and event.order.client_id.startswith("autoclose-")
+        and event.execution == "TRADE"
+    ):
+        return [
+            SendAlert(
+                "liquidation",
+                Severity.CRITICAL,
+                f"Binance liquidated {event.order.symbol} {event.order.position_side.value}:"
+                f" {fmt.quantity(event.order.filled)} at the liquidation engine's price",
+                now,
+            )
+        ]
+    if isinstance(event, MarginCallReceived):
+        return [
+            SendAlert(
+                "margin_call",
+                Severity.CRITICAL,
+                f"Binance sent a MARGIN_CALL for {', '.join(event.symbols) or 'the account'}",
+                now,
+            )
+        ]
+    if isinstance(event, ActionSettled) and event.outcome in (Outcome.FAILED, Outcome.UNKNOWN):
+        word = "failed" if event.outcome == Outcome.FAILED else "has an UNKNOWN outcome"
+        text = f"{fmt.kind(event.kind)} {event.decision_id} {word}: {event.detail}"
+        return [SendAlert("action", Severity.CRITICAL, text, now)]
+    return []

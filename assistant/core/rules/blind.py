@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from assistant.core import format as fmt
 from assistant.core.actions import CLEAR, STALE, SendAlert
 from assistant.core.events import CapsRestored, Event
 from assistant.core.mirror import MirrorState, why_not_ready
-from assistant.core.rules.alerts import pct
 from assistant.core.rules.config import Rules
 from assistant.core.rules.memory import NEVER, Memory
 from assistant.core.values import Severity
@@ -91,7 +91,7 @@ def assumed_brackets(
         )
         text = (
             f"{symbol}: Binance sent no leverage brackets for it; its maintenance margin is"
-            f" computed at an assumed {pct(rate)} ({source}) until they arrive"
+            f" computed at an assumed {fmt.percent(rate)} ({source}) until they arrive"
         )
         found.append(SendAlert(key, Severity.WARNING, text, now, "assumed_mmr", rate))
         assuming.add(symbol)

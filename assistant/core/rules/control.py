@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from assistant.core.actions import CLIENT_PREFIX, PlaceReduceOnly, TransferToFutures
+from assistant.core import format as fmt
+from assistant.core.actions import CLIENT_PREFIX, MANUAL, PlaceReduceOnly, TransferToFutures
 from assistant.core.events import (
     ManualDeposit,
     ManualReduce,
@@ -78,9 +79,17 @@ def manual(
         if any(d.startswith("deposit-") for d in memory.pending):
             return memory, None, "a deposit is still in progress; try again when it settles"
         if event.amount > rule.max_per_action:
-            return memory, None, f"over the per-deposit cap of {rule.max_per_action} USDT"
+            cap = fmt.limit(rule.max_per_action)
+            return memory, None, f"over the per-deposit cap (max_per_action) of {cap}"
         if event.amount > left:
-            return memory, None, f"over today's deposit cap: {max(left, ZERO)} USDT left"
+            return (
+                memory,
+                None,
+                (
+                    f"over today's deposit cap: {fmt.limit(max(left, ZERO))} left of"
+                    f" max_per_day {fmt.limit(rule.max_per_day)}"
+                ),
+            )
         decision = f"deposit-{now}-{memory.decisions}"
         memory = replace(
             memory,
@@ -92,7 +101,7 @@ def manual(
         )
         return (
             memory,
-            TransferToFutures(decision, event.amount, "asked from chat", now, event.by),
+            TransferToFutures(decision, event.amount, MANUAL, now, event.by),
             "",
         )
     change = state.positions.get((event.symbol, event.position_side))
@@ -121,7 +130,7 @@ def manual(
         event.position_side,
         side,
         event.quantity,
-        "asked from chat",
+        MANUAL,
         now,
         event.by,
         tuple(o.client_id for o in room.ours) if in_the_way else (),

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
+from assistant.core import format as fmt
 from assistant.core.actions import (
     CONFIRMED,
     WITHDRAWN,
@@ -141,10 +142,6 @@ def _value(health: Health, metric: str) -> Decimal | None:
     return health.margin_ratio if metric == "margin_ratio" else health.distance
 
 
-def _tier(value: Decimal) -> str:
-    return f"{value * 100:.4g}%"
-
-
 def _warn(
     memory: Memory,
     at: int,
@@ -180,14 +177,14 @@ def _warn(
     if worse_up:
         real = state.book.margin_ratio if state.book is not None else None
         text = (
-            f"early: the book says the {label} is about to pass {_tier(tiers[new])}:"
-            f" {alerts.pct(_value(shadow, metric))} at the shadow mark,"
-            f" {alerts.pct(real)} at the mark"
+            f"early: the book says the {label} is about to pass {fmt.threshold(tiers[new])}:"
+            f" {fmt.ratio(_value(shadow, metric))} at the shadow mark,"
+            f" {fmt.ratio(real)} at the mark"
         )
     else:
         text = (
-            f"early: the book says the {label} is about to fall to {_tier(tiers[new])} of"
-            f" price: {alerts.pct(_value(shadow, metric))} at the shadow mark"
+            f"early: the book says the {label} is about to fall to {fmt.threshold(tiers[new])} of"
+            f" price: {fmt.distance(_value(shadow, metric))} at the shadow mark"
         )
     return memory, [SendAlert(key, severity, text, at, metric, tiers[new])]
 
@@ -215,14 +212,14 @@ def settle(
         key = f"early:{metric}"
         if passed:
             text = (
-                f"early warning confirmed: the {label} passed {_tier(tier)} at the mark"
+                f"early warning confirmed: the {label} passed {fmt.threshold(tier)} at the mark"
                 f" {at - fired} ms after the book said so"
             )
             out.append(SendAlert(key, Severity.INFO, text, at, metric, CONFIRMED, quiet=True))
         elif at - fired > CONFIRM_MS:
             text = (
-                f"early warning withdrawn: the {label} did not pass {_tier(tier)} at the marks"
-                f" of the {CONFIRM_MS // 1000} s after the book said it would"
+                f"early warning withdrawn: the {label} did not pass {fmt.threshold(tier)} at"
+                f" the marks of the {CONFIRM_MS // 1000} s after the book said it would"
             )
             out.append(SendAlert(key, Severity.INFO, text, at, metric, WITHDRAWN))
             levels[key] = min(levels.get(key, -1), levels.get(metric, -1))

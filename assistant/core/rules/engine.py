@@ -7,19 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from assistant.core import format as fmt
 from assistant.core.actions import STALE, Action, SendAlert
 from assistant.core.events import (
-    AccountModeChanged,
     ActionSettled,
     CapsRestored,
-    DriftDetected,
     Event,
     ManualDeposit,
     ManualReduce,
-    MarginCallReceived,
     ModeSet,
     MuteSet,
-    OrderUpdated,
     PauseSet,
 )
 from assistant.core.margin.book import MarginBook, margin_ratio
@@ -28,6 +25,7 @@ from assistant.core.mirror import MirrorState
 from assistant.core.rules import alerts, blind, money
 from assistant.core.rules.config import Rules
 from assistant.core.rules.control import control, effective, manual
+from assistant.core.rules.funding import funding
 from assistant.core.rules.memory import DAY_MS, Memory, decided_day
 from assistant.core.values import Outcome, Severity
 
@@ -86,7 +84,7 @@ def evaluate(
     if isinstance(event, (ModeSet, PauseSet, MuteSet)):
         memory = control(memory, event, rules)
     rules = effective(rules, memory)
-    actions: list[Action] = list(_event_alerts(event, rules, now))
+    actions: list[Action] = list(alerts.of_event(event, rules, now))
     if isinstance(event, (ManualDeposit, ManualReduce)):
         memory, ordered, refused = manual(state, memory, rules, event)
         if ordered is not None:
@@ -112,7 +110,7 @@ def evaluate(
         True,
         now,
         a.cooldown_ms,
-        lambda: f"at {alerts.pct(health.margin_ratio)}{pool_words(state, health.pool)}",
+        lambda: f"{_ratio_now(health)}{pool_words(state, health.pool)}",
         metric="margin_ratio",
     )
     actions += found
@@ -126,7 +124,7 @@ def evaluate(
         False,
         now,
         a.cooldown_ms,
-        lambda: f"at {alerts.pct(health.distance)} of price{pool_words(state, health.pool)}",
+        lambda: f"at {fmt.percent(health.distance)} of price{pool_words(state, health.pool)}",
         metric="distance",
     )
     actions += found
@@ -163,13 +161,22 @@ def evaluate(
     return Decision(tuple(actions), memory, health)
 
 
+def _ratio_now(health: Health) -> str:
+    """The margin ratio as an alert says it; undefined once the balance is ≤ 0 (liquidation
+    is then certain), with the balance."""
+    if health.margin_ratio is not None:
+        return f"at {fmt.percent(health.margin_ratio)}"
+    return f"past 100% (margin balance {fmt.coins(health.margin_balance, health.pool)}, ≤ 0)"
+
+
 def _unfunded(
     book: MarginBook, memory: Memory, now: int, rules: Rules, health: Health, actions: list[Action]
 ) -> Memory:
     """A pool the deposit rule would top up but may not (no caps for its asset): said once per
     crossing, critical, so the owner knows nothing will come."""
     d = rules.deposit
-    if not d.enabled or money.funding(book, d) is not None:
+    why = funding(book, d)
+    if not d.enabled or not isinstance(why, str):
         return memory
     wants = money.triggered(
         health.margin_ratio, health.distance, d.trigger_ratio, d.trigger_distance
@@ -184,8 +191,7 @@ def _unfunded(
         True,
         now,
         rules.alerts.cooldown_ms,
-        f"needs margin, but no [deposit.assets.{book.asset}] caps are configured:"
-        f" nothing is transferred; add {book.asset} yourself or configure its caps"
+        f"needs margin, but {why}: nothing is transferred; add margin yourself"
         if wants
         else "no longer needs margin",
         metric="deposit",
@@ -272,7 +278,7 @@ def _settle(memory: Memory, event: Event | None) -> Memory:
     if amount is None or event.outcome == Outcome.UNKNOWN:  # it may have moved; keep it
         return memory
     moved = Decimal(0)
-    if event.outcome == Outcome.DONE:
+    if event.outcome in (Outcome.DONE, Outcome.REPLAYED):  # a replay's: as if it had moved
         moved = event.amount if event.amount is not None else amount
     day = decided_day(event.decision_id)
     if memory.deposit_day == (event.at // DAY_MS if day is None else day):
@@ -283,58 +289,6 @@ def _settle(memory: Memory, event: Event | None) -> Memory:
             left = max(Decimal(0), memory.asset_totals.get(asset, Decimal(0)) - (amount - moved))
             memory = replace(memory, asset_totals={**memory.asset_totals, asset: left})
     return memory
-
-
-def _event_alerts(event: Event | None, rules: Rules, now: int) -> list[SendAlert]:
-    if isinstance(event, AccountModeChanged):
-        text = (
-            "the account switched to Multi-Assets mode: its figures are now one pool in USD over"
-            " every collateral asset, at Binance's asset index rates"
-            if event.multi_assets
-            else "the account switched to single-asset mode: one pool per margin asset again"
-        )
-        return [SendAlert("account_mode", Severity.CRITICAL, text, now, metric="account_mode")]
-    if isinstance(event, DriftDetected) and event.what == "account mode":
-        text = f"the account's mode changed from {event.ours} to {event.theirs} (found by a"
-        text += " reconcile); its health is computed in the new mode from now on"
-        return [SendAlert("account_mode", Severity.CRITICAL, text, now, metric="account_mode")]
-    if isinstance(event, DriftDetected) and rules.alerts.drift:
-        return [
-            SendAlert(
-                "drift",
-                Severity.WARNING,
-                f"drift: {event.what}: ours {event.ours}, exchange {event.theirs}",
-                now,
-            )
-        ]
-    if (
-        isinstance(event, OrderUpdated)
-        and event.order.client_id.startswith("autoclose-")
-        and event.execution == "TRADE"
-    ):
-        return [
-            SendAlert(
-                "liquidation",
-                Severity.CRITICAL,
-                f"Binance liquidated {event.order.symbol} {event.order.position_side.value}:"
-                f" {event.order.filled} at the liquidation engine's price",
-                now,
-            )
-        ]
-    if isinstance(event, MarginCallReceived):
-        return [
-            SendAlert(
-                "margin_call",
-                Severity.CRITICAL,
-                f"Binance sent a MARGIN_CALL for {', '.join(event.symbols) or 'the account'}",
-                now,
-            )
-        ]
-    if isinstance(event, ActionSettled) and event.outcome in (Outcome.FAILED, Outcome.UNKNOWN):
-        word = "failed" if event.outcome == Outcome.FAILED else "has an UNKNOWN outcome"
-        text = f"{event.kind} {event.decision_id} {word}: {event.detail}"
-        return [SendAlert("action", Severity.CRITICAL, text, now)]
-    return []
 
 
 def _isolated_and_stale(
@@ -349,14 +303,14 @@ def _isolated_and_stale(
         memory, found = alerts.tiered(
             memory,
             f"isolated:{pos.symbol}:{pos.side.value}",
-            f"{pos.symbol} {pos.side.value} isolated ratio",
+            f"{pos.symbol} {pos.side.value} isolated margin ratio",
             ratio,
             a.isolated_ratio_tiers,
             a.ratio_band,
             True,
             now,
             a.cooldown_ms,
-            f"at {alerts.pct(ratio)}",
+            f"at {fmt.percent(ratio)}" if ratio is not None else fmt.RATIO_UNDEFINED,
             metric="isolated_ratio",
         )
         actions += found

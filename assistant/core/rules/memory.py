@@ -4,7 +4,7 @@ happened, today's deposits, and decisions still waiting for their outcome."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 DAY_MS = 86_400_000
@@ -62,3 +62,8 @@ class Memory:
             ),
             Decimal(0),
         )
+
+
+def decided(memory: Memory, decision_id: str) -> Memory:
+    """A decision made: pending until its outcome settles it, and counted (ids differ)."""
+    return replace(memory, pending=memory.pending | {decision_id}, decisions=memory.decisions + 1)

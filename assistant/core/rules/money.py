@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+from assistant.core import format as fmt
 from assistant.core.actions import (
     CLIENT_PREFIX,
     AddIsolatedMargin,
@@ -19,7 +20,6 @@ from assistant.core.actions import (
 )
 from assistant.core.events import OpenOrder
 from assistant.core.margin.book import MarginBook
-from assistant.core.margin.pools import STABLE
 from assistant.core.margin.sizing import (
     Room,
     cross_deposit,
@@ -30,9 +30,10 @@ from assistant.core.margin.sizing import (
     reduce_to_ratio,
 )
 from assistant.core.mirror import MirrorState
-from assistant.core.model import ZERO, Position, PositionSide
-from assistant.core.rules.config import AssetCaps, DepositRule, ReduceRule
-from assistant.core.rules.memory import DAY_MS, Memory
+from assistant.core.model import STABLE, ZERO, Position, PositionSide
+from assistant.core.rules.config import DepositRule, ReduceRule
+from assistant.core.rules.funding import book_deposit, funding, in_asset
+from assistant.core.rules.memory import DAY_MS, Memory, decided
 from assistant.core.values import Policy, Severity
 
 CENT = Decimal("0.01")
@@ -66,56 +67,6 @@ def _pending(memory: Memory, prefix: str) -> bool:
     return any(d.startswith(prefix) for d in memory.pending)
 
 
-def _decided(memory: Memory, decision_id: str) -> Memory:
-    return replace(memory, pending=memory.pending | {decision_id}, decisions=memory.decisions + 1)
-
-
-def funding(book: MarginBook, rule: DepositRule) -> tuple[str, AssetCaps] | None:
-    """What tops up this pool, under which caps: Multi-Assets the configured asset under
-    `[deposit]`'s caps; single-asset USDT under `[deposit]`'s, another asset under its own
-    `[deposit.assets.ASSET]` caps, or nothing (that pool is alerted, never funded)."""
-    own = AssetCaps(rule.max_per_action, rule.max_per_day)
-    if book.valued is not None:
-        return rule.asset, own
-    if book.asset == "USDT":
-        return "USDT", own
-    caps = rule.assets.get(book.asset)
-    return None if caps is None else (book.asset, caps)
-
-
-def in_asset(book: MarginBook, amount: Decimal, asset: str) -> Decimal | None:
-    """A pool-unit amount in units of `asset` (Multi-Assets: what adds that much equity,
-    at the rate its equity is valued at; None if the asset has no rate)."""
-    collateral = book.account.collateral
-    if collateral is None or book.valued is None:
-        return amount
-    if asset not in collateral.rates:
-        return None
-    rate = collateral.rate(asset, book.account.marks)
-    equity = collateral.wallets.get(asset, ZERO)
-    return amount / (rate.bid if equity >= ZERO else rate.ask)
-
-
-def book_deposit(memory: Memory, now: int, decision: str, asset: str, amount: Decimal) -> Memory:
-    """A deposit decided: booked against its asset's daily cap until it settles."""
-    day = now // DAY_MS
-    fresh = memory.deposit_day != day
-    memory = replace(
-        _decided(memory, decision),
-        deposit_at=now,
-        deposit_day=day,
-        deposit_total=ZERO if fresh else memory.deposit_total,
-        asset_totals={} if fresh else memory.asset_totals,
-        booked={**memory.booked, decision: amount},
-    )
-    if asset == "USDT":
-        return replace(memory, deposit_total=memory.deposit_total + amount)
-    totals = {**memory.asset_totals, asset: memory.asset_totals.get(asset, ZERO) + amount}
-    return replace(
-        memory, asset_totals=totals, booked_assets={**memory.booked_assets, decision: asset}
-    )
-
-
 def deposit(
     book: MarginBook,
     memory: Memory,
@@ -133,7 +84,7 @@ def deposit(
     if not triggered(ratio, distance, rule.trigger_ratio, rule.trigger_distance):
         return memory, []
     source = funding(book, rule)
-    if source is None:
+    if isinstance(source, str):
         return memory, []  # the pool's alerts say it; check-config said it is not funded
     asset, caps = source
     need = max(
@@ -150,8 +101,9 @@ def deposit(
     decision = f"deposit-{now}-{memory.decisions}"
     pool = "" if book.asset == "USDT" else f"{book.asset} pool "
     why = (
-        f"{pool}margin ratio {_fmt(ratio)}, distance {_fmt(distance)}: to ratio"
-        f" {rule.target_ratio} and distance {rule.target_distance}"
+        f"{pool}{fmt.trigger(ratio, distance, rule.trigger_ratio, rule.trigger_distance)};"
+        f" to reach {fmt.targets(rule.target_ratio, rule.target_distance)}"
+        f"{capped(wanted, amount, caps.max_per_action, left_today, caps.max_per_day, asset)}"
     )
     memory = book_deposit(memory, now, decision, asset, amount)
     return memory, [TransferToFutures(decision, amount, why, now, asset=asset)]
@@ -184,17 +136,19 @@ def isolated_top_ups(
             continue
         decision = f"isolated-{now}-{memory.decisions}"
         memory = replace(
-            _decided(memory, decision),
+            decided(memory, decision),
             deposit_at=now,
             deposit_day=now // DAY_MS,
             deposit_total=memory.deposited_today(now) + amount,
             booked={**memory.booked, decision: amount},
         )
-        actions.append(
-            AddIsolatedMargin(
-                decision, pos.symbol, pos.side, amount, f"isolated ratio past {trigger}", now
-            )
+        ratio = None if margin <= ZERO else mm / margin
+        why = (
+            f"isolated margin ratio {fmt.ratio(ratio)} ≥ {fmt.threshold(trigger)};"
+            f" to reach {fmt.targets(rule.target_ratio, None)}"
+            f"{capped(wanted, amount, rule.max_per_action, left_today, rule.max_per_day)}"
         )
+        actions.append(AddIsolatedMargin(decision, pos.symbol, pos.side, amount, why, now))
         break  # one at a time
     return memory, actions
 
@@ -274,10 +228,15 @@ def reduce(
         return _told(memory, now, position, room, wanted, ZERO, alert_cooldown_ms)
     decision = f"reduce-{now}-{memory.decisions}"
     side = "SELL" if position.amount > 0 else "BUY"
-    why = f"margin ratio {_fmt(ratio)}, distance {_fmt(distance)}: toward ratio {rule.target_ratio}"
+    why = (
+        f"{fmt.trigger(ratio, distance, rule.trigger_ratio, rule.trigger_distance)};"
+        f" toward {fmt.targets(rule.target_ratio, rule.target_distance)}"
+    )
+    if wanted < plan.quantity:
+        why += f" (capped at {fmt.threshold(rule.max_fraction)} of the position per step)"
     why += conditional_note(state, position)
     cancel = tuple(o.client_id for o in room.ours) if in_the_way else ()
-    memory = replace(_decided(memory, decision), reduce_at=now)
+    memory = replace(decided(memory, decision), reduce_at=now)
     order = PlaceReduceOnly(
         decision, position.symbol, position.side, side, quantity, why, now, cancel=cancel
     )
@@ -305,9 +264,11 @@ def conditional_note(state: MirrorState, position: Position) -> str:
     ]
     if not mine:
         return ""
+    filters = state.filters.get(position.symbol)
+    tick = filters.tick_size if filters else None
     said = ", ".join(
-        f"{o.kind} at {o.trigger_price}"
-        + (" (closes it all)" if o.close_position else f" ({o.quantity})")
+        f"{o.kind.replace('_', ' ').lower()} at {fmt.price(o.trigger_price, tick)}"
+        + (" (closes it all)" if o.close_position else f" ({fmt.exact(o.quantity)})")
         for o in sorted(mine, key=lambda o: o.algo_id)
     )
     return f"; your own conditional order(s) on it, untouched: {said}"
@@ -350,5 +311,28 @@ def _told(
     return memory, [SendAlert(BLOCKED, severity, text, now)]
 
 
-def _fmt(value: Decimal | None) -> str:
-    return "n/a" if value is None else f"{value:.4f}"
+def capped(
+    wanted: Decimal,
+    amount: Decimal,
+    per_action: Decimal,
+    left_today: Decimal,
+    per_day: Decimal,
+    asset: str = "USDT",
+) -> str:
+    """What a deposit says when a cap made it smaller than the targets need ("" if not)."""
+    unit = CENT if asset in STABLE else SATOSHI
+    needed = wanted.quantize(unit, rounding=ROUND_CEILING)
+    if amount >= needed:
+        return ""
+
+    def said(value: Decimal) -> str:
+        return fmt.limit(value) if asset == "USDT" else fmt.coins(value, asset)
+
+    if amount == per_action.quantize(unit, rounding=ROUND_FLOOR):
+        cap = f"max_per_action {said(per_action)}"
+    else:
+        cap = f"today's cap: {said(left_today)} left of max_per_day {said(per_day)}"
+    return (
+        f"; CAPPED at {fmt.coins(amount, asset)} by {cap}"
+        f" (the targets need {fmt.coins(needed, asset)})"
+    )

@@ -46,7 +46,18 @@ def _list(value: Any, key: str, expected: str) -> list[Any]:
     return value
 
 
-def number(value: Any, key: str, *, low: Decimal | None = None, above: bool = False) -> Decimal:
+LIMIT = Decimal("1e15")  # no Binance price, amount or balance comes near: a typo, not a market
+LIMIT_LOW = Decimal("1e-12")
+
+
+def number(
+    value: Any,
+    key: str,
+    *,
+    low: Decimal | None = None,
+    above: bool = False,
+    limit: Decimal = LIMIT,
+) -> Decimal:
     """A JSON number or a decimal string, finite (and at least / above `low`)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise _bad(key, f"not a number: {_what(value)} (give a number or a decimal string)")
@@ -56,6 +67,8 @@ def number(value: Any, key: str, *, low: Decimal | None = None, above: bool = Fa
         raise _bad(key, f"not a number: {_what(value)}") from None
     if not result.is_finite():
         raise _bad(key, f"not a finite number: {_what(value)}")
+    if result and not LIMIT_LOW <= abs(result) <= limit:
+        raise _bad(key, f"out of range: {_what(value)} (within {LIMIT_LOW}..{limit:.0e})")
     if low is not None and (result <= low if above else result < low):
         raise _bad(key, f"must be {'above' if above else 'at least'} {low}, got {_what(value)}")
     return result
@@ -121,7 +134,8 @@ def _symbol(name: str, spec: Any) -> None:
         for field in BRACKET_NUMBERS:
             if field not in row:
                 raise _bad(where, f"needs {field} (rows as GET /fapi/v1/leverageBracket gives)")
-            number(row[field], f"{where}.{field}", low=Decimal(0))
+            # a top tier's cap may be Binance's "no limit" (2^63 − 1)
+            number(row[field], f"{where}.{field}", low=Decimal(0), limit=Decimal("1e19"))
         if "cum" in row:
             number(row["cum"], f"{where}.cum", low=Decimal(0))
         if "initialLeverage" in row:

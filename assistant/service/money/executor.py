@@ -18,6 +18,7 @@ from dataclasses import asdict, replace
 from decimal import ROUND_FLOOR, Decimal
 
 from assistant.binance.rest import BinanceRest
+from assistant.core import format as fmt
 from assistant.core.actions import (
     AddIsolatedMargin,
     MoneyAction,
@@ -26,9 +27,10 @@ from assistant.core.actions import (
     TransferToFutures,
     describe,
     kind_of,
+    reason_of,
 )
 from assistant.core.events import ActionSettled, Event
-from assistant.core.margin.pools import STABLE
+from assistant.core.model import STABLE
 from assistant.core.ports import Clock
 from assistant.core.rules.config import Rules
 from assistant.core.rules.engine import Health
@@ -159,18 +161,16 @@ class Executor:
         if self._rules_now is not None:
             now = self._rules_now
             rules = replace(rules, mode=now.mode, paused=now.paused)
-        if action.by:
-            what = f"{what}, asked by {action.by}"
         if rules.mode == "dry-run" or rules.paused:
-            why = "dry-run" if rules.mode == "dry-run" else "paused"
-            text = f"{why}: would {what} ({action.reason})"
+            halt = "dry-run" if rules.mode == "dry-run" else "paused"
+            text = f"{halt}: would {what} ({reason_of(action)})"
             self._announce(action, Severity.INFO, text, Outcome.DRY_RUN)
-            await self._settle(action, kind, "dry-run", why)
+            await self._settle(action, kind, "dry-run", halt)
             return
         if rules.mode == "confirm" and not action.by:  # a person's own request is confirmed
             if self.propose is not None and await self.propose(action, rules, health):
                 return  # pending until confirmed (then queued again), cancelled or expired
-            text = f"needs confirmation, but no chat is set up: {what}"
+            text = f"needs confirmation, but no chat is set up: {what} ({reason_of(action)})"
             self._announce(action, Severity.WARNING, text, Outcome.AWAITING_CONFIRMATION)
             await self._settle(action, kind, "awaiting-confirmation", "nobody can confirm it")
             return
@@ -180,6 +180,12 @@ class Executor:
             capped = await self._within_spot(action)
             if capped is None:
                 return
+            if capped.amount != action.amount:
+                note = (
+                    f"; LOWERED from {fmt.usdt(action.amount)} to the spot wallet's free"
+                    f" {fmt.usdt(capped.amount)}"
+                )
+                capped = replace(capped, reason=capped.reason + note)
             action, what = capped, describe(capped)
         payload = {k: str(v) if isinstance(v, Decimal) else v for k, v in asdict(action).items()}
         health_row = None if health is None else {k: str(v) for k, v in asdict(health).items()}
@@ -223,8 +229,8 @@ class Executor:
 
     async def _attempt(self, action: MoneyAction, kind: str, what: str, since: int) -> None:
         for attempt in range(self.attempts):
-            if attempt and (why := self._halted()):  # looked up: not on the exchange
-                await self._finish(action, kind, "abandoned", f"{why} before a retry; not sent")
+            if attempt and (halt := self._halted()):  # looked up: not on the exchange
+                await self._finish(action, kind, "abandoned", f"{halt} before a retry; not sent")
                 return
             try:
                 result = await send(
@@ -270,7 +276,7 @@ class Executor:
             await self._finish(
                 action, kind, "done", json.dumps(result, default=str)[:500], amount=moved(action)
             )
-            text = f"done: {what} ({action.reason})"
+            text = f"done: {what} ({reason_of(action)})"
             self._announce(action, Severity.WARNING, text, Outcome.DONE)
             return
         await self._finish(action, kind, "failed", f"gave up after {self.attempts} attempts")
@@ -343,6 +349,12 @@ class Executor:
     ) -> None:
         amount = moved(action)
         alert = SendAlert(
-            kind_of(action), severity, text, self.clock.now_ms(), amount=amount, outcome=outcome
+            kind_of(action),
+            severity,
+            text,
+            self.clock.now_ms(),
+            amount=amount,
+            outcome=outcome,
+            decision_id=action.decision_id,
         )
         self.notifier(alert)

@@ -41,15 +41,22 @@ def test_a_crossing_carries_its_metric_and_tier_and_the_all_clear_says_clear() -
     assert all(a.amount is None and a.outcome is None for a in seen)
 
 
-def test_a_tier_is_the_configured_threshold_not_its_rendering() -> None:
-    """Two tiers that print alike ("past 12.35%") are still two tiers."""
+def test_a_tier_is_the_configured_threshold_and_reads_as_configured() -> None:
+    """A tier is carried as the configured threshold, and written as configured: 12.347%
+    and 12.348% are two tiers and read as two; 10% and 6% read alike (no "10.0%" beside
+    "6.00%")."""
     memory = Memory()
-    for tier in (D("0.12347"), D("0.12348")):
+    for tier, text in (
+        (D("0.12347"), "12.347%"),
+        (D("0.12348"), "12.348%"),
+        (D("0.10"), "10%"),
+        (D("0.06"), "6%"),
+    ):
         tiers, band = (tier,), D("0.01")
         _, found = tiered(
-            memory, "d", "distance", D("0.1"), tiers, band, False, 1, 0, "x", metric="d"
+            memory, "d", "distance", D("0.01"), tiers, band, False, 1, 0, "x", metric="d"
         )
-        assert found[0].text == "distance x: past 12.35%" and found[0].tier == tier
+        assert found[0].text == f"distance x: past {text}" and found[0].tier == tier
 
 
 def test_a_stale_mark_is_tagged_stale_then_clear() -> None:

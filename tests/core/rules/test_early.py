@@ -96,7 +96,7 @@ def test_a_book_leading_the_marks_warns_first_and_the_mark_confirms() -> None:
     market.play(FALL, LEADING, 2_000, 24_000)
     [(early_at, early)] = market.alerts("early:margin_ratio")[:1]
     [(real_at, real)] = market.alerts("margin_ratio")
-    assert early.text.startswith("early: the book says the margin ratio is about to pass 30.0%")
+    assert early.text.startswith("early: the book says the margin ratio is about to pass 30%")
     assert early.metric == "margin_ratio" and early.tier == TIER and not early.quiet
     assert early_at < real_at and real.tier == TIER
     records = [a for _, a in market.alerts("early:margin_ratio")[1:]]

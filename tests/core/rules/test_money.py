@@ -127,7 +127,8 @@ def test_a_manual_deposit_is_checked_against_the_cap_as_asked() -> None:
     rules = replace(LIVE_RULES, deposit=replace(LIVE_RULES.deposit, max_per_action=D("0.001")))
     decision = evaluate(danger(), Memory(), 3_000, rules, ManualDeposit(D("0.01"), "ann", 3_000))
     [refusal] = decision.actions
-    assert isinstance(refusal, SendAlert) and "per-deposit cap of 0.001" in refusal.text
+    assert isinstance(refusal, SendAlert)
+    assert "per-deposit cap (max_per_action) of 0.001 USDT" in refusal.text
     assert decision.memory.deposit_total == 0
 
 
