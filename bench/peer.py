@@ -72,14 +72,18 @@ async def start_assistant(config: Path) -> asyncio.subprocess.Process:
 
 
 def crossings(emulator: Emulator) -> list[int]:
-    """Wall ms at which the emulator's own engine first saw the ratio at or past the tier."""
-    out, below = [], True
+    """Wall ms at which the emulator's own engine first saw the ratio at or past the tier,
+    re-armed once it was back below tier − band. (It used to disarm on any mark inside the
+    band on the way up, so a slow rise through the band was never counted as a crossing.)"""
+    out, armed = [], True
     for row in emulator.engine.history:
         ratio = row["margin_ratio"]
-        above = ratio is None or Decimal(ratio) >= TIER
-        if above and below:
-            out.append(int(row["time"]))
-        below = not above and (ratio is not None and Decimal(ratio) < TIER - Decimal("0.02"))
+        if ratio is None or Decimal(ratio) >= TIER:
+            if armed:
+                out.append(int(row["time"]))
+            armed = False
+        elif Decimal(ratio) < TIER - Decimal("0.02"):
+            armed = True
     return out
 
 
