@@ -39,7 +39,7 @@ from assistant.emulator.exchange.scenario import load_scenario
 from assistant.emulator.server.app import Emulator
 from assistant.store.sqlite import SqliteStore
 from bench.actions import pct
-from bench.peer import DANGER, SAFE, TIER, cpu_seconds, delays, start_assistant
+from bench.peer import DANGER, SAFE, TIER, cpu_seconds, crossings, delays, start_assistant
 
 CROSSINGS = int(os.environ.get("EARLY_CROSSINGS", "50"))
 NEAR_MISSES = CROSSINGS // 5
@@ -147,21 +147,6 @@ def config(folder: Path, emulator: Emulator) -> Path:
         "[reduce]\nenabled = false\n"
     )
     return path
-
-
-def crossings(emulator: Emulator) -> list[int]:
-    """Exchange ms of each mark at which the emulator's own engine saw the ratio reach the
-    tier, re-armed once it was back below tier − band (as the rule and the peer re-arm)."""
-    out, armed = [], True
-    for row in emulator.engine.history:
-        ratio = row["margin_ratio"]
-        if ratio is None or Decimal(ratio) >= TIER:
-            if armed:
-                out.append(int(row["time"]))
-            armed = False
-        elif Decimal(ratio) < TIER - Decimal("0.02"):
-            armed = True
-    return out
 
 
 def estimator_errors(store_path: Path) -> tuple[list[float], list[float]]:
