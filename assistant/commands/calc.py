@@ -215,7 +215,12 @@ def beside_binance(body: dict[str, Any], account: Any, positions: Any) -> dict[s
 def calc_bodies(bodies: Mapping[str, str | None]) -> dict[str, Any]:
     """`calc --account A --positions P --brackets B [...]`: Binance's raw bodies in, our figures
     and Binance's own beside them out."""
-    parsed = {name: None if text is None else read_json(text) for name, text in bodies.items()}
+    parsed: dict[str, Any] = {}
+    for name, text in bodies.items():
+        try:
+            parsed[name] = None if text is None else read_json(text)
+        except InputError as exc:
+            raise InputError(f"--{name.replace('_', '-')}: {exc}") from None
     configs = symbol_configs(parsed.get("symbol_config"))
     data = from_bodies(
         parsed["account"],

@@ -213,7 +213,10 @@ def load_pools(data: Any, configs: Mapping[str, Mapping[str, Any]] | None = None
         held = collateral(wallets, {r.asset: r for r in rates}, anchors)
         pools = multi_assets_pool(held, positions, marks, brackets, unit(wallets))
     except ValueError as exc:
-        raise InputError(f"positions: {exc}") from None
+        hint = (
+            " (give its row in asset_index, or --asset-index)" if "asset index" in str(exc) else ""
+        )
+        raise InputError(f"positions: {exc}{hint}") from None
     mode = AccountMode.CREDITS if "BNFCR" in wallets else AccountMode.MULTI
     return Pools(mode, pools, wallets)
 

@@ -55,8 +55,9 @@ class Gate:
             return is_loopback(request.url.host or "")
         header = request.headers.get("Authorization", "")
         given = request.query.get("token")
-        if header.startswith("Bearer "):
-            given = header.removeprefix("Bearer ").strip()
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() == "bearer":  # the scheme is case-insensitive (RFC 7235)
+            given = credentials.strip()
         if given is not None:
             if _same(given, self._token):
                 request[SET_COOKIE] = True
