@@ -57,3 +57,22 @@ def test_on_loopback_no_token_is_needed_and_it_is_off_by_default(tmp_path: Path)
     bad = write(tmp_path, "[dashboard]\nport = 70000\n")
     with pytest.raises(InputError, match=r"dashboard\.port"):
         load_settings(bad)
+
+
+@pytest.mark.parametrize(
+    ("header", "allowed"),
+    [
+        ("Bearer a-token-for-tests-only", True),
+        ("bearer a-token-for-tests-only", True),
+        ("BEARER a-token-for-tests-only", True),
+        ("Bearer wrong-token-for-tests", False),
+        ("Basic a-token-for-tests-only", False),
+    ],
+)
+def test_the_bearer_scheme_is_read_in_any_case(header: str, allowed: bool) -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    from assistant.dashboard.auth import Gate
+
+    request = make_mocked_request("GET", "/api/status", headers={"Authorization": header})
+    assert Gate("a-token-for-tests-only").allows(request) is allowed
