@@ -9,6 +9,8 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import typing
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -100,6 +102,7 @@ LISTS = {
     "priority": 'a list of symbols, like ["BTCUSDT", "ETHUSDT"]',
 }
 _KINDS = {
+    "missing": "missing: this table needs it",
     "bool_type": "expected true or false",
     "bool_parsing": "expected true or false",
     "string_type": 'expected text in quotes, like "..."',
@@ -125,6 +128,9 @@ _BOUNDS = {
 def _fields(model: Any, path: list[str]) -> list[str]:
     """The keys a table at `path` may hold (none when it is not a table)."""
     for name in path:
+        if typing.get_origin(model) in (dict, Mapping):  # a table of tables: its key is free
+            model = typing.get_args(model)[-1]
+            continue
         field = getattr(model, "model_fields", {}).get(name)
         model = None if field is None else field.annotation
     fields = getattr(model, "model_fields", {})

@@ -232,7 +232,8 @@ def test_wrong_values_and_typos_are_said_in_the_configs_words(tmp_path: Path) ->
         '[exchange]\nenvironment = "production"\n'
         "[alerts]\nmargin_ratio = [0.8, 11]\n"
         "[metrics]\nport = 1.5\n"
-        "[alert]\ncooldown = 5\n",
+        "[alert]\ncooldown = 5\n"
+        "[deposit.assets.USDC]\nmax_per_action = 5\nmax_per_dy = 10\n",
     )
     result = check(path)
     assert result.returncode == 2
@@ -246,6 +247,8 @@ def test_wrong_values_and_typos_are_said_in_the_configs_words(tmp_path: Path) ->
             "alerts.margin_ratio: item 2: must be at most 10",
             "metrics.port: expected a whole number",
             "alert: unknown section; did you mean [alerts]?",
+            "deposit.assets.USDC.max_per_day: missing: this table needs it",
+            'deposit.assets.USDC.max_per_dy: unknown key; did you mean "max_per_day"?',
         ]
     )
     assert "Input should be" not in result.stderr
