@@ -53,6 +53,7 @@ def status_json(config: Path) -> subprocess.CompletedProcess[str]:
 
 def test_run_mirrors_the_emulator_and_status_reads_the_store(tmp_path: Path) -> None:
     emulator = start("emulator", "--scenario", "calm")
+    service: subprocess.Popen[str] | None = None
     try:
         assert emulator.stdout is not None
         urls = json.loads(emulator.stdout.readline())
@@ -91,6 +92,8 @@ def test_run_mirrors_the_emulator_and_status_reads_the_store(tmp_path: Path) -> 
         # The store outlives the service.
         assert status_json(config).returncode == 0
     finally:
+        if service is not None and service.poll() is None:
+            stop(service)  # a failed assertion above must not leave the service running
         emulator.terminate()
         emulator.communicate(timeout=10)
 
