@@ -12,7 +12,7 @@ from assistant.core.margin.book import MarginBook
 from assistant.core.margin.health import AccountHealth, book_health
 from assistant.core.margin.liquidation import uniform_distance
 from assistant.core.margin.pools import worst
-from assistant.core.model import ZERO, asset_value
+from assistant.core.model import ZERO, AccountMode, asset_value
 from assistant.errors import InputError
 
 QUANTUM = Decimal("0.00000001")  # Binance's API prints amounts truncated to 8 decimals
@@ -118,16 +118,23 @@ def render_assets(book: MarginBook) -> list[dict[str, Any]]:
 
 
 def render_all(loaded: Pools) -> dict[str, Any]:
-    """The top-level figures of the pool closest to liquidation, then every pool."""
-    top = worst(loaded.pools)
+    return render_account(worst(loaded.pools), loaded.mode, loaded.pools)
+
+
+def render_account(
+    top: MarginBook, mode: AccountMode, pools: Mapping[str, MarginBook]
+) -> dict[str, Any]:
+    """The top-level figures of `top` (the pool closest to liquidation), then every pool, every
+    position (whichever pool holds it: `top`'s first) and, in Multi-Assets mode, every asset.
+    `calc` and `status` (and the dashboard) say an account the same way."""
     down, up = uniform_distance(top)
     body = render(book_health(top), down, up)
-    body["account_mode"] = loaded.mode.value
+    body["account_mode"] = mode.value
     body["pool"] = top.asset
-    body["pools"] = [render_pool(book) for book in loaded.pools.values()]
-    others = [b for b in loaded.pools.values() if b is not top]
-    for book in others:  # every position, whichever pool it is in
-        body["positions"] += render(book_health(book), None, None)["positions"]
+    body["pools"] = [render_pool(book) for book in pools.values()]
+    for book in pools.values():
+        if book is not top:
+            body["positions"] += render(book_health(book), None, None)["positions"]
     if top.valued is not None:
         body["assets"] = render_assets(top)
     return body

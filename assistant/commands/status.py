@@ -8,10 +8,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from assistant.commands.calc import fixed, render, render_assets, render_pool
+from assistant.commands.calc import fixed, render_account
 from assistant.core import format as fmt
-from assistant.core.margin.health import book_health
-from assistant.core.margin.liquidation import uniform_distance
 from assistant.core.mirror import MirrorState
 from assistant.core.rules.control import effective
 from assistant.core.rules.memory import Memory
@@ -83,16 +81,7 @@ def report(
             "the mirrored account is incomplete (marks or brackets missing);"
             " is the service running?"
         )
-    down, up = uniform_distance(book)
-    body = render(book_health(book), down, up)
-    body["account_mode"] = state.account_mode.value
-    body["pool"] = book.asset
-    body["pools"] = [render_pool(pool) for pool in state.pools.values()]
-    for pool in state.pools.values():  # every position, whichever pool holds it
-        if pool is not book:
-            body["positions"] += render(book_health(pool), None, None)["positions"]
-    if book.valued is not None:
-        body["assets"] = render_assets(book)
+    body = render_account(book, state.account_mode, state.pools)
     # Figures that rest on an assumption rather than on Binance's data, said out loud.
     body["assumptions"] = list(state.assumptions)
     held = [state.mark_at.get(symbol, 0) for symbol in state.held_symbols]

@@ -10,14 +10,19 @@ from __future__ import annotations
 import json
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from assistant.emulator.exchange.builtins import BUILTINS
 from assistant.emulator.exchange.checks import check_scenario
-from assistant.emulator.exchange.modes.spec import AccountSpec, margin_asset_of, parse_account
+from assistant.emulator.exchange.modes.spec import (
+    AccountSpec,
+    margin_asset_of,
+    parse_account,
+    scenario_number,
+)
 from assistant.errors import InputError
 
 D = Decimal
@@ -202,16 +207,6 @@ def _between(a: tuple[float, Decimal], b: tuple[float, Decimal], t: float) -> De
     return a[1] + (b[1] - a[1]) * share
 
 
-def _num(value: Any, where: str) -> Decimal:
-    try:
-        number = D(str(value))
-    except InvalidOperation:
-        raise InputError(f"scenario {where}: not a number: {value!r}") from None
-    if not number.is_finite():
-        raise InputError(f"scenario {where}: not a finite number")
-    return number
-
-
 def _generic_filters(mark: Decimal) -> dict[str, str]:
     exponent = mark.adjusted() - 5
     return {
@@ -225,7 +220,7 @@ def _generic_filters(mark: Decimal) -> dict[str, str]:
 def _symbol(name: str, raw: Any) -> SymbolSpec:
     if not isinstance(raw, dict) or "mark" not in raw:
         raise InputError(f"scenario symbols.{name}: needs a mark")
-    mark = _num(raw["mark"], f"symbols.{name}.mark")
+    mark = scenario_number(raw["mark"], f"symbols.{name}.mark")
     real = real_symbols().get(name, {})
     brackets = raw.get("brackets") or real.get("brackets") or GENERIC_BRACKETS
     filters = {**(real.get("filters") or _generic_filters(mark)), **raw.get("filters", {})}
@@ -233,10 +228,10 @@ def _symbol(name: str, raw: Any) -> SymbolSpec:
         symbol=name,
         mark=mark,
         brackets=tuple(brackets),
-        tick_size=_num(filters["tickSize"], f"symbols.{name}.filters.tickSize"),
-        step_size=_num(filters["stepSize"], f"symbols.{name}.filters.stepSize"),
-        min_qty=_num(filters["minQty"], f"symbols.{name}.filters.minQty"),
-        min_notional=_num(filters["minNotional"], f"symbols.{name}.filters.minNotional"),
+        tick_size=scenario_number(filters["tickSize"], f"symbols.{name}.filters.tickSize"),
+        step_size=scenario_number(filters["stepSize"], f"symbols.{name}.filters.stepSize"),
+        min_qty=scenario_number(filters["minQty"], f"symbols.{name}.filters.minQty"),
+        min_notional=scenario_number(filters["minNotional"], f"symbols.{name}.filters.minNotional"),
         hide_brackets=raw.get("hide_brackets", False) is True,
         margin_asset=margin_asset_of(name, raw),
     )
@@ -249,7 +244,9 @@ def parse_scenario(raw: Any) -> Scenario:
     for i, point in enumerate(raw.get("path", [])):
         if not isinstance(point, dict) or "t" not in point:
             raise InputError(f"scenario path[{i}]: needs t")
-        prices = {k.upper(): _num(v, f"path[{i}].{k}") for k, v in point.items() if k != "t"}
+        prices = {
+            k.upper(): scenario_number(v, f"path[{i}].{k}") for k, v in point.items() if k != "t"
+        }
         unknown = set(prices) - set(symbols)
         if unknown:
             raise InputError(f"scenario path[{i}]: unknown symbol {sorted(unknown)[0]}")
@@ -264,7 +261,7 @@ def parse_scenario(raw: Any) -> Scenario:
     # a static type for the mixed keyword arguments would only be their union.
     overrides: dict[str, Any] = {
         k: (
-            _num(v, f"settings.{k}")
+            scenario_number(v, f"settings.{k}")
             if isinstance(getattr(defaults, k), Decimal)
             else type(getattr(defaults, k))(v)
         )
@@ -283,7 +280,8 @@ def parse_scenario(raw: Any) -> Scenario:
         api_secret=str(raw.get("api_secret", "emulator-secret")),
         position_mode=mode,
         spot={
-            k.upper(): _num(v, f"spot.{k}") for k, v in raw.get("spot", {"USDT": "5000"}).items()
+            k.upper(): scenario_number(v, f"spot.{k}")
+            for k, v in raw.get("spot", {"USDT": "5000"}).items()
         },
         account=parse_account(raw, {name: spec.margin_asset for name, spec in symbols.items()}),
         positions=tuple(raw.get("positions", [])),

@@ -55,7 +55,8 @@ class AccountSpec:
     algo_orders: tuple[dict[str, Any], ...] = ()
 
 
-def _num(value: Any, where: str) -> Decimal:
+def scenario_number(value: Any, where: str) -> Decimal:
+    """A finite number of a scenario, or one line that names its key."""
     try:
         number = D(str(value))
     except InvalidOperation:
@@ -90,7 +91,7 @@ def parse_account(raw: dict[str, Any], margin_assets: dict[str, str]) -> Account
     given = raw.get("futures", {"USDT": "1000"})
     if not isinstance(given, dict):
         raise InputError("scenario futures: an object of asset → amount")
-    futures = {str(k).upper(): _num(v, f"futures.{k}") for k, v in given.items()}
+    futures = {str(k).upper(): scenario_number(v, f"futures.{k}") for k, v in given.items()}
     futures.setdefault("USDT", ZERO)
     if credits:
         futures.setdefault("BNFCR", ZERO)
@@ -141,7 +142,7 @@ def _indexes(given: Any, wanted: set[str], symbols: set[str]) -> tuple[AssetInde
 
 def _index(asset: str, entry: dict[str, Any], symbols: set[str]) -> AssetIndex:
     where = f"asset_index.{asset}USD"
-    values = {k: _num(v, f"{where}.{k}") for k, v in entry.items()}
+    values = {k: scenario_number(v, f"{where}.{k}") for k, v in entry.items()}
     index, follows = values.get("index"), None
     if index is None:
         if asset in STABLE:
